@@ -1,0 +1,146 @@
+"""Configuration from the environment, declared in one place (CONTRACT §2).
+
+``Settings.from_env()`` reads and checks every variable at start; a malformed value, or a
+missing ``ADMIN_TOKEN`` / ``ENCRYPTION_KEY``, raises ``ConfigError`` naming the variable, so
+the process stops before it serves anything.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+
+from core.errors import ConfigError
+
+#: Provider kinds and the env-var prefix of their URLs and app credentials.
+PROVIDER_PREFIXES = {"xero": "XERO", "quickbooks": "QUICKBOOKS", "sage": "SAGE"}
+
+DEFAULT_URLS = {
+    "CURRENT_RMS_API_URL": "https://api.current-rms.com/api/v1",
+    "XERO_API_URL": "https://api.xero.com/api.xro/2.0",
+    "XERO_TOKEN_URL": "https://identity.xero.com/connect/token",
+    "XERO_AUTHORIZE_URL": "https://login.xero.com/identity/connect/authorize",
+    "QUICKBOOKS_API_URL": "https://quickbooks.api.intuit.com/v3",
+    "QUICKBOOKS_TOKEN_URL": "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+    "QUICKBOOKS_AUTHORIZE_URL": "https://appcenter.intuit.com/connect/oauth2",
+    "SAGE_API_URL": "https://api.accounting.sage.com/v3.1",
+    "SAGE_TOKEN_URL": "https://oauth.accounting.sage.com/token",
+    "SAGE_AUTHORIZE_URL": "https://www.sageone.com/oauth2/auth/central?filter=apiv3.1",
+}
+
+
+@dataclass(frozen=True)
+class ProviderApp:
+    """The URLs and OAuth app credentials of one accounting system."""
+
+    api_url: str
+    token_url: str
+    authorize_url: str
+    client_id: str | None
+    client_secret: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int = 8000
+    database_url: str = "sqlite:///var/app.db"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    admin_token: str = ""
+    encryption_keys: tuple[str, ...] = ()
+    public_url: str = "http://127.0.0.1:8000"
+    reconcile_interval_seconds: int = 300
+    event_retention_days: int = 90
+    current_rms_api_url: str = DEFAULT_URLS["CURRENT_RMS_API_URL"]
+    providers: dict[str, ProviderApp] = field(default_factory=dict)
+    #: Largest webhook body accepted (CONTRACT §4: 413 above 1 MiB).
+    max_webhook_bytes: int = 1024 * 1024
+    #: Seconds one sync may hold an organisation's lock (longer than its worst case).
+    lock_ttl_seconds: float = 120.0
+    #: Give up retrying a transient failure after this long (DESIGN: 24 hours).
+    retry_give_up_seconds: float = 24 * 3600
+    #: Exponential backoff bounds for transient failures (DESIGN: about 5 s to 10 min).
+    retry_min_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+    #: (connect, read) timeouts of every outbound call.
+    http_timeout: tuple[float, float] = (3.05, 20.0)
+    #: Shortened rate-limit window for tests and benchmarks (seconds); 0 keeps the real ones.
+    rate_limit_window_seconds: float = 0.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        port = _parse(env, "PORT", int, "8000")
+        settings = cls(
+            port=port,
+            database_url=env.get("DATABASE_URL") or "sqlite:///var/app.db",
+            redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+            admin_token=_required(env, "ADMIN_TOKEN"),
+            encryption_keys=_fernet_keys(_required(env, "ENCRYPTION_KEY")),
+            public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
+            reconcile_interval_seconds=_parse(env, "RECONCILE_INTERVAL_SECONDS", int, "300"),
+            event_retention_days=_parse(env, "EVENT_RETENTION_DAYS", int, "90"),
+            current_rms_api_url=_url(env, "CURRENT_RMS_API_URL"),
+            providers={kind: _provider_app(env, prefix) for kind, prefix in PROVIDER_PREFIXES.items()},
+            lock_ttl_seconds=_parse(env, "LOCK_TTL_SECONDS", float, "120"),
+            retry_give_up_seconds=_parse(env, "RETRY_GIVE_UP_SECONDS", float, str(24 * 3600)),
+            retry_min_seconds=_parse(env, "RETRY_MIN_SECONDS", float, "5"),
+            retry_max_seconds=_parse(env, "RETRY_MAX_SECONDS", float, "600"),
+            rate_limit_window_seconds=_parse(env, "RATE_LIMIT_WINDOW_SECONDS", float, "0"),
+        )
+        if len(settings.admin_token) < 16:
+            raise ConfigError("ADMIN_TOKEN must be at least 16 characters")
+        return settings
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = (env.get(name) or "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set (make run generates one under var/)")
+    return value
+
+
+def _parse(env: Mapping[str, str], name: str, kind: Callable[[str], Any], default: str) -> Any:
+    raw = env.get(name) or default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} is not a valid {kind.__name__}: {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative: {raw!r}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str) -> str:
+    value = (env.get(name) or DEFAULT_URLS[name]).rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http(s) URL: {value!r}")
+    return value
+
+
+def _provider_app(env: Mapping[str, str], prefix: str) -> ProviderApp:
+    return ProviderApp(
+        api_url=_url(env, f"{prefix}_API_URL"),
+        token_url=_url(env, f"{prefix}_TOKEN_URL"),
+        authorize_url=_url(env, f"{prefix}_AUTHORIZE_URL"),
+        client_id=env.get(f"{prefix}_CLIENT_ID") or None,
+        client_secret=env.get(f"{prefix}_CLIENT_SECRET") or None,
+    )
+
+
+def _fernet_keys(raw: str) -> tuple[str, ...]:
+    from cryptography.fernet import Fernet
+
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for key in keys:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "ENCRYPTION_KEY is not a valid Fernet key (32 url-safe base64-encoded bytes); "
+                "generate one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'"
+            ) from None
+    return keys

@@ -1,0 +1,324 @@
+"""Events: recorded before the webhook is answered, claimed by one worker, finished once.
+
+The life of an event row is the record of what is owed (DESIGN invariants). Every status
+change is a conditional UPDATE, so a repeated or stale broker message cannot run an event
+twice: only the worker whose ``claim`` succeeded may finish it.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.db import Database
+from core.tables import Event, EventAttempt, utcnow
+
+#: Statuses a worker still owes work for.
+OWED = ("queued", "retrying")
+FINAL = ("succeeded", "skipped", "failed")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    integration_id: str
+    source_event_id: str
+    organisation_id: int | None
+    subject_type: str
+    kind: str
+    payload: dict[str, Any]
+    #: ``queued`` for a member, ``skipped`` for another subject (recorded, not processed).
+    status: str = "queued"
+
+
+def record(db: Database, new: NewEvent) -> tuple[Event, bool]:
+    """Insert and commit the event; ``(event, True)`` when this ``action.id`` was seen before."""
+    try:
+        with db.session() as session:
+            event = Event(
+                integration_id=new.integration_id, source_event_id=new.source_event_id,
+                organisation_id=new.organisation_id, subject_type=new.subject_type,
+                kind=new.kind, status=new.status, payload=new.payload,
+                finished_at=utcnow() if new.status == "skipped" else None,
+                outcome=_skipped_outcome(new) if new.status == "skipped" else None,
+            )
+            session.add(event)
+        return event, False
+    except IntegrityError:
+        with db.session() as session:
+            existing = session.scalars(
+                select(Event).where(
+                    Event.integration_id == new.integration_id,
+                    Event.source_event_id == new.source_event_id,
+                )
+            ).one()
+            return existing, True
+
+
+def _skipped_outcome(new: NewEvent) -> dict[str, Any]:
+    return {"action": None, "contact_id": None, "overwritten": False,
+            "reason": f"not a member ({new.subject_type})"}
+
+
+def mark_sent(db: Database, event_id: str, message_id: str | None) -> None:
+    """The broker holds a message for the event (outbox bookkeeping)."""
+    with db.session() as session:
+        session.execute(
+            update(Event).where(Event.id == event_id)
+            .values(sent_at=utcnow(), message_id=message_id)
+        )
+
+
+def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
+    """Take the event for this worker, or ``None`` if it is not owed (done, or another
+    worker's lease is still live). A lapsed lease (a killed worker) may be taken over."""
+    now = utcnow()
+    with db.session() as session:
+        taken = session.execute(
+            update(Event)
+            .where(
+                Event.id == event_id,
+                or_(
+                    Event.status.in_(OWED),
+                    and_(Event.status == "processing", Event.lease_until < now),
+                ),
+            )
+            .values(status="processing", started_at=now,
+                    lease_until=now + timedelta(seconds=lease_seconds))
+        ).rowcount
+        if not taken:
+            return None
+        return session.get(Event, event_id)
+
+
+def start_attempt(db: Database, event: Event) -> int:
+    """Count an attempt (the lock is held; the sync really runs). Returns its number."""
+    with db.session() as session:
+        row = session.get(Event, event.id)
+        assert row is not None
+        row.attempts += 1
+        session.add(EventAttempt(event_id=event.id, number=row.attempts, status="processing"))
+        return row.attempts
+
+
+def finish(
+    db: Database, event_id: str, *, status: str, outcome: dict[str, Any] | None,
+    error: str | None = None,
+) -> None:
+    """Record the final status, outcome and error of the event and of its last attempt."""
+    now = utcnow()
+    with db.session() as session:
+        session.execute(
+            update(Event).where(Event.id == event_id, Event.status == "processing")
+            .values(status=status, outcome=outcome, last_error=error, finished_at=now,
+                    lease_until=None, next_attempt_at=None, force_write=False,
+                    first_failure_at=None)
+        )
+        _close_attempt(session, event_id, status=status, outcome=outcome, error=error)
+
+
+def retry_later(
+    db: Database, event_id: str, *, delay: float, error: str | None, failed_attempt: bool,
+) -> None:
+    """Put the event back as owed, due after ``delay`` seconds. A wait for a lock or for the
+    rate limiter is not a failed attempt: its attempt row is removed again."""
+    now = utcnow()
+    with db.session() as session:
+        values: dict[str, Any] = {
+            "status": "retrying" if failed_attempt else "queued",
+            "next_attempt_at": now + timedelta(seconds=delay),
+            "lease_until": None, "sent_at": None, "message_id": None,
+        }
+        if failed_attempt:
+            values["last_error"] = error
+        session.execute(
+            update(Event).where(Event.id == event_id, Event.status == "processing").values(**values)
+        )
+        if failed_attempt:
+            session.execute(
+                update(Event).where(Event.id == event_id, Event.first_failure_at.is_(None))
+                .values(first_failure_at=now)
+            )
+            _close_attempt(session, event_id, status="retrying", outcome=None, error=error)
+
+
+def _close_attempt(
+    session: Session, event_id: str, *, status: str, outcome: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    attempt = session.scalars(
+        select(EventAttempt).where(EventAttempt.event_id == event_id, EventAttempt.finished_at.is_(None))
+        .order_by(EventAttempt.number.desc()).limit(1)
+    ).first()
+    if attempt is not None:
+        attempt.status, attempt.outcome, attempt.error = status, outcome, error
+        attempt.finished_at = utcnow()
+
+
+def requeue_for_replay(db: Database, event_id: str) -> Event | None:
+    """Make a finished event owed again as a replay; ``None`` if it is queued or processing
+    already (a replay never runs an event twice)."""
+    with db.session() as session:
+        changed = session.execute(
+            update(Event).where(Event.id == event_id, Event.status.in_(FINAL))
+            .values(status="queued", force_write=True, next_attempt_at=None, sent_at=None,
+                    message_id=None, finished_at=None, first_failure_at=None)
+        ).rowcount
+        return session.get(Event, event_id) if changed else None
+
+
+def get(db: Database, event_id: str) -> Event | None:
+    with db.session() as session:
+        return session.get(Event, event_id)
+
+
+def attempts_of(db: Database, event_ids: Sequence[str]) -> dict[str, list[EventAttempt]]:
+    """The attempt history of each event, in one query."""
+    history: dict[str, list[EventAttempt]] = {event_id: [] for event_id in event_ids}
+    if not event_ids:
+        return history
+    with db.session() as session:
+        for attempt in session.scalars(
+            select(EventAttempt).where(EventAttempt.event_id.in_(list(event_ids)))
+            .order_by(EventAttempt.event_id, EventAttempt.number)
+        ):
+            history[attempt.event_id].append(attempt)
+    return history
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    integration_id: str | None = None
+    status: str | None = None
+    organisation_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def clauses(self) -> list[Any]:
+        clauses: list[Any] = []
+        if self.integration_id:
+            clauses.append(Event.integration_id == self.integration_id)
+        if self.status:
+            clauses.append(Event.status == self.status)
+        if self.organisation_id is not None:
+            clauses.append(Event.organisation_id == self.organisation_id)
+        if self.since:
+            clauses.append(Event.received_at >= self.since)
+        if self.until:
+            clauses.append(Event.received_at <= self.until)
+        return clauses
+
+
+def page(
+    db: Database, filters: EventFilter, *, limit: int, cursor: str | None,
+) -> tuple[list[Event], str | None]:
+    """Events newest first, ordered by (received_at, id); an opaque cursor for the next page."""
+    query = select(Event).where(*filters.clauses())
+    if cursor:
+        received_at, event_id = decode_cursor(cursor)
+        query = query.where(or_(
+            Event.received_at < received_at,
+            and_(Event.received_at == received_at, Event.id < event_id),
+        ))
+    query = query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit + 1)
+    with db.session() as session:
+        rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1]) if more and rows else None)
+
+
+def encode_cursor(event: Event) -> str:
+    raw = json.dumps([event.received_at.isoformat(), event.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ``ValueError`` for a cursor this service did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        received_at, event_id = json.loads(raw)
+        return datetime.fromisoformat(received_at), str(event_id)
+    except (ValueError, TypeError, json.JSONDecodeError) as error:
+        raise ValueError("invalid cursor") from error
+
+
+def ids_matching(db: Database, filters: EventFilter) -> Sequence[str]:
+    with db.session() as session:
+        return list(session.scalars(select(Event.id).where(*filters.clauses())))
+
+
+def recover_lapsed(db: Database) -> int:
+    """Processing events whose worker's lease lapsed (a killed worker) are owed again."""
+    now = utcnow()
+    with db.session() as session:
+        return session.execute(
+            update(Event).where(Event.status == "processing", Event.lease_until < now)
+            .values(status="retrying", lease_until=None, sent_at=None, message_id=None,
+                    next_attempt_at=now)
+        ).rowcount
+
+
+def owed_unsent(db: Database, *, limit: int = 500) -> list[Event]:
+    """Owed events that are due and were never handed to the broker (new while Redis was
+    down, or put back to wait for a retry)."""
+    now = utcnow()
+    with db.session() as session:
+        return list(session.scalars(
+            select(Event).where(
+                Event.status.in_(OWED), Event.sent_at.is_(None),
+                or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now),
+            ).order_by(Event.received_at).limit(limit)
+        ))
+
+
+def owed_sent_before(db: Database, *, older_than: float, limit: int = 2000) -> list[tuple[str, str | None]]:
+    """(id, message id) of owed events handed to the broker more than ``older_than`` seconds
+    ago: the relay asks the broker whether it still holds each message."""
+    stale = utcnow() - timedelta(seconds=older_than)
+    with db.session() as session:
+        return [(row.id, row.message_id) for row in session.execute(
+            select(Event.id, Event.message_id).where(
+                Event.status.in_(OWED), Event.sent_at.is_not(None), Event.sent_at < stale,
+            ).limit(limit)
+        )]
+
+
+def mark_unsent(db: Database, lost: Sequence[tuple[str, str | None]]) -> int:
+    """The broker lost these (event id, message id) messages: the relay sends them again.
+    Matching the message id too leaves alone an event that was re-sent in the meantime."""
+    changed = 0
+    with db.session() as session:
+        for event_id, message_id in lost:
+            changed += session.execute(
+                update(Event).where(
+                    Event.id == event_id, Event.status.in_(OWED),
+                    Event.message_id == message_id if message_id else Event.message_id.is_(None),
+                ).values(sent_at=None, message_id=None)
+            ).rowcount
+    return changed
+
+
+def prune(db: Database, *, older_than: datetime, batch: int = 1000) -> int:
+    """Delete events (and their attempts) received before ``older_than``; links stay."""
+    removed = 0
+    while True:
+        with db.session() as session:
+            ids = list(session.scalars(
+                select(Event.id).where(Event.received_at < older_than).limit(batch)
+            ))
+            if not ids:
+                return removed
+            session.execute(delete(EventAttempt).where(EventAttempt.event_id.in_(ids)))
+            session.execute(delete(Event).where(Event.id.in_(ids)))
+            removed += len(ids)
+
+
+def by_ids(db: Database, ids: Iterable[str]) -> list[Event]:
+    with db.session() as session:
+        return list(session.scalars(select(Event).where(Event.id.in_(list(ids)))))

@@ -1,0 +1,185 @@
+"""The database tables (SQLAlchemy 2 declarative). Alembic migrations mirror these.
+
+The database, not Redis, is the record of what is owed: an event row is committed before the
+webhook is answered, and its status says whether a worker still has to run it.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Integration(Base):
+    __tablename__ = "integrations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    provider_kind: Mapped[str] = mapped_column(String(20))
+    source_subdomain: Mapped[str] = mapped_column(String(100))
+    #: Non-secret settings: source api_url, provider api_url/token_url, tenant, short code...
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Fernet-sealed JSON: API key, OAuth client secret and tokens, signing secret.
+    sealed_secrets: Mapped[str | None] = mapped_column(Text)
+    policies: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    webhook_token_digest: Mapped[str] = mapped_column(String(64))
+    previous_token_digest: Mapped[str | None] = mapped_column(String(64))
+    previous_token_valid_until: Mapped[datetime | None]
+    webhook_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    webhooks_registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    webhook_error: Mapped[str | None] = mapped_column(Text)
+    #: Reconciliation poll: organisations updated after this were not yet polled.
+    poll_watermark: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "source_event_id", name="uq_events_source"),
+        Index("ix_events_received", "received_at", "id"),
+        Index("ix_events_organisation", "integration_id", "organisation_id"),
+        Index("ix_events_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"), index=True)
+    source_event_id: Mapped[str] = mapped_column(String(120))
+    organisation_id: Mapped[int | None] = mapped_column(BigInteger)
+    subject_type: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: A replay writes the contact even when nothing changed.
+    force_write: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    #: When a retrying event is due again.
+    next_attempt_at: Mapped[datetime | None]
+    #: First transient failure of the current run: retries give up 24 hours after it.
+    first_failure_at: Mapped[datetime | None]
+    #: Outbox: when the broker was last handed a message for this event (None: not yet).
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    #: A worker's claim on a processing event; past it, the event is owed again.
+    lease_until: Mapped[datetime | None]
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class EventAttempt(Base):
+    __tablename__ = "event_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Link(Base):
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "organisation_id", name="uq_links_organisation"),
+        UniqueConstraint("integration_id", "contact_id", name="uq_links_contact"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(BigInteger)
+    organisation_name: Mapped[str] = mapped_column(String(500), default="")
+    contact_id: Mapped[str] = mapped_column(String(64))
+    contact_name: Mapped[str] = mapped_column(String(500), default="")
+    url: Mapped[str | None] = mapped_column(Text)
+    #: ContactFields.digest() of what was last written (or read, when linked without writing).
+    fields_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The url last written to the organisation's ``write_link_to_field``.
+    written_link: Mapped[str | None] = mapped_column(Text)
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_synced_at: Mapped[datetime | None]
+
+
+class CreateMarker(Base):
+    """"Create pending": written before a create, removed once the link is stored. A retry that
+    finds one searches first and adopts the contact that create may have made."""
+
+    __tablename__ = "create_markers"
+
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """A bulk job (CSV import, export, import): progress, errors and where to resume."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: Where to resume (the job kind's own shape).
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None]

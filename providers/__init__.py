@@ -1,0 +1,1 @@
+"""Everything that talks to another system: the rental system and the accounting systems."""

@@ -1,0 +1,163 @@
+"""The accounting-system interface every provider module fills in.
+
+A provider is built per integration and per job from a ``ProviderContext`` (who, where, with
+which tokens). It speaks the shared vocabulary of ``core.models`` and raises only the errors of
+``core.errors``; everything specific to one system (its endpoints, payloads, id formats, error
+bodies and web links) stays inside its own module. "Adding an accounting system" in the README
+is the recipe.
+"""
+from __future__ import annotations
+
+import abc
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol
+
+from core.errors import Rejected
+from core.models import Contact, ContactFields
+
+
+class TokenSource(Protocol):
+    """Hands out a valid OAuth access token for one integration (see ``providers.oauth``)."""
+
+    def access_token(self) -> str:
+        """A token valid for at least a minute; refreshes (once, under a lock) when needed."""
+
+    def refresh_after_rejection(self, rejected_token: str) -> str:
+        """Called after a 401: refresh unless another worker already did; raise
+        ``CredentialsRefused`` when the refresh token itself is refused."""
+
+
+class CallGate(Protocol):
+    """Waits for room under the tenant's rate limits before each call (``core.ratelimit``)."""
+
+    def acquire(self, *, batch: bool = False) -> str:
+        """Block until a call may be made, or raise ``RateLimited`` if none is possible soon.
+        Returns a slot id; ``release(slot)`` when the call has ended (concurrency limits)."""
+
+    def release(self, slot: str) -> None:
+        """The call holding ``slot`` has ended."""
+
+    def penalise(self, retry_after: float) -> None:
+        """A 429 came anyway: hold back every worker of this tenant for ``retry_after`` s."""
+
+
+@dataclass
+class ProviderContext:
+    """Everything a provider needs to talk to one tenant of its system."""
+
+    integration_id: str
+    api_url: str
+    tokens: TokenSource
+    #: Xero tenant id, QuickBooks realm id, Sage business id.
+    tenant: str | None = None
+    #: Non-secret state the provider keeps per integration (Xero ShortCode, Sage business).
+    config: dict[str, Any] = field(default_factory=dict)
+    #: Persists ``config`` changes (called with the keys that changed).
+    save_config: Callable[[dict[str, Any]], None] = lambda changes: None
+    gate: CallGate | None = None
+    #: ``requests`` timeouts: (connect, read) seconds. Every outbound call has both.
+    timeout: tuple[float, float] = (3.05, 20.0)
+
+
+def idempotency_key(scope: str, body: bytes, *, length: int = 32) -> str:
+    """A key derived from the caller's scope and the exact body sent (DESIGN step 3).
+
+    ``scope`` names integration, organisation and operation; hashing the exact body in means a
+    retry with a changed body (a fresh QuickBooks SyncToken, say) is never answered with the
+    old reply. ``length`` hex digits: Xero allows 128, QuickBooks' ``requestid`` 50, Sage 32.
+    """
+    return hashlib.sha256(scope.encode() + b"\n" + body).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One element of a batch create: the contact, or the error for that element."""
+
+    contact: Contact | None = None
+    error: Exception | None = None
+
+
+class AccountingProvider(abc.ABC):
+    """One accounting system. Subclasses set the class constants and fill in the methods."""
+
+    #: ``provider.kind`` in the API: ``xero``, ``quickbooks``, ``sage``.
+    kind: ClassVar[str]
+    #: Human name for messages and the README.
+    title: ClassVar[str]
+    #: The CSV link column Current RMS uses for this system (CONTRACT §7).
+    csv_column: ClassVar[str]
+    #: Whether the system itself refuses duplicate names. Where it does, a create goes first and
+    #: a clash leads to the look-up (one call); where it does not, link-by-name searches first.
+    enforces_unique_names: ClassVar[bool]
+    #: Most contacts one batch create may carry; 1 where the system has no batch endpoint.
+    max_batch: ClassVar[int] = 1
+    #: OAuth: scopes asked for, and how the client authenticates at the token endpoint
+    #: (``basic``: HTTP Basic client_id:client_secret; ``body``: both in the form body).
+    oauth_scopes: ClassVar[str]
+    oauth_client_auth: ClassVar[str] = "basic"
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+
+    # -- identity -----------------------------------------------------------------------
+    @classmethod
+    @abc.abstractmethod
+    def valid_contact_id(cls, value: str) -> bool:
+        """Whether ``value`` has the shape of this system's contact id (CSV checks)."""
+
+    @abc.abstractmethod
+    def web_link(self, contact: Contact) -> str | None:
+        """The address that opens the contact in the system's web app."""
+
+    # -- reads --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_contact(self, contact_id: str) -> Contact | None:
+        """The contact, or ``None`` when it does not exist or is archived/deleted."""
+
+    def get_contacts(self, contact_ids: Iterable[str]) -> dict[str, Contact]:
+        """Existing contacts among ``contact_ids`` (batched where the system allows)."""
+        found: dict[str, Contact] = {}
+        for contact_id in contact_ids:
+            contact = self.get_contact(contact_id)
+            if contact is not None:
+                found[contact_id] = contact
+        return found
+
+    @abc.abstractmethod
+    def find_by_name(self, name: str) -> Contact | None:
+        """An active customer whose name equals ``name`` (trimmed, case-insensitive)."""
+
+    @abc.abstractmethod
+    def search(self, text: str, *, limit: int = 10) -> list[Contact]:
+        """Active customers whose name contains ``text``, at most ``limit``."""
+
+    @abc.abstractmethod
+    def list_contacts(self) -> Iterator[tuple[Contact, ContactFields]]:
+        """Every active customer, paged, with its fields mapped back (bulk import)."""
+
+    # -- writes -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_contact(self, fields: ContactFields, *, idempotency_key: str) -> Contact:
+        """Create a customer. Raises ``NameClash`` / ``AccountNumberClash`` / ``Rejected``.
+
+        ``idempotency_key`` is a scope: the provider sends ``idempotency_key(scope, body)``."""
+
+    @abc.abstractmethod
+    def update_contact(
+        self, contact_id: str, fields: ContactFields, *, idempotency_key: str
+    ) -> Contact:
+        """Overwrite the contact's mapped fields ("Current RMS wins")."""
+
+    def create_contacts(
+        self, batch: list[tuple[ContactFields, str]]
+    ) -> list[BatchResult]:
+        """Create several contacts, one result per element in order. The default makes one
+        call per contact; systems with a batch endpoint override it."""
+        results: list[BatchResult] = []
+        for fields, key in batch:
+            try:
+                results.append(BatchResult(contact=self.create_contact(fields, idempotency_key=key)))
+            except Rejected as error:  # a refused element does not stop the others
+                results.append(BatchResult(error=error))
+        return results

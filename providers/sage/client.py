@@ -1,0 +1,150 @@
+"""Sage Business Cloud Accounting v3.1 contacts (providers.md §C).
+
+- Every call names its business in ``X-Business``: the integration's tenant, else the stored
+  ``business_id``, else the user's lead business, resolved once (``GET /businesses/lead``) and
+  stored with ``save_config`` so that a later change of lead business cannot move the
+  integration (Sage multi-business guide: "the lead business may change").
+- Sage has no batch endpoints (§C4): ``get_contacts`` and ``create_contacts`` are the base
+  class's one call per contact.
+- Sage allows duplicate names (no rule documented, §C3), so link-by-name searches first.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+
+from core.models import Contact, ContactFields, same_name
+from providers.base import AccountingProvider, ProviderContext, idempotency_key
+from providers.http import ApiClient
+from providers.sage import mapping
+from providers.sage.errors import SYSTEM, error_for
+
+#: ``items_per_page`` maximum (swagger: "max 200").
+PAGE_SIZE = 200
+#: Sage's idempotency_id is "a random 32 character hyphenless GUID".
+IDEMPOTENCY_ID_LENGTH = 32
+_CONTACT_ID = re.compile(r"^[0-9a-f]{32}$")
+_JSON = {"Content-Type": "application/json"}
+
+
+class SageProvider(AccountingProvider):
+    kind = "sage"
+    title = "Sage Business Cloud Accounting"
+    csv_column = "Linked Sage contact"
+    enforces_unique_names = False
+    max_batch = 1
+    oauth_scopes = "full_access"
+    #: Sage's token endpoint takes client_id and client_secret in the form body (§C6).
+    oauth_client_auth = "body"
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        self.api = ApiClient(
+            system=SYSTEM, base_url=context.api_url, timeout=context.timeout,
+            tokens=context.tokens, gate=context.gate, error_for=error_for,
+        )
+        self._business_id: str | None = context.tenant or context.config.get("business_id")
+
+    # -- identity -----------------------------------------------------------------------
+    @classmethod
+    def valid_contact_id(cls, value: str) -> bool:
+        return bool(_CONTACT_ID.match(value.strip()))
+
+    def web_link(self, contact: Contact) -> str | None:
+        # Taken from the contact's ``links[]`` when it was read; never built by hand (§C7).
+        return mapping.safe_web_address(contact.url)
+
+    # -- reads --------------------------------------------------------------------------
+    def get_contact(self, contact_id: str) -> Contact | None:
+        if not self.valid_contact_id(contact_id):
+            return None
+        response = self._call("GET", f"/contacts/{contact_id}", expect=(200, 404))
+        if response.status_code == 404:
+            return None
+        contact = mapping.to_contact(response.json())
+        return contact if contact.active else None
+
+    def find_by_name(self, name: str) -> Contact | None:
+        for item in self._pages({"search": name.strip(), "contact_type_id": mapping.CUSTOMER}):
+            contact = mapping.to_contact(item)
+            if contact.active and same_name(contact.name, name):
+                return contact
+        return None
+
+    def search(self, text: str, *, limit: int = 10) -> list[Contact]:
+        # Sage's ``search`` also matches the reference; the contract asks for names containing
+        # the text, so the answer is narrowed to those.
+        found: list[Contact] = []
+        wanted = text.strip().casefold()
+        if limit <= 0:
+            return found
+        for item in self._pages({"search": text.strip(), "contact_type_id": mapping.CUSTOMER}):
+            contact = mapping.to_contact(item)
+            if contact.active and wanted in contact.name.casefold():
+                found.append(contact)
+            if len(found) >= limit:
+                break
+        return found
+
+    def list_contacts(self) -> Iterator[tuple[Contact, ContactFields]]:
+        params = {"contact_type_id": mapping.CUSTOMER, "nested_attributes": "all"}
+        for item in self._pages(params, batch=True):
+            contact = mapping.to_contact(item)
+            if contact.active:
+                yield contact, mapping.to_fields(item)
+
+    def _pages(self, params: dict[str, str], *, batch: bool = False) -> Iterator[dict[str, Any]]:
+        """Every item of a ``GET /contacts`` listing. Pages are counted here rather than
+        following ``$next``, so no URL from an answer is ever fetched. Activity is checked on
+        each item: what ``filter_inactive_contacts=true`` means exactly is unconfirmed."""
+        page = 1
+        while True:
+            query = {**params, "attributes": "all", "items_per_page": PAGE_SIZE, "page": page}
+            body = self._call("GET", "/contacts", params=query, batch=batch).json()
+            yield from body.get("$items") or []
+            if not body.get("$next"):
+                return
+            page += 1
+
+    # -- writes -------------------------------------------------------------------------
+    def create_contact(self, fields: ContactFields, *, idempotency_key: str) -> Contact:
+        body = mapping.contact_body(fields, create=True)
+        # The idempotency_id travels inside the body it protects, so it cannot hash itself:
+        # it is derived from the exact bytes of the body *without* it, then added (Sage
+        # idempotency guide: ``{"contact": {"idempotency_id": ...}}``).
+        unkeyed = _encode(body)
+        body["contact"]["idempotency_id"] = _key(idempotency_key, unkeyed)
+        response = self._call("POST", "/contacts", data=_encode(body), headers=_JSON)
+        return mapping.to_contact(response.json())
+
+    def update_contact(
+        self, contact_id: str, fields: ContactFields, *, idempotency_key: str
+    ) -> Contact:
+        # No idempotency_id on PUT: a PUT is idempotent already, and a remembered key would
+        # make Sage replay an old answer (not write) when the same body is sent again after
+        # another edit in between, leaving the contact on the newer, wrong state.
+        body = mapping.contact_body(fields, create=False)
+        response = self._call("PUT", f"/contacts/{contact_id}", data=_encode(body), headers=_JSON)
+        return mapping.to_contact(response.json())
+
+    # -- the business ---------------------------------------------------------------------
+    def business_id(self) -> str:
+        if self._business_id is None:
+            lead = self.api.request("GET", "/businesses/lead").json()
+            self._business_id = str(lead["id"])
+            self.context.config["business_id"] = self._business_id
+            self.context.save_config({"business_id": self._business_id})
+        return self._business_id
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {**(kwargs.pop("headers", None) or {}), "X-Business": self.business_id()}
+        return self.api.request(method, path, headers=headers, **kwargs)
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _key(scope: str, unkeyed_body: bytes) -> str:
+    return idempotency_key(scope, unkeyed_body, length=IDEMPOTENCY_ID_LENGTH)

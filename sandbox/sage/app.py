@@ -1,0 +1,154 @@
+"""The Sage Business Cloud Accounting v3.1 stand-in: ``create_app`` and its ``/_sandbox/`` routes.
+
+Served at a base URL ``<base>``: the API at ``<base>/v3.1`` (``SAGE_API_URL``), the token
+endpoint at ``<base>/token`` (``SAGE_TOKEN_URL``), authorize at ``<base>/oauth2/auth/central``.
+
+Control routes beyond ``sandbox.control``'s (no call log, no rate limit):
+- ``POST /_sandbox/tokens`` ``{"tenant"?}``: tokens as if consent had just completed, for the
+  user owning business ``tenant`` (a new user and lead business when absent or unknown);
+- ``GET /_sandbox/contacts?tenant=``: every contact of that business (all businesses without
+  ``tenant``), inactive ones included, in the API's full JSON shape;
+- ``POST /_sandbox/contacts`` ``{"tenant", "contact": {...}, "is_active"?}``: seed one contact
+  (same validation, reference rule included; without ``tenant``, into the lead business of the
+  user who signs in at the authorize page);
+- ``PATCH /_sandbox/contacts/<id>`` ``{"is_active": false}``: make a contact inactive (Sage's
+  UI can; the API cannot, providers.md §C2);
+- ``POST /_sandbox/businesses`` ``{"tenant"}``: give the user owning ``tenant`` one more
+  (non-lead) business; ``GET /_sandbox/businesses``: every user and their businesses.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+from sandbox.control import CONTROL_PREFIX, Control
+from sandbox.limits import FixedWindow
+from sandbox.sage import contacts as records
+from sandbox.sage.api import SageApi, install_error_pages
+from sandbox.sage.errors import error_response
+from sandbox.sage.oauth import REFRESH_TOKEN_LIFETIME, TokenStore, install_oauth
+from sandbox.sage.state import SageState
+
+#: Per business per minute. Unconfirmed for v3.1: v3.0 documents 200/min, third parties claim
+#: 100/min for v3.1; the stand-in uses the lower figure so that a client tuned to it is safe.
+DEFAULT_RATE_LIMIT = 100
+#: ``expires_in`` of Sage's access tokens: 5 minutes.
+ACCESS_TOKEN_LIFETIME = 300.0
+
+
+def create_app(
+    *,
+    rate_limit: int = DEFAULT_RATE_LIMIT,
+    window: float = 60.0,
+    access_token_lifetime: float = ACCESS_TOKEN_LIFETIME,
+    refresh_token_lifetime: float = REFRESH_TOKEN_LIFETIME,
+    web_url: str = records.DEFAULT_WEB_URL,
+    clients: dict[str, str] | None = None,
+) -> Flask:
+    """A fresh stand-in; its ``SageState`` is ``app.extensions["sandbox"]`` (its routes, with
+    the token store and rate limits, ``app.extensions["sage_api"]``)."""
+    app = Flask("sandbox.sage")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    state = SageState()
+    tokens = TokenStore(access_token_lifetime, refresh_token_lifetime)
+    api = SageApi(state, tokens, FixedWindow(rate_limit, window), web_url=web_url)
+    control = Control()
+    control.install(app, reset=lambda: _reset(api, rate_limit, window))
+    control.extra_stats = lambda: {
+        "refused_429": sum(api.limits.refused.values()), "contacts": state.contact_count(),
+        "businesses": len(state.businesses),
+    }
+    api.install(app)
+    install_oauth(app, tokens, consenting_user=lambda: _consenting_user(state), clients=clients)
+    install_error_pages(app)
+    _install_token_routes(app, state, tokens)
+    _install_contact_routes(app, state, web_url)
+    _install_business_routes(app, state)
+    app.extensions.update(sandbox=state, sage_api=api)
+    return app
+
+
+def _reset(api: SageApi, rate_limit: int, window: float) -> None:
+    api.state.reset()
+    api.tokens.reset()
+    api.limits = FixedWindow(rate_limit, window)  # fresh windows and refusal counts
+
+
+def _consenting_user(state: SageState) -> str:
+    """Who "signs in" at the auto-consenting authorize page: one user per stand-in."""
+    with state.lock:
+        if state.default_user not in state.users:
+            state.default_user = state.new_user()
+        return state.default_user
+
+
+def _user_for_tenant(state: SageState, tenant: str | None) -> str:
+    with state.lock:
+        owner = state.owner_of(tenant) if tenant else None
+        return owner or state.new_user(tenant)
+
+
+def _install_token_routes(app: Flask, state: SageState, tokens: TokenStore) -> None:
+    @app.post(CONTROL_PREFIX + "tokens")
+    def _tokens() -> Any:
+        tenant = (request.get_json(silent=True) or {}).get("tenant")
+        user = _user_for_tenant(state, tenant)
+        issued = tokens.issue(user)
+        return {"access_token": issued["access_token"], "refresh_token": issued["refresh_token"],
+                "expires_in": issued["expires_in"], "tenant": tenant or state.lead_business(user)}
+
+
+def _install_contact_routes(app: Flask, state: SageState, web_url: str) -> None:
+    def full(record: dict[str, Any]) -> dict[str, Any]:
+        return records.render(record, web_url=web_url, attributes=None, nested=True)
+
+    @app.get(CONTROL_PREFIX + "contacts")
+    def _contacts() -> Any:
+        tenant = request.args.get("tenant")
+        with state.lock:
+            chosen = [tenant] if tenant else list(state.contacts)
+            found = [full(r) for b in chosen for r in state.contacts_of(b).values()]
+        return {"contacts": found}
+
+    @app.post(CONTROL_PREFIX + "contacts")
+    def _seed() -> Any:
+        data = request.get_json(silent=True) or {}
+        with state.lock:
+            business = data.get("tenant") or state.lead_business(_consenting_user(state))
+            if business not in state.businesses:
+                state.new_user(business)
+            existing = state.contacts_of(business)
+            contact = {"contact_type_ids": ["CUSTOMER"], **(data.get("contact") or {})}
+            errors = records.validate(contact, existing, own_id=None, creating=True)
+            if errors:
+                return error_response(422, errors)
+            record = records.new_record(state.take_numeric_id())
+            records.apply(record, contact)
+            record["is_active"] = bool(data.get("is_active", True))
+            existing[record["id"]] = record
+            return {**full(record), "tenant": business}, 201
+
+    @app.patch(CONTROL_PREFIX + "contacts/<contact_id>")
+    def _patch(contact_id: str) -> Any:
+        data = request.get_json(silent=True) or {}
+        with state.lock:
+            for contacts in state.contacts.values():
+                if contact_id in contacts:
+                    contacts[contact_id]["is_active"] = bool(data.get("is_active", True))
+                    return full(contacts[contact_id])
+        return jsonify(error="no such contact"), 404
+
+
+def _install_business_routes(app: Flask, state: SageState) -> None:
+    @app.post(CONTROL_PREFIX + "businesses")
+    def _add_business() -> Any:
+        tenant = (request.get_json(silent=True) or {}).get("tenant")
+        with state.lock:
+            user = _user_for_tenant(state, tenant)
+            return {"id": state.add_business(user), "lead": state.lead_business(user)}, 201
+
+    @app.get(CONTROL_PREFIX + "businesses")
+    def _businesses() -> Any:
+        with state.lock:
+            return {"users": [{"id": u, "businesses": list(b)} for u, b in state.users.items()]}

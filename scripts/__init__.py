@@ -1,0 +1,1 @@
+"""Developer commands behind ``make run``, ``make test`` and ``make migrate`` (CONTRACT §1)."""

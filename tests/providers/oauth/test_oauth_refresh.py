@@ -1,0 +1,138 @@
+"""One refresh per expiry, across threads and processes; the rotated token is saved before use."""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from typing import Any
+
+import pytest
+import redis
+
+from providers.oauth import OAuthTokens
+
+from .conftest import (
+    CLIENT_ID, CLIENT_SECRET, REDIS_URL, RedisTokenStore, TokenEndpoint, token_set,
+)
+
+RESULTS_KEY = "test:access-tokens"
+
+
+def _tokens(token_url: str, store: RedisTokenStore, refused: list[str] | None = None,
+            **options: Any) -> OAuthTokens:
+    refusals = refused if refused is not None else []
+    return OAuthTokens(
+        redis=redis.Redis.from_url(REDIS_URL), integration_id="int-1", system="xero",
+        token_url=token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+        client_auth="basic", load=store.load, save=options.pop("save", store.save),
+        on_refused=refusals.append, **options,
+    )
+
+
+def _job(token_url: str, start_at: float) -> None:
+    """One worker's job: wait for the common start, then ask for a token."""
+    store = RedisTokenStore()
+    tokens = _tokens(token_url, store)
+    time.sleep(max(0.0, start_at - time.time()))
+    store.redis.rpush(RESULTS_KEY, tokens.access_token())
+
+
+def _jobs_in_a_process(token_url: str, start_at: float, threads: int) -> None:
+    jobs = [threading.Thread(target=_job, args=(token_url, start_at)) for _ in range(threads)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join()
+
+
+def test_twenty_threads_and_two_processes_refresh_an_expired_token_once(
+    redis_db: redis.Redis, serve: Any
+) -> None:
+    # Given an expired token, and a token endpoint that takes 0.2 s to refresh
+    endpoint = TokenEndpoint(delay=0.2)
+    token_url = serve(endpoint)
+    RedisTokenStore().put(token_set(expires_in=-60))
+    start_at = time.time() + 0.5
+    # When 20 threads here and 2 processes of 2 threads each ask for a token at the same moment
+    fork = multiprocessing.get_context("fork")
+    processes = [fork.Process(target=_jobs_in_a_process, args=(token_url, start_at, 2))
+                 for _ in range(2)]
+    for process in processes:
+        process.start()
+    _jobs_in_a_process(token_url, start_at, 20)
+    for process in processes:
+        process.join(timeout=30)
+    # Then the endpoint saw exactly one refresh, and all 24 jobs use its token
+    results = [v.decode() for v in redis_db.lrange(RESULTS_KEY, 0, -1)]
+    assert [p.exitcode for p in processes] == [0, 0]
+    assert len(endpoint.refresh_calls()) == 1
+    assert results == ["access-1"] * 24
+    assert RedisTokenStore().saved() == ["refresh-1"]
+
+
+def test_a_token_expiring_within_a_minute_is_refreshed(redis_db: redis.Redis, serve: Any) -> None:
+    # Given a token with 30 s left
+    endpoint = TokenEndpoint()
+    store = RedisTokenStore()
+    store.put(token_set(expires_in=30))
+    # When a job asks for a token
+    token = _tokens(serve(endpoint), store).access_token()
+    # Then it was refreshed first
+    assert token == "access-1"
+    assert len(endpoint.refresh_calls()) == 1
+
+
+def test_a_token_valid_for_longer_is_used_without_a_call(redis_db: redis.Redis, serve: Any) -> None:
+    # Given a token with 2 minutes left
+    endpoint = TokenEndpoint()
+    store = RedisTokenStore()
+    store.put(token_set(expires_in=120))
+    # When a job asks for a token twice
+    tokens = _tokens(serve(endpoint), store)
+    first, second = tokens.access_token(), tokens.access_token()
+    # Then it is used as it is
+    assert first == second == "access-0"
+    assert endpoint.control.calls == []
+
+
+def test_the_rotated_refresh_token_is_saved_before_the_access_token_is_returned(
+    redis_db: redis.Redis, serve: Any
+) -> None:
+    # Given an expired token, a store whose save fails, and Xero's grace for a spent refresh token
+    endpoint = TokenEndpoint(grace=60)
+    token_url = serve(endpoint)
+    store = RedisTokenStore()
+    store.put(token_set())
+
+    def failing_save(tokens: Any) -> None:
+        raise OSError("database down")
+
+    # When a job asks for a token
+    with pytest.raises(OSError):
+        _tokens(token_url, store, save=failing_save).access_token()
+    # Then no token was handed out; and with a working store (the old refresh token is still in
+    # its grace period) the new pair is saved by the time the access token is returned
+    saved_when_returned: list[list[str]] = []
+    tokens = _tokens(token_url, store)
+    saved_when_returned.append([tokens.access_token(), *store.saved()])
+    assert saved_when_returned == [["access-2", "refresh-2"]]
+    assert store.load().access_token == "access-2"
+
+
+def test_a_rejected_token_is_refreshed_once_for_all_who_saw_it(
+    redis_db: redis.Redis, serve: Any
+) -> None:
+    # Given a token that looks valid but that the API rejected (401) for two jobs
+    endpoint = TokenEndpoint()
+    token_url = serve(endpoint)
+    store = RedisTokenStore()
+    store.put(token_set(expires_in=1200))
+    first, second = _tokens(token_url, store), _tokens(token_url, store)
+    rejected = first.access_token()
+    assert second.access_token() == rejected
+    # When both ask for a refresh after the rejection
+    renewed_first = first.refresh_after_rejection(rejected)
+    renewed_second = second.refresh_after_rejection(rejected)
+    # Then one refresh happened, and both use its token
+    assert renewed_first == renewed_second == "access-1"
+    assert len(endpoint.refresh_calls()) == 1

@@ -1,0 +1,114 @@
+"""The QuickBooks stand-in's OAuth, 401 bodies and rate limits."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+from urllib.parse import parse_qs, urlparse
+
+import requests
+
+from sandbox.runner import ServerThread
+from tests.sandbox.quickbooks.quickbooks_support import TIMEOUT, Company, fault_of
+
+CLIENT = ("client-id", "client-secret")
+
+
+def _token(url: str, auth: tuple[str, str] | None = CLIENT, **form: str) -> requests.Response:
+    return requests.post(f"{url}/oauth2/v1/tokens/bearer", data=form, auth=auth, timeout=TIMEOUT)
+
+
+def test_consent_redirect_carries_code_state_and_realm(serve: Callable[..., ServerThread]) -> None:
+    # Given
+    server = serve(clients={"client-id": "client-secret"})
+    # When
+    consent = requests.get(
+        f"{server.url}/connect/oauth2",
+        params={"client_id": "client-id", "redirect_uri": "http://app.test/cb", "response_type": "code",
+                "scope": "com.intuit.quickbooks.accounting", "state": "s-1"},
+        allow_redirects=False, timeout=TIMEOUT,
+    )
+    # Then
+    assert consent.status_code == 302
+    target = urlparse(consent.headers["Location"])
+    query = parse_qs(target.query)
+    assert target.netloc == "app.test" and query["state"] == ["s-1"] and query["realmId"][0].isdigit()
+    exchanged = _token(server.url, grant_type="authorization_code", code=query["code"][0],
+                       redirect_uri="http://app.test/cb")
+    reused = _token(server.url, grant_type="authorization_code", code=query["code"][0],
+                    redirect_uri="http://app.test/cb")
+    assert exchanged.status_code == 200
+    assert set(exchanged.json()) >= {"access_token", "refresh_token", "expires_in", "x_refresh_token_expires_in"}
+    assert exchanged.json()["expires_in"] == 3600
+    assert (reused.status_code, reused.json()) == (400, {"error": "invalid_grant"})
+
+
+def test_refresh_rotates_and_the_old_refresh_token_dies(serve: Callable[..., ServerThread]) -> None:
+    # Given
+    company = Company(serve(clients={"client-id": "client-secret"}))
+    # When
+    first = _token(company.url, grant_type="refresh_token", refresh_token=company.refresh_token)
+    again = _token(company.url, grant_type="refresh_token", refresh_token=company.refresh_token)
+    wrong_secret = _token(company.url, auth=("client-id", "nope"), grant_type="refresh_token",
+                          refresh_token=first.json()["refresh_token"])
+    no_basic = _token(company.url, auth=None, grant_type="refresh_token", client_id="client-id",
+                      refresh_token=first.json()["refresh_token"])
+    # Then
+    assert first.status_code == 200 and first.json()["refresh_token"] != company.refresh_token
+    assert (again.status_code, again.json()) == (400, {"error": "invalid_grant"})
+    assert wrong_secret.status_code == 401 and no_basic.status_code == 401
+    company.access_token = first.json()["access_token"]
+    assert company.call("GET", "query", params={"query": "select * from Customer"}).status_code == 200
+
+
+def test_expired_token_gets_the_lowercase_401(serve: Callable[..., ServerThread]) -> None:
+    # Given a token that lives a tenth of a second
+    company = Company(serve(access_token_lifetime=0.1))
+    time.sleep(0.2)
+    # When
+    expired = company.call("GET", "customer/1")
+    company.access_token = "never-issued"
+    unknown = company.call("GET", "customer/1")
+    # Then
+    assert expired.status_code == 401
+    assert expired.json()["fault"]["type"] == "AUTHENTICATION"
+    assert expired.json()["fault"]["error"][0]["code"] == "3200"
+    assert "Fault" not in expired.json()
+    assert unknown.status_code == 401 and unknown.json()["Fault"]["Error"][0]["code"] == "3200"
+
+
+def test_the_lowercase_body_can_be_turned_off(serve: Callable[..., ServerThread]) -> None:
+    company = Company(serve(access_token_lifetime=0.05, lowercase_expired_fault=False))
+    time.sleep(0.1)
+    assert company.call("GET", "customer/1").json()["Fault"]["type"] == "AuthenticationFault"
+
+
+def test_past_the_minute_limit_429_with_3001_and_no_retry_after(serve: Callable[..., ServerThread]) -> None:
+    # Given a limit of three calls a minute per realm
+    server = serve(rate_limit=3)
+    company, neighbour = Company(server), Company(server)
+    # When
+    answers = [company.query("select * from Customer") for _ in range(4)]
+    # Then
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert fault_of(answers[-1])["code"] == "3001"
+    assert "Retry-After" not in answers[-1].headers
+    assert neighbour.query("select * from Customer").status_code == 200  # counted per realm
+    assert requests.get(f"{server.url}/_sandbox/stats", timeout=TIMEOUT).json()["refused_429"] == 1
+
+
+def test_per_second_limit(serve: Callable[..., ServerThread]) -> None:
+    company = Company(serve(per_second_limit=2))
+    burst = [company.query("select * from Customer").status_code for _ in range(3)]
+    assert burst == [200, 200, 429]
+
+
+def test_batch_requests_have_their_own_minute_limit(serve: Callable[..., ServerThread]) -> None:
+    # Given two batch requests a minute
+    company = Company(serve(batch_rate_limit=2))
+    request = {"BatchItemRequest": [{"bId": "b1", "operation": "create", "Customer": {"DisplayName": "N"}}]}
+    # When
+    batches = [company.call("POST", "batch", json=request).status_code for _ in range(3)]
+    query = company.query("select * from Customer")
+    # Then the third batch is refused while other calls still pass
+    assert batches == [200, 200, 429]
+    assert query.status_code == 200

@@ -1,0 +1,59 @@
+"""The HTTP edge: the webhook receiver, the admin API, the ops page, metrics and health.
+
+``create_app`` is the Flask app factory (gunicorn serves ``webhooks.wsgi:app``).
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Flask, Response, request
+
+from core import logging as app_logging
+from core import runtime as runtime_module
+from core.runtime import Runtime
+from core.settings import Settings
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, rt: Runtime | None = None) -> Flask:
+    """Build the app. ``rt`` (tests) or the environment (everywhere else) supplies the runtime;
+    a missing or malformed setting stops here with a message naming the variable."""
+    app_logging.configure()
+    if rt is None:
+        rt = Runtime.from_settings(Settings.from_env())
+    runtime_module.install(rt)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=hashlib.sha256(b"ops-session:" + rt.settings.admin_token.encode()).hexdigest(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=rt.settings.public_url.startswith("https://"),
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(test_config or {})
+    app.extensions["runtime"] = rt
+    _register(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _register(app: Flask) -> None:
+    from webhooks import api_events, api_integrations, api_links, errors, health, metrics_view, receiver
+
+    errors.init_app(app)
+    for module in (receiver, api_integrations, api_events, api_links, health, metrics_view):
+        app.register_blueprint(module.blueprint)
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    )
+    if request.path.startswith(("/api/", "/ops", "/connect")):
+        response.headers["Cache-Control"] = "no-store"
+    return response

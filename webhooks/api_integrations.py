@@ -1,0 +1,176 @@
+"""``/api/integrations``: create, list, show, update (merging), disable, delete (CONTRACT §3)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from marshmallow import Schema, ValidationError
+
+from core.runtime import Runtime
+from core.store import integrations
+from core.store.integrations import NewIntegration
+from core.tables import Integration
+from providers import webhook_registration
+from webhooks.auth import admin_required
+from webhooks.errors import ApiError
+from webhooks.schemas import IntegrationCreateSchema, IntegrationPatchSchema
+from webhooks.views import integration_view, json_body
+
+blueprint = Blueprint("api_integrations", __name__, url_prefix="/api/integrations")
+
+#: Keys of ``provider`` that are secrets (sealed) rather than settings.
+PROVIDER_SECRETS = ("client_id", "client_secret", "access_token", "refresh_token", "expires_at")
+PROVIDER_SETTINGS = ("tenant_id", "realm_id", "business_id", "api_url", "token_url")
+
+
+def _rt() -> Runtime:
+    return current_app.extensions["runtime"]
+
+
+def load(schema: Schema, data: Any) -> dict[str, Any]:
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        raise ApiError(400, "invalid body", fields=error.normalized_messages()) from None
+
+
+def found(integration_id: str) -> Integration:
+    integration = integrations.get(_rt().db, integration_id) if len(integration_id) <= 64 else None
+    if integration is None:
+        raise ApiError(404, "no such integration")
+    return integration
+
+
+@blueprint.post("")
+@admin_required
+def create() -> tuple[dict[str, Any], int]:
+    data = load(IntegrationCreateSchema(), json_body())
+    rt = _rt()
+    integration, token = integrations.create(rt.db, rt.vault, _new_integration(data))
+    url = webhook_registration.webhook_url(rt, integration.id, token)
+    webhook_registration.register(rt, integration, url)
+    return {**integration_view(found(integration.id)), "webhook_url": url}, 201
+
+
+def _new_integration(data: dict[str, Any]) -> NewIntegration:
+    source, provider = data["source"], data["provider"]
+    secrets = {"source_api_key": source["api_key"]}
+    if source.get("signing_secret"):
+        secrets["signing_secret"] = source["signing_secret"]
+    secrets.update(_provider_secrets(provider))
+    settings = {
+        "source": {"api_url": source.get("api_url"), "signed": bool(source.get("signing_secret"))},
+        "provider": {k: provider[k] for k in PROVIDER_SETTINGS if provider.get(k)},
+    }
+    if data.get("rate_limits"):
+        settings["rate_limits"] = data["rate_limits"]
+    return NewIntegration(
+        name=data["name"], provider_kind=provider["kind"], source_subdomain=source["subdomain"],
+        settings=settings, secrets=secrets, policies=data.get("policies") or {},
+    )
+
+
+def _provider_secrets(provider: dict[str, Any]) -> dict[str, Any]:
+    secrets = {k: provider[k] for k in PROVIDER_SECRETS if provider.get(k) is not None}
+    if "expires_at" in secrets:
+        secrets["expires_at"] = secrets["expires_at"].isoformat()
+    return secrets
+
+
+@blueprint.get("")
+@admin_required
+def list_all() -> dict[str, Any]:
+    return {"integrations": [integration_view(i) for i in integrations.all_active(_rt().db)]}
+
+
+@blueprint.get("/<integration_id>")
+@admin_required
+def show(integration_id: str) -> dict[str, Any]:
+    return integration_view(found(integration_id))
+
+
+@blueprint.patch("/<integration_id>")
+@admin_required
+def patch(integration_id: str) -> dict[str, Any]:
+    integration = found(integration_id)
+    data = load(IntegrationPatchSchema(), json_body())
+    provider = data.get("provider", {})
+    if provider.get("kind") not in (None, integration.provider_kind):
+        raise ApiError(400, "invalid body", fields={"provider": {"kind": ["cannot be changed"]}})
+    rt = _rt()
+    integrations.update(rt.db, integration.id, **_merged_values(integration, data))
+    secrets = _provider_secrets(provider)
+    source = data.get("source", {})
+    if source.get("api_key"):
+        secrets["source_api_key"] = source["api_key"]
+    if source.get("signing_secret"):
+        secrets["signing_secret"] = source["signing_secret"]
+    if secrets:
+        integrations.merge_secrets(rt.db, rt.vault, integration.id, secrets)
+    return integration_view(found(integration.id))
+
+
+def _merged_values(integration: Integration, data: dict[str, Any]) -> dict[str, Any]:
+    """PATCH merges: a key not sent is left as it is (CONTRACT §3)."""
+    values: dict[str, Any] = {}
+    for key in ("name", "status"):
+        if key in data:
+            values[key] = data[key]
+    if data.get("status") == "active":
+        values["status_reason"] = None
+    if "policies" in data:
+        values["policies"] = {**(integration.policies or {}), **data["policies"]}
+    if "source" in data and "subdomain" in data["source"]:
+        values["source_subdomain"] = data["source"]["subdomain"]
+    settings = dict(integration.settings or {})
+    source, provider = data.get("source", {}), data.get("provider", {})
+    if "api_url" in source or "signing_secret" in source:
+        merged = dict(settings.get("source", {}))
+        if "api_url" in source:
+            merged["api_url"] = source["api_url"]
+        if "signing_secret" in source:
+            merged["signed"] = bool(source["signing_secret"])
+        settings["source"] = merged
+    provider_settings = {k: provider[k] for k in PROVIDER_SETTINGS if k in provider}
+    if provider_settings:
+        settings["provider"] = {**settings.get("provider", {}), **provider_settings}
+    if "rate_limits" in data:
+        settings["rate_limits"] = {**settings.get("rate_limits", {}), **data["rate_limits"]}
+    if settings != (integration.settings or {}):
+        values["settings"] = settings
+    return values
+
+
+@blueprint.delete("/<integration_id>")
+@admin_required
+def delete(integration_id: str) -> tuple[str, int]:
+    integration = found(integration_id)
+    rt = _rt()
+    webhook_registration.unregister(rt, integration)
+    integrations.soft_delete(rt.db, integration.id)
+    return "", 204
+
+
+@blueprint.post("/<integration_id>/register-webhooks")
+@admin_required
+def register_webhooks(integration_id: str) -> dict[str, Any]:
+    integration = found(integration_id)
+    rt = _rt()
+    token, valid_until = integrations.rotate_webhook_token(rt.db, integration.id) or (None, None)
+    # The secret is never stored in clear, so registering again needs a new one; the old one
+    # stays valid for 24 hours like any rotation, so nothing in flight is refused.
+    url = webhook_registration.webhook_url(rt, integration.id, token)
+    webhook_registration.register(rt, found(integration.id), url)
+    return {**integration_view(found(integration.id)), "webhook_url": url,
+            "previous_valid_until": valid_until.isoformat() if valid_until else None}
+
+
+@blueprint.post("/<integration_id>/rotate-webhook-token")
+@admin_required
+def rotate_webhook_token(integration_id: str) -> dict[str, Any]:
+    integration = found(integration_id)
+    rt = _rt()
+    token, valid_until = integrations.rotate_webhook_token(rt.db, integration.id) or (None, None)
+    url = webhook_registration.webhook_url(rt, integration.id, token)
+    webhook_registration.repoint(rt, found(integration.id), url)
+    return {"webhook_url": url, "previous_valid_until": valid_until.isoformat()}

@@ -1,0 +1,31 @@
+"""``/healthz`` (the process is up) and ``/readyz`` (database and Redis answer), both open."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app
+
+from core.runtime import Runtime
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@blueprint.get("/readyz")
+def readyz() -> tuple[dict[str, Any], int]:
+    rt: Runtime = current_app.extensions["runtime"]
+    checks = {"database": _check(rt.db.ping), "redis": _check(rt.redis.ping)}
+    ready = all(value == "ok" for value in checks.values())
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+def _check(probe: Any) -> str:
+    try:
+        probe()
+    except Exception as error:  # any failure means "not ready"; say which kind
+        return f"error: {type(error).__name__}"
+    return "ok"

@@ -1,0 +1,119 @@
+"""``POST /webhooks/current-rms/<integration_id>?token=<secret>`` (CONTRACT §4).
+
+A thin script: verify → parse → record (committed) → hand to the broker → answer. The checks
+run in the contract's order; each refusal is counted in a metric named after its reason.
+"""
+from __future__ import annotations
+
+import structlog
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from core import metrics, webhook_tokens
+from core.runtime import Runtime
+from core.store import events, integrations
+from core.store.events import NewEvent
+from webhooks import payloads, signatures
+from webhooks.errors import ApiError
+from workers import outbox
+
+log = structlog.get_logger(__name__)
+blueprint = Blueprint("webhooks", __name__)
+
+JSON_TYPES = ("application/json",)
+
+
+@blueprint.post("/webhooks/current-rms/<integration_id>")
+def receive(integration_id: str) -> Response:
+    rt: Runtime = current_app.extensions["runtime"]
+    try:
+        return _receive(rt, integration_id)
+    except ApiError as error:
+        metrics.WEBHOOKS.labels(answer=str(error.status)).inc()
+        raise
+
+
+def _receive(rt: Runtime, integration_id: str) -> Response:
+    integration = _integration(rt, integration_id)
+    if integration is None or integration.status == "disabled":
+        raise ApiError(404, "no such integration")
+    if not webhook_tokens.accepts(integration, request.args.get("token")):
+        raise ApiError(401, "missing or wrong token")
+    raw = _read_body(rt.settings.max_webhook_bytes)
+    _check_signature(rt, integration, raw)
+    _check_content_type()
+    try:
+        delivery = payloads.parse(raw)
+    except payloads.BadPayload as error:
+        raise ApiError(400, str(error), fields=error.fields) from None
+    return _record(rt, integration.id, delivery)
+
+
+def _integration(rt: Runtime, integration_id: str):  # -> Integration | None
+    if len(integration_id) > 64:
+        return None
+    try:
+        return integrations.get(rt.db, integration_id)
+    except SQLAlchemyError:
+        raise ApiError(503, "the delivery could not be recorded; try again",
+                       headers={"Retry-After": "5"}) from None
+
+
+def _read_body(limit: int) -> bytes:
+    """At most ``limit`` bytes, refused before reading when the declared length is larger."""
+    if (request.content_length or 0) > limit:
+        raise ApiError(413, f"body larger than {limit} bytes")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, f"body larger than {limit} bytes")
+    return raw
+
+
+def _check_signature(rt: Runtime, integration, raw: bytes) -> None:
+    if not (integration.settings or {}).get("source", {}).get("signed"):
+        return
+    secret = integrations.secrets_of(rt.vault, integration).get("signing_secret", "")
+    if not signatures.verify(secret, request.headers.get("X-Signature"), raw):
+        raise ApiError(401, "missing, wrong or expired X-Signature")
+
+
+def _check_content_type() -> None:
+    """A missing Content-Type is accepted; a present one must be JSON (``+json`` too)."""
+    header = request.headers.get("Content-Type")
+    if header is None:
+        return
+    mimetype = header.split(";", 1)[0].strip().lower()
+    if mimetype in JSON_TYPES or (mimetype.startswith("application/") and mimetype.endswith("+json")):
+        return
+    raise ApiError(415, f"Content-Type must be JSON, not {mimetype or 'empty'}")
+
+
+def _record(rt: Runtime, integration_id: str, delivery: payloads.Delivery) -> Response:
+    is_member = delivery.subject_type == "Member"
+    new = NewEvent(
+        integration_id=integration_id, source_event_id=str(delivery.action_id),
+        organisation_id=delivery.subject_id, subject_type=delivery.subject_type,
+        kind=delivery.kind, payload=delivery.payload,
+        status="queued" if is_member else "skipped",
+    )
+    try:
+        event, duplicate = events.record(rt.db, new)
+    except SQLAlchemyError:
+        log.exception("could not record a delivery", integration_id=integration_id)
+        raise ApiError(503, "the delivery could not be recorded; try again",
+                       headers={"Retry-After": "5"}) from None
+    if duplicate:
+        metrics.WEBHOOKS.labels(answer="duplicate").inc()
+        return _answer(200, {"event_id": event.id, "status": event.status, "duplicate": True})
+    if is_member:
+        outbox.send(rt, event.id)
+    metrics.WEBHOOKS.labels(answer=event.status).inc()
+    log.info("webhook recorded", integration_id=integration_id, event_id=event.id,
+             organisation_id=delivery.subject_id, status=event.status, kind=delivery.kind)
+    return _answer(202, {"event_id": event.id, "status": event.status})
+
+
+def _answer(status: int, body: dict) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    return response

@@ -1,0 +1,98 @@
+"""How stored rows are answered: plain dicts, never a secret."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from flask import request
+
+from core.models import Policies
+from core.tables import Event, EventAttempt, Integration, Link
+from webhooks.errors import ApiError
+from webhooks.payloads import MAX_DEPTH, _depth
+
+#: Largest admin API body accepted (CSV uploads have their own limit).
+MAX_JSON_BYTES = 256 * 1024
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def json_body() -> Any:
+    """The request's JSON body, bounded in size and depth; 400/413/415 otherwise."""
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise ApiError(413, f"body larger than {MAX_JSON_BYTES} bytes")
+    mimetype = (request.mimetype or "application/json").lower()
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(415, "Content-Type must be application/json")
+    raw = request.stream.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(413, f"body larger than {MAX_JSON_BYTES} bytes")
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise ApiError(400, "body is not valid JSON") from None
+    if _depth(data) > MAX_DEPTH:
+        raise ApiError(400, f"JSON nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object", fields={"_schema": ["must be an object"]})
+    return data
+
+
+def integration_view(integration: Integration) -> dict[str, Any]:
+    settings = integration.settings or {}
+    source = settings.get("source", {})
+    provider = settings.get("provider", {})
+    return {
+        "id": integration.id,
+        "name": integration.name,
+        "status": integration.status,
+        "status_reason": integration.status_reason,
+        "source": {"subdomain": integration.source_subdomain, "api_url": source.get("api_url"),
+                   "signed": bool(source.get("signed"))},
+        "provider": {"kind": integration.provider_kind, **provider},
+        "policies": Policies.from_dict(integration.policies).to_dict(),
+        "rate_limits": settings.get("rate_limits", {}),
+        "webhooks_registered": integration.webhooks_registered,
+        "webhook_error": integration.webhook_error,
+        "created_at": iso(integration.created_at),
+        "updated_at": iso(integration.updated_at),
+    }
+
+
+def event_view(event: Event, attempts: list[EventAttempt]) -> dict[str, Any]:
+    view = {
+        "id": event.id,
+        "integration_id": event.integration_id,
+        "source_event_id": event.source_event_id,
+        "organisation_id": event.organisation_id,
+        "kind": event.kind,
+        "status": event.status,
+        "attempts": event.attempts,
+        "received_at": iso(event.received_at),
+        "finished_at": iso(event.finished_at),
+        "next_attempt_at": iso(event.next_attempt_at),
+        "outcome": event.outcome,
+        "last_error": event.last_error,
+        "payload": event.payload,
+    }
+    view["attempt_history"] = [
+        {"number": a.number, "status": a.status, "started_at": iso(a.started_at),
+         "finished_at": iso(a.finished_at), "outcome": a.outcome, "error": a.error}
+        for a in attempts
+    ]
+    return view
+
+
+def link_view(link: Link) -> dict[str, Any]:
+    return {
+        "organisation_id": link.organisation_id,
+        "organisation_name": link.organisation_name,
+        "contact_id": link.contact_id,
+        "contact_name": link.contact_name,
+        "url": link.url,
+        "linked_at": iso(link.linked_at),
+        "last_synced_at": iso(link.last_synced_at),
+    }

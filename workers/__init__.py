@@ -1,0 +1,1 @@
+"""Dramatiq: the broker first (``workers.broker``), then thin actors over plain functions."""

@@ -1,0 +1,157 @@
+"""Run one event: claim it, lock its organisation, sync, and record what happened.
+
+The error's class decides the event's fate (DESIGN "Errors"): transient causes retry with
+exponential backoff and jitter until 24 hours have passed, causes that need a person fail at
+once with a reason, refused credentials mark the integration ``reconnect_needed``. Waiting
+for a lock or for the rate limiter is not a failed attempt.
+"""
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta
+
+import structlog
+
+from core import metrics
+from core.errors import (
+    CredentialsRefused, LockBusy, LockLost, ProviderError, RateLimited, Rejected, SyncError,
+    Transient,
+)
+from core.locks import OrganisationLock
+from core.models import Outcome, Policies
+from core.runtime import Runtime
+from core.store import events, integrations
+from core.tables import Event, Integration, utcnow
+from providers import factory
+from workers.sync import SyncJob, sync_organisation
+
+log = structlog.get_logger(__name__)
+
+#: Seconds before an event whose organisation is locked by another sync is tried again.
+LOCK_WAIT_SECONDS = 0.5
+
+
+def backoff(attempt: int, *, low: float, high: float) -> float:
+    """Exponential backoff with jitter: about ``low`` after the first failure, doubling,
+    never above ``high``; the jitter spreads retries of a burst that failed together."""
+    ceiling = min(high, low * (2 ** max(0, attempt - 1)))
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+def process_event(rt: Runtime, event_id: str) -> str | None:
+    """Run the event if it is owed; returns its new status (``None``: nothing to do)."""
+    event = events.claim(rt.db, event_id, lease_seconds=rt.settings.lock_ttl_seconds)
+    if event is None:
+        return None
+    structlog.contextvars.bind_contextvars(
+        event_id=event.id, integration_id=event.integration_id,
+        organisation_id=event.organisation_id,
+    )
+    try:
+        return _run_claimed(rt, event)
+    finally:
+        structlog.contextvars.unbind_contextvars("event_id", "integration_id", "organisation_id")
+
+
+def _run_claimed(rt: Runtime, event: Event) -> str:
+    integration = integrations.get(rt.db, event.integration_id)
+    refusal = _integration_refusal(integration)
+    if refusal is not None:
+        return _fail(rt, event, refusal, refusal)
+    assert integration is not None and event.organisation_id is not None
+    lock = OrganisationLock(
+        rt.redis, integration_id=integration.id, organisation_id=event.organisation_id,
+        ttl=rt.settings.lock_ttl_seconds,
+    )
+    if not lock.acquire():
+        events.retry_later(rt.db, event.id, delay=LOCK_WAIT_SECONDS, error=None, failed_attempt=False)
+        return "queued"
+    try:
+        attempt = events.start_attempt(rt.db, event)
+        return _sync(rt, integration, event, lock, attempt)
+    finally:
+        lock.release()
+
+
+def _integration_refusal(integration: Integration | None) -> str | None:
+    if integration is None:
+        return "the integration was deleted"
+    if integration.status == "disabled":
+        return "the integration is disabled"
+    if integration.status == "reconnect_needed":
+        return integration.status_reason or "reconnect the accounting system"
+    return None
+
+
+def _sync(rt: Runtime, integration: Integration, event: Event, lock: OrganisationLock, attempt: int) -> str:
+    started = time.perf_counter()
+    job = SyncJob(
+        db=rt.db, integration_id=integration.id, policies=Policies.from_dict(integration.policies),
+        organisation_id=event.organisation_id or 0, kind="create" if event.kind == "create" else "update",
+        force_write=event.force_write, source=factory.rental_system(rt, integration),
+        provider_factory=lambda: factory.accounting_provider(rt, integration), lock=lock,
+    )
+    try:
+        result = sync_organisation(job)
+    except (LockBusy, LockLost) as error:
+        events.retry_later(rt.db, event.id, delay=LOCK_WAIT_SECONDS, error=str(error), failed_attempt=False)
+        status = "queued"
+    except RateLimited as error:
+        status = _rate_limited(rt, event, error, attempt)
+    except Transient as error:
+        status = _transient(rt, event, error, attempt)
+    except CredentialsRefused as error:
+        integrations.set_status(rt.db, integration.id, "reconnect_needed", error.reason)
+        status = _fail(rt, event, error.reason, _detail(error))
+    except Rejected as error:
+        status = _fail(rt, event, error.reason, _detail(error))
+    except SyncError as error:
+        status = _transient(rt, event, error, attempt)
+    except Exception as error:  # a bug or an unforeseen answer: keep the event, retry, tell
+        log.exception("sync crashed")
+        status = _transient(rt, event, error, attempt)
+    else:
+        events.finish(rt.db, event.id, status=result.status, outcome=result.outcome.to_dict())
+        status = result.status
+        log.info("event processed", status=status, action=result.outcome.action,
+                 contact_id=result.outcome.contact_id, attempt=attempt)
+    metrics.SYNC_SECONDS.labels(provider=integration.provider_kind, status=status).observe(
+        time.perf_counter() - started
+    )
+    return status
+
+
+def _detail(error: BaseException) -> str:
+    return error.detail() if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}"
+
+
+def _fail(rt: Runtime, event: Event, reason: str, detail: str | None) -> str:
+    outcome = Outcome(action=None, reason=reason).to_dict()
+    events.finish(rt.db, event.id, status="failed", outcome=outcome, error=detail)
+    log.warning("event failed", reason=reason)
+    return "failed"
+
+
+def _rate_limited(rt: Runtime, event: Event, error: RateLimited, attempt: int) -> str:
+    """Our own limiter had no room: wait, not a failed attempt. A 429 from the other
+    system is one (its ``Retry-After`` is honoured)."""
+    if error.status is None:
+        events.retry_later(rt.db, event.id, delay=error.retry_after, error=None, failed_attempt=False)
+        return "queued"
+    return _transient(rt, event, error, attempt, at_least=error.retry_after)
+
+
+def _transient(
+    rt: Runtime, event: Event, error: BaseException, attempt: int, *, at_least: float = 0.0,
+) -> str:
+    settings = rt.settings
+    current = events.get(rt.db, event.id)
+    first_failure = (current.first_failure_at if current else None) or utcnow()
+    if utcnow() - first_failure > timedelta(seconds=settings.retry_give_up_seconds):
+        reason = getattr(error, "reason", None) or "the other system kept failing"
+        return _fail(rt, event, f"gave up retrying after {settings.retry_give_up_seconds / 3600:g} hours: {reason}", _detail(error))
+    delay = max(at_least, backoff(attempt, low=settings.retry_min_seconds, high=settings.retry_max_seconds))
+    events.retry_later(rt.db, event.id, delay=delay, error=_detail(error), failed_attempt=True)
+    log.info("event will retry", delay=round(delay, 2), error=_detail(error), attempt=attempt)
+    return "retrying"

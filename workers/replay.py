@@ -1,0 +1,39 @@
+"""Replay: run finished events again, by hand, one or all matching a filter (CONTRACT §6).
+
+A replay is a new attempt with the organisation's current state that writes the contact even
+if nothing changed. An event already queued or processing is left alone, so a replay never
+runs an event twice.
+"""
+from __future__ import annotations
+
+import structlog
+
+from core.runtime import Runtime
+from core.store import events
+from core.store.events import EventFilter
+from workers import outbox
+
+log = structlog.get_logger(__name__)
+
+
+def replay_event(rt: Runtime, event_id: str) -> str:
+    """Queue the event again; returns its status (its current one when it is owed already)."""
+    event = events.requeue_for_replay(rt.db, event_id)
+    if event is None:
+        current = events.get(rt.db, event_id)
+        return current.status if current else "missing"
+    outbox.send(rt, event.id)
+    log.info("event replayed", event_id=event_id)
+    return "queued"
+
+
+def replay_matching(rt: Runtime, filters: EventFilter) -> int:
+    """Replay every event matching ``filters`` (status ``failed`` by default); the count."""
+    replayed = 0
+    for event_id in events.ids_matching(rt.db, filters):
+        if events.requeue_for_replay(rt.db, event_id) is not None:
+            outbox.send(rt, event_id)
+            replayed += 1
+    log.info("events replayed", count=replayed, status=filters.status,
+             integration_id=filters.integration_id)
+    return replayed
