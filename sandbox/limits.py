@@ -42,3 +42,9 @@ class FixedWindow:
             if time.monotonic() - start >= self.window:
                 count = 0
             return max(0, self.limit - count)
+
+    def reset(self) -> None:
+        """Forget every window and refusal (``POST /_sandbox/reset``)."""
+        with self._lock:
+            self._counts.clear()
+            self.refused.clear()

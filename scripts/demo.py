@@ -79,19 +79,21 @@ def create_integration(api: AdminApi, body: dict[str, Any]) -> dict[str, Any]:
     return {"id": created["id"], "webhook_url": created["webhook_url"]}
 
 
-def refresh_integration(api: AdminApi, integration_id: str, build_patch: Any) -> bool:
-    """PATCH an existing demo integration; False when it no longer exists (then re-create)."""
+def refresh_integration(api: AdminApi, integration_id: str, build_patch: Any) -> str | None:
+    """PATCH an existing demo integration and register its webhooks again; its webhook URL
+    (registering makes a new secret), or ``None`` when it no longer exists (then re-create)."""
     status, current = api.call("GET", f"/api/integrations/{integration_id}", expect=(200, 404))
     if status == 404:
-        return False
+        return None
     api.call("PATCH", f"/api/integrations/{integration_id}",
              build_patch(reactivate=current.get("status") == "reconnect_needed"))
     _, found = api.call("GET", f"/api/integrations/{integration_id}/links")
     for link in found.get("links", []):
         api.call("DELETE", f"/api/integrations/{integration_id}/links/{link['organisation_id']}",
                  expect=(204, 404))
-    api.call("POST", f"/api/integrations/{integration_id}/register-webhooks", expect=(200, 201, 202, 204))
-    return True
+    _, registered = api.call("POST", f"/api/integrations/{integration_id}/register-webhooks",
+                             expect=(200, 201, 202))
+    return registered["webhook_url"]
 
 
 def set_up_integration(
@@ -103,8 +105,9 @@ def set_up_integration(
     def build_patch(*, reactivate: bool) -> dict[str, Any]:
         return payloads.refresh_body(kind, rental, sandbox, issued, client, reactivate=reactivate)
 
-    if known and refresh_integration(api, known["id"], build_patch):
-        return {**known, "tenant": issued["tenant"]}
+    webhook_url = refresh_integration(api, known["id"], build_patch) if known else None
+    if webhook_url:
+        return {**known, "webhook_url": webhook_url, "tenant": issued["tenant"]}
     created = create_integration(api, payloads.integration_body(kind, rental, sandbox, issued, client))
     return {**created, "tenant": issued["tenant"]}
 

@@ -40,15 +40,17 @@ READY_TIMEOUT = 90.0
 STOP_TIMEOUT = 10.0
 
 
-class StartFailed(RuntimeError):
-    """Raised when a process of the local run does not come up."""
+class ProcessFailed(RuntimeError):
+    """Raised when a process of the local run does not come up, or stops by itself."""
 
 
-def _stop_on_sigterm() -> None:
-    """Turn SIGTERM into the same clean stop as Ctrl-C."""
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both stop cleanly, even where SIGINT was ignored when we started
+    (a non-interactive shell's background job)."""
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
 
 
 def run_migrations(env: Mapping[str, str]) -> None:
@@ -73,6 +75,8 @@ class LocalRun:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # A second Ctrl-C must not abandon a half-stopped run; _stop kills what lingers.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for process in reversed(self.processes):
             _stop(process)
 
@@ -89,7 +93,7 @@ class LocalRun:
         deadline = time.monotonic() + SANDBOX_TIMEOUT
         while not state_file.exists():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise StartFailed(f"the sandbox did not start (exit code {process.poll()}); see above")
+                raise ProcessFailed(f"the sandbox did not start (exit code {process.poll()}); see above")
             time.sleep(0.1)
         return json.loads(state_file.read_text())
 
@@ -113,14 +117,14 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise StartFailed(f"the Procfile processes stopped (exit code {process.returncode}); see above")
+            raise ProcessFailed(f"the Procfile processes stopped (exit code {process.returncode}); see above")
         try:
             if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass
         time.sleep(0.5)
-    raise StartFailed(f"{url}/readyz did not answer 200 within {timeout:.0f} s")
+    raise ProcessFailed(f"{url}/readyz did not answer 200 within {timeout:.0f} s")
 
 
 def banner(env: Mapping[str, str], demo_state: Mapping[str, Any] | None, sandbox: Mapping[str, Any] | None) -> str:
@@ -162,6 +166,7 @@ def set_up_demo(env: Mapping[str, str], sandbox: Mapping[str, Any], state_path: 
 def run() -> int:
     folder = var_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)  # it holds the secrets, the demo's webhook URLs and the database
     secrets = load_or_create(folder / "secrets.env")
     state_path = folder / "demo.json"
     with LocalRun() as local:
@@ -178,7 +183,9 @@ def run() -> int:
         demo_state = set_up_demo(env, sandbox, state_path) if sandbox else None
         print(banner(env, demo_state, sandbox), flush=True)
         procfile.wait()
-    return procfile.returncode or 0
+    if procfile.returncode:
+        raise ProcessFailed(f"the Procfile processes stopped (exit code {procfile.returncode}); see above")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,13 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         var_dir().mkdir(parents=True, exist_ok=True)
         run_migrations(env)
         return 0
-    _stop_on_sigterm()
+    _stop_on_signals()
     try:
         return run()
     except KeyboardInterrupt:
         print("\nStopped. A Redis that make run started keeps running (make clean stops it).", flush=True)
         return 130
-    except (StartFailed, subprocess.CalledProcessError) as error:
+    except (ProcessFailed, subprocess.CalledProcessError) as error:
         print(f"make run: {error}", file=sys.stderr, flush=True)
         return 1
 

@@ -30,7 +30,8 @@ def sample_member() -> dict[str, Any]:
 def seed_organisation(sandbox: Any, subdomain: str, **changes: Any) -> dict[str, Any]:
     """A member shaped like the reference sample, stored in the sandbox rental system."""
     member = copy.deepcopy(sample_member())
-    member.pop("id", None)
+    for key in ("id", "created_at", "updated_at"):  # the sandbox stamps them now
+        member.pop(key, None)
     member["name"] = changes.pop("name", f"Org {uuid.uuid4().hex[:8]}")
     member.update(changes)
     return sandbox.control("current_rms", "members", subdomain=subdomain, member=member)["member"]

@@ -37,12 +37,26 @@ def create_app(test_config: dict[str, Any] | None = None, *, rt: Runtime | None 
     return app
 
 
+#: Every module that contributes a ``blueprint``, one per line (add yours here).
+BLUEPRINT_MODULES = (
+    "webhooks.receiver",
+    "webhooks.api_integrations",
+    "webhooks.api_events",
+    "webhooks.api_links",
+    "webhooks.health",
+    "webhooks.metrics_view",
+    "webhooks.connect",
+)
+
+
 def _register(app: Flask) -> None:
-    from webhooks import api_events, api_integrations, api_links, errors, health, metrics_view, receiver
+    import importlib
+
+    from webhooks import errors
 
     errors.init_app(app)
-    for module in (receiver, api_integrations, api_events, api_links, health, metrics_view):
-        app.register_blueprint(module.blueprint)
+    for name in BLUEPRINT_MODULES:
+        app.register_blueprint(importlib.import_module(name).blueprint)
 
 
 def _security_headers(response: Response) -> Response:

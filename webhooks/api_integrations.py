@@ -174,3 +174,17 @@ def rotate_webhook_token(integration_id: str) -> dict[str, Any]:
     url = webhook_registration.webhook_url(rt, integration.id, token)
     webhook_registration.repoint(rt, found(integration.id), url)
     return {"webhook_url": url, "previous_valid_until": valid_until.isoformat()}
+
+
+@blueprint.post("/<integration_id>/reconcile")
+@admin_required
+def reconcile_now(integration_id: str) -> tuple[dict[str, Any], int]:
+    """Run the reconciliation poll for this integration at once (CONTRACT §5)."""
+    from workers.actors import reconcile_integration
+
+    integration = found(integration_id)
+    try:
+        reconcile_integration.send(integration.id)
+    except Exception:
+        raise ApiError(503, "the queue is unavailable; try again", headers={"Retry-After": "5"}) from None
+    return {"integration_id": integration.id, "status": "queued"}, 202

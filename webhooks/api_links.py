@@ -1,26 +1,146 @@
-"""``/api/integrations/<id>/links``: the links of an integration with their web addresses."""
+"""Links and contacts of an integration (CONTRACT §7): list, link by hand, unlink, auto-suggest.
+
+Endpoints that must ask the accounting system while answering wait at most about 2 s for its
+rate limiter; when it is down or has no room they answer 503 with ``Retry-After``.
+"""
 from __future__ import annotations
 
-from typing import Any
+import json
+from datetime import datetime, timezone
+from typing import Any, Callable, TypeVar
 
 from flask import Blueprint, current_app, request
 
-from core.store import links
-from webhooks.api_integrations import found
+from core.errors import ContactNotFound, CredentialsRefused, RateLimited, Rejected, Transient
+from core.runtime import Runtime
+from core.store import events, integrations, links
+from core.store.events import NewEvent
+from core.store.links import ContactAlreadyLinked, LinkWrite
+from core.tables import Integration
+from providers import factory
+from webhooks.api_integrations import found, load
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
-from webhooks.views import link_view
+from webhooks.schemas import LinkPutSchema
+from webhooks.views import json_body, link_view
+from workers import outbox
 
 blueprint = Blueprint("api_links", __name__, url_prefix="/api/integrations")
+
+#: Auto-suggest answers are kept this long per integration and query, so typing does not
+#: spend the accounting system's rate limit.
+SUGGEST_CACHE_SECONDS = 30
+MIN_QUERY = 3
+MAX_QUERY = 100
+#: How long an answering endpoint waits for the rate limiter before 503 (CONTRACT §7).
+ANSWER_WAIT_SECONDS = 2.0
+
+T = TypeVar("T")
+
+
+def _rt() -> Runtime:
+    return current_app.extensions["runtime"]
+
+
+def organisation_arg(raw: str | None, name: str = "organisation_id") -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 19 or int(raw) < 1:
+        raise ApiError(400, "invalid query", fields={name: ["must be a positive integer"]})
+    return int(raw)
 
 
 @blueprint.get("/<integration_id>/links")
 @admin_required
 def list_links(integration_id: str) -> dict[str, Any]:
     integration = found(integration_id)
-    organisation = request.args.get("organisation_id")
-    if organisation is not None and (not organisation.isdigit() or len(organisation) > 19):
-        raise ApiError(400, "invalid query", fields={"organisation_id": ["must be a positive integer"]})
-    rows = links.all_of(current_app.extensions["runtime"].db, integration.id,
-                        int(organisation) if organisation else None)
+    organisation = organisation_arg(request.args.get("organisation_id"))
+    rows = links.all_of(_rt().db, integration.id, organisation)
     return {"links": [link_view(link) for link in rows]}
+
+
+def asking_provider(integration: Integration, call: Callable[[Any], T]) -> T:
+    """Run ``call(provider)`` for an answer now: 503 + Retry-After when it cannot answer."""
+    provider = factory.accounting_provider(_rt(), integration, max_wait=ANSWER_WAIT_SECONDS)
+    try:
+        return call(provider)
+    except RateLimited as error:
+        raise ApiError(503, "the accounting system's rate limit has no room now",
+                       headers={"Retry-After": str(max(1, round(error.retry_after)))}) from None
+    except Transient:
+        raise ApiError(503, "the accounting system is not answering", headers={"Retry-After": "5"}) from None
+    except CredentialsRefused:
+        raise ApiError(409, "the accounting system refused our credentials: reconnect it") from None
+
+
+@blueprint.get("/<integration_id>/contacts")
+@admin_required
+def suggest(integration_id: str) -> dict[str, Any]:
+    integration = found(integration_id)
+    query = (request.args.get("q") or "").strip()
+    if len(query) < MIN_QUERY or len(query) > MAX_QUERY:
+        raise ApiError(400, "invalid query", fields={"q": [f"from {MIN_QUERY} to {MAX_QUERY} characters"]})
+    key = f"suggest:{integration.id}:{query.casefold()}"
+    cached = _rt().redis.get(key)
+    if cached is not None:
+        return {"contacts": json.loads(cached)}
+    found_contacts = asking_provider(integration, lambda p: p.search(query, limit=10))
+    contacts = [c.to_summary() for c in found_contacts[:10]]
+    _rt().redis.set(key, json.dumps(contacts), ex=SUGGEST_CACHE_SECONDS)
+    return {"contacts": contacts}
+
+
+@blueprint.put("/<integration_id>/links/<organisation_id>")
+@admin_required
+def put_link(integration_id: str, organisation_id: str) -> dict[str, Any]:
+    integration = found(integration_id)
+    organisation = organisation_arg(organisation_id)
+    assert organisation is not None
+    contact_id = load(LinkPutSchema(), json_body())["contact_id"].strip()
+    contact = asking_provider(integration, lambda p: p.get_contact(contact_id)
+                              if p.valid_contact_id(contact_id) else None)
+    if contact is None:
+        raise ApiError(422, f"no contact {contact_id} in the accounting system",
+                       fields={"contact_id": ["no such contact"]})
+    try:
+        link = links.save(_rt().db, LinkWrite(
+            integration_id=integration.id, organisation_id=organisation,
+            organisation_name=_current_name(integration.id, organisation),
+            contact=contact, fields_hash=None,
+        ))
+    except ContactAlreadyLinked as error:
+        raise ApiError(409, f"contact {contact_id} is linked to organisation "
+                       f"{error.link.organisation_id} '{error.link.organisation_name}'",
+                       extra={"organisation_id": error.link.organisation_id}) from None
+    _sync_now(integration.id, organisation)
+    return link_view(link)
+
+
+def _current_name(integration_id: str, organisation_id: int) -> str:
+    existing = links.get(_rt().db, integration_id, organisation_id)
+    return existing.organisation_name if existing else ""
+
+
+def _sync_now(integration_id: str, organisation_id: int) -> None:
+    """Sync the organisation at once: an event of its own, as if it had been edited."""
+    stamp = datetime.now(timezone.utc).isoformat()
+    event, _ = events.record(_rt().db, NewEvent(
+        integration_id=integration_id, source_event_id=f"manual-link:{organisation_id}:{stamp}",
+        organisation_id=organisation_id, subject_type="Member", kind="update",
+        payload={"manual_link": {"organisation_id": organisation_id}},
+    ))
+    outbox.send(_rt(), event.id)
+
+
+@blueprint.delete("/<integration_id>/links/<organisation_id>")
+@admin_required
+def delete_link(integration_id: str, organisation_id: str) -> tuple[str, int]:
+    integration = found(integration_id)
+    organisation = organisation_arg(organisation_id)
+    assert organisation is not None
+    if not links.remove(_rt().db, integration.id, organisation):
+        raise ApiError(404, "no link for that organisation")
+    return "", 204
+
+
+__all__ = ["blueprint", "asking_provider", "organisation_arg", "ContactNotFound", "Rejected", "integrations"]

@@ -6,13 +6,16 @@ Start a worker with ``dramatiq workers.actors``. Retries are off here: the datab
 from __future__ import annotations
 
 import dramatiq
+import structlog
 
 from core import logging as app_logging
+from core.errors import ProviderError, SourceCredentialsRefused
 from core.runtime import runtime
 from workers.broker import BULK_QUEUE, SYNC_QUEUE, broker  # noqa: F401 - sets the broker first
 from workers.processing import process_event
 
 app_logging.configure()
+log = structlog.get_logger(__name__)
 
 #: Milliseconds an actor may run; longer than the organisation lock's TTL is pointless.
 TIME_LIMIT_MS = 10 * 60 * 1000
@@ -22,3 +25,22 @@ TIME_LIMIT_MS = 10 * 60 * 1000
 def sync_event(event_id: str) -> None:
     """Sync the organisation of one event (a repeated message finds nothing owed)."""
     process_event(runtime(), event_id)
+
+
+@dramatiq.actor(queue_name=SYNC_QUEUE, max_retries=0, time_limit=TIME_LIMIT_MS)
+def reconcile_integration(integration_id: str) -> None:
+    """Run the reconciliation poll of one integration (periodic, or ``POST .../reconcile``)."""
+    from core.store import integrations
+    from workers.reconcile import reconcile
+
+    rt = runtime()
+    integration = integrations.get(rt.db, integration_id)
+    if integration is None:
+        return
+    try:
+        reconcile(rt, integration)
+    except SourceCredentialsRefused as error:
+        integrations.set_status(rt.db, integration.id, "reconnect_needed", error.reason)
+    except ProviderError as error:
+        # The next poll asks again from the same watermark: nothing is lost by waiting.
+        log.warning("reconciliation poll failed", integration_id=integration_id, error=error.detail())

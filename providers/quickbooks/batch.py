@@ -37,7 +37,13 @@ def create(
         except Rejected as error:  # a forbidden name never leaves the building
             results[position] = BatchResult(error=error)
     for start in range(0, len(pending), MAX_ITEMS):
-        _send(provider, pending[start:start + MAX_ITEMS], results)
+        try:
+            _send(provider, pending[start:start + MAX_ITEMS], results)
+        except Transient as error:
+            # Throttled or unavailable: what was created stays reported; the rest carry the
+            # error and retry later (their requestids replay any write that did land).
+            _fill(results, [position for position, _, _ in pending[start:]], error)
+            break
     return [r if r is not None else BatchResult(error=_unanswered()) for r in results]
 
 
@@ -75,6 +81,12 @@ def _result(provider: QuickBooksProvider, item: dict[str, Any] | None, name: str
     if isinstance(error, NameClash):
         error = clash.explain(provider, error, name)
     return BatchResult(error=error)
+
+
+def _fill(results: list[BatchResult | None], positions: list[int], error: Exception) -> None:
+    for position in positions:
+        if results[position] is None:
+            results[position] = BatchResult(error=error)
 
 
 def _unanswered() -> Transient:

@@ -21,7 +21,8 @@ from providers.xero import errors, mapping
 log = structlog.get_logger(__name__)
 
 #: Deep link of the "new UI" (A7); ShortCode from GET /Organisation.
-WEB_LINK = "https://go.xero.com/organisationlogin/default.aspx?shortcode={short_code}&redirecturl=/Contacts/View/{contact_id}"
+WEB_LINK = ("https://go.xero.com/organisationlogin/default.aspx"
+            "?shortcode={short_code}&redirecturl=/Contacts/View/{contact_id}")
 #: Used only while the ShortCode cannot be read: opens in whichever organisation is selected (A7).
 WEB_LINK_WITHOUT_SHORTCODE = "https://go.xero.com/Contacts/View/{contact_id}"
 PAGE_SIZE = 100  #: contacts per page of GET /Contacts (spec)
@@ -149,7 +150,8 @@ class XeroProvider(AccountingProvider):
         """Rows of GET /Contacts page by page, fetched lazily (a caller that stops early saves calls)."""
         page = 1
         while True:
-            payload = self.api.request("GET", "Contacts", params={**params, "page": page}, batch=batch).json()
+            payload = self.api.request(
+                "GET", "Contacts", params={**params, "page": page}, batch=batch).json()
             rows = payload.get("Contacts") or []
             yield from rows
             page_count = (payload.get("pagination") or {}).get("pageCount")

@@ -33,7 +33,7 @@ def create_app(*, rate_limit: int = DEFAULT_RATE_LIMIT, window: float = DEFAULT_
     def reset() -> None:
         state.reset()
         limiter.refused.clear()
-        limiter._counts.clear()  # FixedWindow has no public reset; a reset starts windows anew
+        limiter.reset()
 
     control.install(app, reset=reset)
     control.extra_stats = lambda: {**state.stats(), "refused_429": sum(limiter.refused.values())}

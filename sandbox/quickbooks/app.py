@@ -9,7 +9,7 @@ before (the original answer, replayed).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -49,14 +49,13 @@ class QuickBooksSandbox:
     lowercase_expired_fault: bool = True
     #: client_id -> client_secret; ``None`` accepts any HTTP Basic pair.
     clients: dict[str, str] | None = None
-    refused: dict[str, int] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.store.reset()
         self.tokens.reset()
-        for window in (self.minute, self.second, self.batch_minute):
-            window._counts.clear()
-            window.refused.clear()
+        self.minute = _fresh(self.minute)
+        self.second = _fresh(self.second)
+        self.batch_minute = _fresh(self.batch_minute)
 
     def stats(self) -> dict[str, Any]:
         windows = (self.minute, self.second, self.batch_minute)
@@ -106,6 +105,10 @@ def create_app(
     oauth.register(app)
     sandbox_routes.register(app)
     return app
+
+
+def _fresh(window: FixedWindow) -> FixedWindow:
+    return FixedWindow(window.limit, window.window)
 
 
 def _guard() -> Response | None:

@@ -30,7 +30,7 @@ def issue_tokens() -> Response:
     state = sandbox()
     realm = state.store.realm(str(_body().get("tenant") or "") or None)
     pair = state.tokens.issue(realm.id)
-    return json_response({**pair.to_json(), "tenant": realm.id}, 201)
+    return json_response({**pair.to_json(), "tenant": realm.id})
 
 
 def list_contacts() -> Response:

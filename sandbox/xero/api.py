@@ -33,6 +33,10 @@ def problem(status: int, title: str, detail: str) -> Response:
                    "Instance": str(uuid.uuid4()), "Extensions": {}}, status)
 
 
+def bearer_token() -> str:
+    return request.headers.get("Authorization", "").removeprefix("Bearer ")
+
+
 def envelope(**items: Any) -> dict[str, Any]:
     return {"Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": PROVIDER_NAME,
             "DateTimeUTC": shapes.msdate().replace("+0000", ""), **items}
@@ -47,7 +51,7 @@ def build_api(state: XeroState) -> Blueprint:
 
     @api.before_request
     def _admit() -> Response | None:
-        grant, detail = state.tokens.check(request.headers.get("Authorization", "").removeprefix("Bearer "))
+        grant, detail = state.tokens.check(bearer_token())
         if grant is None:
             return problem(401, "Unauthorized", detail)
         tenant_id = request.headers.get("xero-tenant-id", "").lower()
@@ -70,7 +74,8 @@ def build_api(state: XeroState) -> Blueprint:
         if tenant_id:
             response.headers.update(state.throttle.headers(tenant_id))
             key = request.headers.get("Idempotency-Key")
-            if key and g.get("xero_counted") and request.method in ("PUT", "POST") and not g.get("xero_replayed"):
+            is_write = request.method in ("PUT", "POST")
+            if key and is_write and g.get("xero_counted") and not g.get("xero_replayed"):
                 state.store_answer(tenant_id, key, response.status_code, response.get_data())
         return response
 
@@ -131,7 +136,8 @@ def _find(tenant: Tenant, key: str) -> dict[str, Any] | None:
     """By ContactID (any case), else by ContactNumber (spec ``/Contacts/{ContactNumber}``)."""
     found = tenant.contacts.get(key.lower())
     if found is None:
-        found = next((c for c in tenant.contacts.values() if c["ContactNumber"] and c["ContactNumber"] == key), None)
+        numbered = (c for c in tenant.contacts.values() if c["ContactNumber"])
+        found = next((c for c in numbered if c["ContactNumber"] == key), None)
     return found
 
 

@@ -1,7 +1,8 @@
 """The Xero stand-in's app factory and its ``/_sandbox/`` control routes.
 
 Control routes (never logged, never rate limited), beside those of ``sandbox.control``:
-``POST /_sandbox/tokens`` ``{"tenant"?, "client_id"?}`` -> a token pair as after consent;
+``POST /_sandbox/tokens`` ``{"tenant"?, "client_id"?}`` -> a token pair as after consent
+(refreshable by any client unless ``client_id`` is named);
 ``GET /_sandbox/contacts?tenant=`` every contact (archived too) in the API's shape;
 ``POST /_sandbox/contacts`` ``{"tenant", "contact": {...}}`` seeds one as given;
 ``POST /_sandbox/archive`` ``{"tenant", "contact_id"}``; ``POST /_sandbox/merge``
@@ -22,8 +23,6 @@ from sandbox.xero.state import IDEMPOTENCY_WINDOW, XeroState
 from sandbox.xero.throttle import APP_MINUTE_LIMIT, CONCURRENT_LIMIT, DAY_LIMIT, MINUTE_LIMIT, Throttle
 from sandbox.xero.tokens import ACCESS_TOKEN_LIFETIME, REFRESH_GRACE, Grant, TokenStore
 
-#: The client a control-route token is issued to when none is named.
-SANDBOX_CLIENT_ID = "sandbox-client"
 DEFAULT_SCOPE = "offline_access accounting.contacts accounting.settings.read"
 
 
@@ -73,7 +72,7 @@ def _install_control_routes(app: Flask, state: XeroState) -> None:
     def _tokens() -> Any:
         given = body()
         tenant = state.tenant(given.get("tenant"))
-        grant = Grant(tenant.id, given.get("client_id") or SANDBOX_CLIENT_ID, DEFAULT_SCOPE)
+        grant = Grant(tenant.id, given.get("client_id"), DEFAULT_SCOPE)
         return {**state.tokens.issue(grant), "tenant": tenant.id}
 
     @app.get(CONTROL_PREFIX + "contacts")

@@ -162,9 +162,11 @@ def _too_long(values: dict[str, Any], limits: dict[str, int]) -> list[str]:
     return [TOO_LONG.format(field=k, limit=n) for k, n in limits.items() if len(values[k]) > n]
 
 
-def render(contact: dict[str, Any], *, with_merge: bool = False, summary: bool = False) -> dict[str, Any]:
+def render(contact: dict[str, Any], *, with_merge: bool = False,
+           summary: bool = False) -> dict[str, Any]:
     """The contact as the API answers it (spec GET/PUT examples)."""
-    shown: dict[str, Any] = {"ContactID": contact["ContactID"], "ContactStatus": contact["ContactStatus"]}
+    shown: dict[str, Any] = {"ContactID": contact["ContactID"],
+                             "ContactStatus": contact["ContactStatus"]}
     for key in TEXT_FIELDS:
         if key in ALWAYS_SHOWN or contact[key]:
             shown[key] = contact[key]

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, request
 
-from sandbox.xero.api import answer, problem
+from sandbox.xero.api import answer, bearer_token, problem
 from sandbox.xero.state import XeroState
 from sandbox.xero.tokens import Grant
 
@@ -60,7 +60,7 @@ def build_oauth(state: XeroState, *, clients: dict[str, str] | None,
 
     @oauth.get("/connections")
     def connections() -> Response:
-        grant, detail = state.tokens.check(request.headers.get("Authorization", "").removeprefix("Bearer "))
+        grant, detail = state.tokens.check(bearer_token())
         if grant is None:
             return problem(401, "Unauthorized", detail)
         tenant = state.tenant(grant.tenant)

@@ -25,7 +25,9 @@ class Grant:
     """What a user consented to: one tenant, for one client, with these scopes."""
 
     tenant: str
-    client_id: str
+    #: ``None``: any client may use it (tokens from the control route, whose tests name
+    #: their own client credentials later).
+    client_id: str | None
     scope: str
 
 
@@ -112,7 +114,7 @@ class TokenStore:
         now = time.time()
         with self._lock:
             found = self.refresh_tokens.get(token)
-            if found is None or found.grant.client_id != client_id:
+            if found is None or found.grant.client_id not in (None, client_id):
                 return None
             if found.rotated_at is not None:
                 return found.answer if now - found.rotated_at <= self.refresh_grace else None

@@ -125,6 +125,8 @@ def test_gunicorn_logs_never_show_a_token(tmp_path: Path) -> None:
     webhook = next(entry for entry in access if entry["path"] == "/webhooks/current-rms/7")
     assert webhook["query"] == "token=[redacted]"
     assert webhook["status"] == 202 and webhook["method"] == "POST"
+    crashed = next(entry for entry in access if entry["status"] == 500)
+    assert (crashed["path"], crashed["query"]) == ("/boom", "token=[redacted]")
     failure = next(entry for entry in errors if "Error handling request" in entry["event"])
     assert "token=[redacted]" in failure["event"]
     assert "could not handle /boom?token=[redacted]" in failure["exception"]

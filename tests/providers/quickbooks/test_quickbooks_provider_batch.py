@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from core.errors import NameClash, Rejected
+from core.errors import NameClash, RateLimited, Rejected
 from core.models import ContactFields
 from tests.providers.quickbooks.quickbooks_provider_support import Realm
 
@@ -48,3 +48,15 @@ def test_a_size_refusal_halves_the_chunk(serve_realm: Callable[..., Realm]) -> N
     sizes = [len(json.loads(c["body"])["BatchItemRequest"]) for c in realm.calls() if c["path"].endswith("/batch")]
     assert sizes == [10, 5, 2, 3, 5, 2, 3]  # refused at 10 and 5, accepted at 2 and 3
     assert len(realm.customers()) == 10
+
+
+def test_throttling_mid_way_keeps_what_was_created(serve_realm: Callable[..., Realm]) -> None:
+    # Given a server that takes one batch request a minute
+    realm = serve_realm(batch_rate_limit=1)
+    batch = [(ContactFields(name=f"Customer {i}"), f"org-{i}") for i in range(32)]
+    # When
+    results = realm.provider.create_contacts(batch)
+    # Then the first thirty are reported created, the other two carry the throttle
+    assert all(r.contact is not None for r in results[:30])
+    assert all(isinstance(r.error, RateLimited) and r.error.retry_after == 60 for r in results[30:])
+    assert len(realm.customers()) == 30

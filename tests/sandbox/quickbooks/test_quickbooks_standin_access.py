@@ -112,3 +112,17 @@ def test_batch_requests_have_their_own_minute_limit(serve: Callable[..., ServerT
     # Then the third batch is refused while other calls still pass
     assert batches == [200, 200, 429]
     assert query.status_code == 200
+
+
+def test_reset_forgets_companies_and_windows(serve: Callable[..., ServerThread]) -> None:
+    # Given a company past its limit
+    server = serve(rate_limit=1)
+    company = Company(server)
+    company.create({"DisplayName": "Acme"})
+    assert company.query("select * from Customer").status_code == 429
+    # When
+    requests.post(f"{server.url}/_sandbox/reset", timeout=TIMEOUT)
+    # Then
+    fresh = Company(server, tenant=company.realm)
+    assert fresh.query("select * from Customer").json()["QueryResponse"] == {}
+    assert requests.get(f"{server.url}/_sandbox/stats", timeout=TIMEOUT).json()["refused_429"] == 0

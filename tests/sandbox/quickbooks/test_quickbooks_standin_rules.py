@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from sandbox.runner import ServerThread
 from tests.sandbox.quickbooks.quickbooks_support import TIMEOUT, Company, fault_of
 
 
@@ -133,13 +134,14 @@ def test_read_by_id_sees_inactive_customers_and_610_for_missing(company: Company
     assert vendor_read.json()["Vendor"]["DisplayName"] == "Supplies Ltd"
 
 
-def test_realms_are_isolated(company: Company) -> None:
-    # Given a second company on the same server
-    other = Company.__new__(Company)
-    other.__dict__.update(company.__dict__)
-    other.realm = "9130000000000077"
+def test_realms_are_isolated(shared_server: ServerThread, company: Company) -> None:
+    # Given a second company on the same server, with a customer
+    other = Company(shared_server)
+    customer_id = other.create({"DisplayName": "Theirs"}).json()["Customer"]["Id"]
     # When the first company's token is used on the second's path
-    answer = other.call("GET", "customer/1")
+    other.access_token = company.access_token
+    answer = other.call("GET", f"customer/{customer_id}")
     # Then
     assert answer.status_code == 403
     assert fault_of(answer)["code"] == "3100"
+    assert company.create({"DisplayName": "Theirs"}).status_code == 200  # names are per company

@@ -57,10 +57,13 @@ def test_refresh_rotates_and_the_old_token_replays_the_same_pair_during_the_grac
     _, query = _consent(server)
     first = _token(server, grant_type="authorization_code", code=query["code"][0],
                    redirect_uri=REDIRECT).json()
+    stranger = requests.post(f"{server.url}/connect/token", auth=("other-client", "s"), timeout=5,
+                             data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     # When
     rotated = _token(server, grant_type="refresh_token", refresh_token=first["refresh_token"]).json()
     replayed = _token(server, grant_type="refresh_token", refresh_token=first["refresh_token"]).json()
     # Then
+    assert stranger.json() == {"error": "invalid_grant"}  # bound to the client it was issued to
     assert rotated["refresh_token"] != first["refresh_token"]
     assert rotated["access_token"] != first["access_token"]
     assert replayed == rotated
@@ -89,7 +92,7 @@ def test_a_revoked_connection_refuses_its_tokens(xero):
     xero.control("POST", "revoke", json={"tenant": xero.tenant})
     # When
     answer = xero("GET", "/Contacts")
-    refresh = requests.post(f"{xero.url}/connect/token", auth=("sandbox-client", "any"), timeout=5,
+    refresh = requests.post(f"{xero.url}/connect/token", auth=("client", "secret"), timeout=5,
                             data={"grant_type": "refresh_token", "refresh_token": xero.tokens["refresh_token"]})
     # Then
     assert answer.status_code == 401 and answer.json()["Detail"] == "AuthenticationUnsuccessful"

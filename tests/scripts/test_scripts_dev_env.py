@@ -1,0 +1,89 @@
+"""scripts/dev_env.py and the Procfile: what make run hands its processes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from honcho.environ import parse_procfile
+
+from core.settings import Settings
+from sandbox.__main__ import urls_for
+from scripts.dev import demo_wanted
+from scripts.dev_env import build_env, service_url
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRETS = {"ADMIN_TOKEN": "a-generated-admin-token-0123456789",
+           "ENCRYPTION_KEY": "7sBnm4T6y-2XNPh6vVJk5SbN4OYb6JvDGY3mWm2R3uY="}
+BIN = Path("/opt/project/.venv/bin")
+
+
+def sandbox_urls() -> dict[str, dict[str, str]]:
+    return {name: urls_for(name, f"http://127.0.0.1:{8100 + n}")
+            for n, name in enumerate(["current_rms", "xero", "quickbooks", "sage"])}
+
+
+def test_a_bare_environment_gets_every_local_default(tmp_path: Path) -> None:
+    # Given an environment that sets nothing of the service's
+    # When make run builds its processes' environment
+    env = build_env({"PATH": "/usr/bin"}, var_dir=tmp_path, secrets=SECRETS, bin_dir=BIN)
+
+    # Then the service can start from it: SQLite under var/, local Redis, the generated secrets
+    settings = Settings.from_env(env)
+    assert settings.database_url == f"sqlite:///{tmp_path}/app.db"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.admin_token == SECRETS["ADMIN_TOKEN"]
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert env["WEB_HOST"] == "127.0.0.1"
+    assert env["PATH"] == f"{BIN}:/usr/bin"
+
+
+def test_what_the_caller_set_wins(tmp_path: Path) -> None:
+    # Given an operator's own database, port and token
+    given = {"PATH": "/usr/bin", "DATABASE_URL": "postgresql+psycopg://app@db/app", "PORT": "9000",
+             "ADMIN_TOKEN": "operator-token-abcdefghijkl", "XERO_API_URL": "https://api.xero.com/api.xro/2.0"}
+
+    # When the environment is built, with the sandbox running
+    env = build_env(given, var_dir=tmp_path, secrets=SECRETS, bin_dir=BIN, sandbox=sandbox_urls())
+
+    # Then none of theirs is replaced, and PUBLIC_URL follows their port
+    assert env["DATABASE_URL"] == given["DATABASE_URL"]
+    assert env["ADMIN_TOKEN"] == given["ADMIN_TOKEN"]
+    assert env["XERO_API_URL"] == given["XERO_API_URL"]
+    assert env["PUBLIC_URL"] == "http://127.0.0.1:9000"
+    assert service_url(env) == "http://127.0.0.1:9000"
+
+
+def test_with_the_sandbox_every_system_url_points_at_it(tmp_path: Path) -> None:
+    # When the environment is built with the sandbox's URLs
+    env = build_env({"PATH": "/usr/bin"}, var_dir=tmp_path, secrets=SECRETS, bin_dir=BIN, sandbox=sandbox_urls())
+
+    # Then the settings reach only the stand-ins, and the OAuth app credentials are set
+    settings = Settings.from_env(env)
+    assert settings.current_rms_api_url == "http://127.0.0.1:8100/api/v1"
+    assert settings.providers["xero"].token_url == "http://127.0.0.1:8101/connect/token"
+    assert settings.providers["quickbooks"].api_url == "http://127.0.0.1:8102/v3"
+    assert settings.providers["sage"].authorize_url == "http://127.0.0.1:8103/oauth2/auth/central"
+    for app in settings.providers.values():
+        assert app.client_id and app.client_secret
+
+
+def test_the_demo_runs_first_and_while_demo_integrations_exist(tmp_path: Path) -> None:
+    state = tmp_path / "demo.json"
+    assert demo_wanted(state, {})
+    assert not demo_wanted(state, {"DEMO": "0"})
+    state.write_text('{"integrations": {"xero": {"id": "x"}}}')
+    assert demo_wanted(state, {})
+    state.write_text('{"integrations": {}}')
+    assert not demo_wanted(state, {})
+
+
+def test_procfile_names_the_processes_of_the_contract() -> None:
+    # Given the Procfile
+    processes = parse_procfile((ROOT / "Procfile").read_text()).processes
+
+    # Then release migrates, web is gunicorn on this config, the worker and scheduler take
+    # their tuning from the environment
+    assert processes["release"] == "alembic upgrade head"
+    assert processes["web"] == "gunicorn webhooks.wsgi:app -c gunicorn.conf.py"
+    assert "--processes ${WORKER_PROCESSES:-1} --threads ${WORKER_THREADS:-8}" in processes["worker"]
+    assert processes["worker"].startswith("dramatiq workers.actors ")
+    assert processes["scheduler"] == "python -m workers.scheduler"

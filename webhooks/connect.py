@@ -1,0 +1,153 @@
+"""OAuth connect: ``GET /connect/<integration_id>`` → the provider → ``GET /connect/callback``.
+
+The ``state`` is single-use (Redis GETDEL), expires in ten minutes, names the integration, and
+is bound to a short-lived HttpOnly cookie set by the first answer, so a callback opened in
+another browser (or replayed) is refused. The redirect URI comes from ``PUBLIC_URL``, never
+from the request.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from flask import Blueprint, Response, current_app, redirect, request
+
+from core.errors import ProviderError
+from core.runtime import Runtime
+from core.store import integrations
+from providers.oauth import exchange_code
+from providers.registry import provider_class
+from webhooks.auth import bearer_ok, session_ok
+from webhooks.errors import ApiError
+
+blueprint = Blueprint("connect", __name__)
+
+STATE_TTL_SECONDS = 600
+COOKIE = "connect_binding"
+
+
+def _rt() -> Runtime:
+    return current_app.extensions["runtime"]
+
+
+def redirect_uri(rt: Runtime) -> str:
+    return f"{rt.settings.public_url}/connect/callback"
+
+
+@blueprint.get("/connect/<integration_id>")
+def start(integration_id: str) -> Response:
+    if not (bearer_ok() or session_ok()):
+        raise ApiError(401, "sign in first (admin token or ops session)")
+    rt = _rt()
+    integration = integrations.get(rt.db, integration_id) if len(integration_id) <= 64 else None
+    if integration is None:
+        raise ApiError(404, "no such integration")
+    state, binding = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    rt.redis.set(_state_key(state), json.dumps({
+        "integration_id": integration.id, "binding": _digest(binding),
+    }), ex=STATE_TTL_SECONDS)
+    response = redirect(_authorize_url(rt, integration, state))
+    response.set_cookie(COOKIE, binding, max_age=STATE_TTL_SECONDS, httponly=True, samesite="Lax",
+                        secure=rt.settings.public_url.startswith("https://"), path="/connect")
+    return response
+
+
+def _authorize_url(rt: Runtime, integration: Any, state: str) -> str:
+    kind = integration.provider_kind
+    app = rt.settings.providers[kind]
+    secrets_ = integrations.secrets_of(rt.vault, integration)
+    query = {
+        "response_type": "code",
+        "client_id": secrets_.get("client_id") or app.client_id or "",
+        "redirect_uri": redirect_uri(rt),
+        "scope": provider_class(kind).oauth_scopes,
+        "state": state,
+    }
+    separator = "&" if "?" in app.authorize_url else "?"
+    return f"{app.authorize_url}{separator}{urlencode(query)}"
+
+
+@blueprint.get("/connect/callback")
+def callback() -> tuple[dict[str, Any], int]:
+    rt = _rt()
+    state = request.args.get("state", "")
+    raw = rt.redis.getdel(_state_key(state)) if state else None
+    if raw is None:
+        raise ApiError(400, "unknown, used or expired state; start the connection again")
+    saved = json.loads(raw)
+    binding = request.cookies.get(COOKIE, "")
+    if not hmac.compare_digest(saved["binding"], _digest(binding)):
+        raise ApiError(400, "this connection was started in another browser; start it again")
+    if request.args.get("error"):
+        raise ApiError(400, f"the accounting system refused the connection: {request.args['error'][:200]}")
+    code = request.args.get("code", "")
+    if not code or len(code) > 4096:
+        raise ApiError(400, "no authorisation code in the callback")
+    integration = integrations.get(rt.db, saved["integration_id"])
+    if integration is None:
+        raise ApiError(404, "no such integration")
+    _store_connection(rt, integration, code)
+    return {"integration_id": integration.id, "status": "active", "connected": True}, 200
+
+
+def _store_connection(rt: Runtime, integration: Any, code: str) -> None:
+    kind = integration.provider_kind
+    app = rt.settings.providers[kind]
+    stored = integrations.secrets_of(rt.vault, integration)
+    provider_settings = (integration.settings or {}).get("provider", {})
+    try:
+        tokens, _answer = exchange_code(
+            token_url=provider_settings.get("token_url") or app.token_url,
+            client_id=stored.get("client_id") or app.client_id or "",
+            client_secret=stored.get("client_secret") or app.client_secret or "",
+            client_auth=provider_class(kind).oauth_client_auth, code=code,
+            redirect_uri=redirect_uri(rt), timeout=rt.settings.http_timeout,
+        )
+    except ProviderError as error:
+        raise ApiError(502, f"the token exchange failed: {error.reason}") from None
+    integrations.merge_secrets(rt.db, rt.vault, integration.id, {
+        "access_token": tokens.access_token, "refresh_token": tokens.refresh_token,
+        "expires_at": tokens.expires_at.isoformat(),
+    })
+    tenant = _tenant(rt, integration, tokens.access_token)
+    if tenant:
+        settings = dict(integration.settings or {})
+        settings["provider"] = {**provider_settings, **tenant}
+        integrations.update(rt.db, integration.id, settings=settings)
+    integrations.set_status(rt.db, integration.id, "active", None)
+
+
+def _tenant(rt: Runtime, integration: Any, access_token: str) -> dict[str, str]:
+    """The tenant the consent was for: QuickBooks names it in the redirect (``realmId``); Xero
+    lists it at ``/connections``; Sage's lead business is resolved by the provider on first use."""
+    kind = integration.provider_kind
+    if kind == "quickbooks" and request.args.get("realmId", "").isdigit():
+        return {"realm_id": request.args["realmId"]}
+    if kind != "xero":
+        return {}
+    api_url = (integration.settings or {}).get("provider", {}).get("api_url") or rt.settings.providers["xero"].api_url
+    connections_url = api_url.rsplit("/api.xro/", 1)[0] + "/connections"
+    try:
+        answer = requests.get(connections_url, headers={"Authorization": f"Bearer {access_token}"},
+                              timeout=rt.settings.http_timeout)
+        answer.raise_for_status()
+        organisations = [c for c in answer.json() if c.get("tenantType") == "ORGANISATION"]
+    except (requests.RequestException, ValueError, AttributeError):
+        return {}
+    if not organisations:
+        return {}
+    newest = max(organisations, key=lambda c: c.get("updatedDateUtc") or c.get("createdDateUtc") or "")
+    return {"tenant_id": newest["tenantId"]}
+
+
+def _state_key(state: str) -> str:
+    return f"oauth:state:{_digest(state)}"
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()

@@ -1,0 +1,88 @@
+"""What the ops page reads: integrations needing attention, recent counts, queue figures."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import func, select
+
+from core.runtime import Runtime
+from core.store import integrations
+from core.tables import Event, Integration, utcnow
+from webhooks import queues
+
+STATUSES = ("queued", "processing", "retrying", "succeeded", "skipped", "failed")
+WINDOWS = (("hour", timedelta(hours=1)), ("day", timedelta(days=1)))
+
+
+@dataclass
+class Attention:
+    integration: Integration
+    problems: list[str]
+
+
+def needing_attention(all_integrations: list[Integration]) -> list[Attention]:
+    """Integrations to reconnect or whose webhooks are not registered (disabled ones aside)."""
+    found = []
+    for integration in all_integrations:
+        problems = []
+        if integration.status == "reconnect_needed":
+            problems.append(f"Reconnect needed: {integration.status_reason or 'credentials refused'}")
+        if integration.status != "disabled" and not integration.webhooks_registered:
+            problems.append(f"Webhooks not registered: {integration.webhook_error or 'not yet registered'}")
+        if problems:
+            found.append(Attention(integration, problems))
+    return found
+
+
+@dataclass
+class Counts:
+    """Events by status for one integration, per window."""
+
+    integration: Integration
+    by_window: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def get(self, window: str, status: str) -> int:
+        return self.by_window.get(window, {}).get(status, 0)
+
+
+def recent_counts(rt: Runtime, all_integrations: list[Integration]) -> list[Counts]:
+    counts = {i.id: Counts(i) for i in all_integrations}
+    now = utcnow()
+    with rt.db.session() as session:
+        for window, span in WINDOWS:
+            rows = session.execute(
+                select(Event.integration_id, Event.status, func.count())
+                .where(Event.received_at >= now - span)
+                .group_by(Event.integration_id, Event.status)
+            )
+            for integration_id, status, count in rows:
+                if integration_id in counts:
+                    counts[integration_id].by_window.setdefault(window, {})[status] = count
+    return list(counts.values())
+
+
+def queue_figures(rt: Runtime) -> tuple[list[queues.QueueStats], str | None]:
+    """Each queue's figures, or an error to show when Redis does not answer."""
+    try:
+        return queues.all_stats(rt.redis), None
+    except (redis.RedisError, OSError) as error:
+        return [], f"Redis is not answering ({type(error).__name__}): queues unknown"
+
+
+def integration_names(rt: Runtime) -> dict[str, str]:
+    with rt.db.session() as session:
+        return dict(session.execute(select(Integration.id, Integration.name)).tuples())
+
+
+def active_integrations(rt: Runtime) -> list[Integration]:
+    return integrations.all_active(rt.db)
+
+
+def source_web_url(integration: Integration | None, organisation_id: Any) -> str | None:
+    """The organisation in Current RMS's web app (``https://<subdomain>.current-rms.com``)."""
+    if integration is None or not organisation_id:
+        return None
+    return f"https://{integration.source_subdomain}.current-rms.com/members/{int(organisation_id)}"

@@ -1,0 +1,141 @@
+"""The periodic work, in one small process (``python -m workers.scheduler``, Procfile
+``scheduler:``): the outbox relay every second, the reconciliation poll, event retention and
+the OAuth keep-alive.
+
+Several schedulers may run (one per machine): a Redis lease elects one leader at a time, so
+each periodic job runs once per period across the service.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Callable
+
+import structlog
+
+from core import logging as app_logging
+from core.runtime import Runtime, runtime
+from core.store import integrations
+from core.tables import utcnow
+from workers import outbox
+
+log = structlog.get_logger(__name__)
+
+LEADER_KEY = "scheduler:leader"
+LEADER_TTL_MS = 10_000
+RELAY_INTERVAL = 1.0
+RETENTION_INTERVAL = 3600.0
+KEEPALIVE_INTERVAL = 6 * 3600.0
+#: Refresh an idle integration's tokens when its access token expired this long ago, well
+#: inside each system's refresh-token lifetime (Xero 60 days, Sage 31, QuickBooks 100).
+KEEPALIVE_IDLE = {"xero": timedelta(days=14), "sage": timedelta(days=7), "quickbooks": timedelta(days=30)}
+
+
+@dataclass
+class Periodic:
+    name: str
+    interval: float
+    run: Callable[[Runtime], object]
+    last: float = field(default=0.0)
+
+    def due(self, now: float) -> bool:
+        return self.interval > 0 and now - self.last >= self.interval
+
+
+def reconcile_all(rt: Runtime) -> int:
+    from workers.actors import reconcile_integration
+
+    active = [i for i in integrations.all_active(rt.db) if i.status == "active"]
+    for integration in active:
+        reconcile_integration.send(integration.id)
+    return len(active)
+
+
+def prune(rt: Runtime) -> int:
+    from workers.retention import prune_events
+
+    return prune_events(rt)
+
+
+def keep_alive(rt: Runtime) -> int:
+    """Refresh tokens that have not been used for long, so idle integrations stay connected."""
+    from providers import factory
+
+    refreshed = 0
+    for integration in integrations.all_active(rt.db):
+        if integration.status != "active":
+            continue
+        stored = factory.token_set(integrations.secrets_of(rt.vault, integration))
+        if stored.refresh_token and stored.expires_at < utcnow() - KEEPALIVE_IDLE[integration.provider_kind]:
+            try:
+                factory.accounting_provider(rt, integration).context.tokens.access_token()
+                refreshed += 1
+            except Exception as error:  # recorded on the integration by the token source
+                log.warning("keep-alive refresh failed", integration_id=integration.id,
+                            error=type(error).__name__)
+    return refreshed
+
+
+def jobs(rt: Runtime) -> list[Periodic]:
+    return [
+        Periodic("relay", RELAY_INTERVAL, outbox.relay_once),
+        Periodic("reconcile", float(rt.settings.reconcile_interval_seconds), reconcile_all),
+        Periodic("retention", RETENTION_INTERVAL, prune),
+        Periodic("keep_alive", KEEPALIVE_INTERVAL, keep_alive),
+    ]
+
+
+class Scheduler:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.identity = uuid.uuid4().hex
+        self.jobs = jobs(rt)
+        self.stopping = threading.Event()
+
+    def is_leader(self) -> bool:
+        """Take or keep the leader lease (SET NX, then extend only if it is ours)."""
+        redis = self.rt.redis
+        if redis.set(LEADER_KEY, self.identity, nx=True, px=LEADER_TTL_MS):
+            return True
+        if redis.get(LEADER_KEY) == self.identity.encode():
+            redis.pexpire(LEADER_KEY, LEADER_TTL_MS)
+            return True
+        return False
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        for job in self.jobs:
+            if not job.due(now):
+                continue
+            job.last = now
+            try:
+                job.run(self.rt)
+            except Exception:  # Redis or the database down: the next tick tries again
+                log.exception("periodic job failed", job=job.name)
+
+    def run_forever(self) -> None:
+        log.info("scheduler started", jobs=[j.name for j in self.jobs])
+        while not self.stopping.wait(0.5):
+            try:
+                leader = self.is_leader()
+            except Exception:
+                log.warning("redis unavailable; scheduler waiting")
+                continue
+            if leader:
+                self.tick()
+
+
+def main() -> None:
+    app_logging.configure()
+    scheduler = Scheduler(runtime())
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: scheduler.stopping.set())
+    scheduler.run_forever()
+
+
+if __name__ == "__main__":
+    main()
