@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 from typing import Any
 
 from flask import Flask, Response, request
@@ -33,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, rt: Runtime | None 
     app.config.update(test_config or {})
     app.extensions["runtime"] = rt
     _register(app)
+    importlib.import_module("webhooks.cli").init_app(app)
     app.after_request(_security_headers)
     return app
 
@@ -45,6 +47,8 @@ BLUEPRINT_MODULES = (
     "webhooks.api_links",
     "webhooks.health",
     "webhooks.metrics_view",
+    "webhooks.ops",
+    "webhooks.openapi",
     "webhooks.connect",
 )
 

@@ -5,6 +5,9 @@ run in the contract's order; each refusal is counted in a metric named after its
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,6 +24,10 @@ log = structlog.get_logger(__name__)
 blueprint = Blueprint("webhooks", __name__)
 
 JSON_TYPES = ("application/json",)
+SIGNATURE_REFUSED = "missing, wrong or expired X-Signature"
+#: How far an oversized signed body is read to tell a wrong signature from a large body.
+MAX_SIGNED_SCAN_BYTES = 8 * 1024 * 1024
+SCAN_CHUNK_BYTES = 64 * 1024
 
 
 @blueprint.post("/webhooks/current-rms/<integration_id>")
@@ -39,8 +46,10 @@ def _receive(rt: Runtime, integration_id: str) -> Response:
         raise ApiError(404, "no such integration")
     if not webhook_tokens.accepts(integration, request.args.get("token")):
         raise ApiError(401, "missing or wrong token")
-    raw = _read_body(rt.settings.max_webhook_bytes)
-    _check_signature(rt, integration, raw)
+    offered = _offered_signature(rt, integration)
+    raw = _read_body(rt.settings.max_webhook_bytes, offered)
+    if offered is not None and not offered.matches((raw,)):
+        raise ApiError(401, SIGNATURE_REFUSED)
     _check_content_type()
     try:
         delivery = payloads.parse(raw)
@@ -59,22 +68,52 @@ def _integration(rt: Runtime, integration_id: str):  # -> Integration | None
                        headers={"Retry-After": "5"}) from None
 
 
-def _read_body(limit: int) -> bytes:
-    """At most ``limit`` bytes, refused before reading when the declared length is larger."""
-    if (request.content_length or 0) > limit:
-        raise ApiError(413, f"body larger than {limit} bytes")
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise ApiError(413, f"body larger than {limit} bytes")
-    return raw
+def _read_body(limit: int, offered: OfferedSignature | None) -> bytes:
+    """At most ``limit`` bytes, refused before reading when the declared length is larger.
+    A signed sender's oversized body is first checked against its signature, as far as
+    ``MAX_SIGNED_SCAN_BYTES``: CONTRACT §4 answers a wrong signature (401) before a size (413)."""
+    declared = request.content_length or 0
+    raw = b"" if declared > limit else request.stream.read(limit + 1)
+    if declared <= limit and len(raw) <= limit:
+        return raw
+    if offered is not None and declared <= MAX_SIGNED_SCAN_BYTES:
+        if not offered.matches(_rest_of_body(raw, MAX_SIGNED_SCAN_BYTES)):
+            raise ApiError(401, SIGNATURE_REFUSED)
+    raise ApiError(413, f"body larger than {limit} bytes")
 
 
-def _check_signature(rt: Runtime, integration, raw: bytes) -> None:
+def _rest_of_body(start: bytes, cap: int) -> Iterator[bytes]:
+    yield start
+    read = len(start)
+    while read < cap:
+        chunk = request.stream.read(min(SCAN_CHUNK_BYTES, cap - read))
+        if not chunk:
+            return
+        read += len(chunk)
+        yield chunk
+
+
+@dataclass(frozen=True)
+class OfferedSignature:
+    """A well-formed, fresh ``X-Signature`` and the secret it must match."""
+
+    secret: str
+    offered: tuple[int, list[str]]
+
+    def matches(self, chunks: Iterable[bytes]) -> bool:
+        return signatures.matches(self.secret, self.offered, chunks)
+
+
+def _offered_signature(rt: Runtime, integration) -> OfferedSignature | None:
+    """``None`` for an integration without a signing secret; 401 for a signature missing,
+    malformed or outside ±5 minutes (checked before the body is read)."""
     if not (integration.settings or {}).get("source", {}).get("signed"):
-        return
+        return None
+    offered = signatures.fresh(request.headers.get("X-Signature"))
+    if offered is None:
+        raise ApiError(401, SIGNATURE_REFUSED)
     secret = integrations.secrets_of(rt.vault, integration).get("signing_secret", "")
-    if not signatures.verify(secret, request.headers.get("X-Signature"), raw):
-        raise ApiError(401, "missing, wrong or expired X-Signature")
+    return OfferedSignature(secret, offered)
 
 
 def _check_content_type() -> None:

@@ -48,6 +48,13 @@ def exception(number: int, kind: str, message: str, **more: Any) -> Response:
 
 def build_api(state: XeroState) -> Blueprint:
     api = Blueprint("xero_api", __name__, url_prefix=API_PREFIX)
+    _install_gate(api, state)
+    _install_routes(api, state)
+    return api
+
+
+def _install_gate(api: Blueprint, state: XeroState) -> None:
+    """Authentication, tenant check, rate limits, limit headers and idempotent replays."""
 
     @api.before_request
     def _admit() -> Response | None:
@@ -84,6 +91,8 @@ def build_api(state: XeroState) -> Blueprint:
         if g.get("xero_counted"):
             state.throttle.leave(g.xero_tenant)
 
+
+def _install_routes(api: Blueprint, state: XeroState) -> None:
     @api.get("/Organisation")
     def organisation() -> Response:
         tenant = state.tenant(g.xero_tenant)
@@ -128,8 +137,6 @@ def build_api(state: XeroState) -> Blueprint:
         if _find(state.tenant(g.xero_tenant), contact_id) is None:
             return Response(NOT_FOUND, 404, mimetype="text/plain")
         return _write(state, upsert=True, contact_id=contact_id.lower())
-
-    return api
 
 
 def _find(tenant: Tenant, key: str) -> dict[str, Any] | None:

@@ -101,15 +101,15 @@ class ContactQuery:
     def from_args(cls, args: Any) -> ContactQuery:
         ids = args.get("IDs")
         order = (args.get("order") or "Name ASC").split()
-        page = args.get("page")
+        page, size = args.get("page", ""), args.get("pageSize", "")
         return cls(
             where=parse_where(args["where"]) if args.get("where") else [],
             ids=frozenset(i.strip().lower() for i in ids.split(",") if i.strip()) if ids else None,
             search=args.get("searchTerm", ""),
             include_archived=args.get("includeArchived", "").lower() == "true",
             order=(order[0], len(order) > 1 and order[1].upper() == "DESC"),
-            page=max(1, int(page)) if page and page.isdigit() else None,
-            page_size=min(MAX_PAGE_SIZE, int(args.get("pageSize") or PAGE_SIZE)),
+            page=max(1, int(page)) if page.isdigit() else None,
+            page_size=min(MAX_PAGE_SIZE, max(1, int(size))) if size.isdigit() else PAGE_SIZE,
         )
 
     def select(self, contacts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

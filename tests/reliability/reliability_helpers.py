@@ -1,0 +1,53 @@
+"""What the reliability tests read back: events from the database, contacts from the sandbox."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable
+
+from sqlalchemy import select
+
+from core.tables import Event, Link
+
+#: Where each stand-in's contact list keeps a contact's id and name.
+ID_KEYS = {"xero": "ContactID", "quickbooks": "Id", "sage": "id"}
+NAME_KEYS = {"xero": "Name", "quickbooks": "DisplayName", "sage": "name"}
+
+
+def contacts(sandbox: Any, kind: str, tenant: str) -> list[dict[str, Any]]:
+    answer = sandbox.get(kind, "contacts", tenant=tenant)
+    return next(value for value in answer.values() if isinstance(value, list))
+
+
+def contact_names(sandbox: Any, kind: str, tenant: str) -> Counter[str]:
+    """How many contacts carry each name (a duplicate shows as a count above one)."""
+    return Counter(c[NAME_KEYS[kind]] for c in contacts(sandbox, kind, tenant))
+
+
+def statuses(rt: Any, event_ids: Iterable[str]) -> dict[str, str]:
+    ids = list(event_ids)
+    with rt.db.session() as session:
+        return dict(session.execute(select(Event.id, Event.status).where(Event.id.in_(ids))).all())
+
+
+def all_in(rt: Any, event_ids: Iterable[str], *wanted: str) -> bool:
+    ids = list(event_ids)
+    found = statuses(rt, ids)
+    return len(found) == len(ids) and all(status in wanted for status in found.values())
+
+
+def events_of(rt: Any, integration_id: str) -> list[Event]:
+    with rt.db.session() as session:
+        return list(session.scalars(select(Event).where(Event.integration_id == integration_id)))
+
+
+def links_of(rt: Any, integration_id: str) -> list[Link]:
+    with rt.db.session() as session:
+        return list(session.scalars(select(Link).where(Link.integration_id == integration_id)))
+
+
+def writes(sandbox: Any, kind: str, path_part: str = "") -> list[dict[str, Any]]:
+    """The write calls the stand-in received (optionally only paths containing ``path_part``)."""
+    return [
+        call for call in sandbox.calls(kind)
+        if call["method"] in ("POST", "PUT") and path_part in call["path"]
+    ]

@@ -1,0 +1,26 @@
+"""``/ops``: the operators' page (CONTRACT §8), server-rendered with Jinja, no front-end build.
+
+Pages (``pages``) answer "is it healthy?" and "what failed and why?"; actions (``actions``)
+"make it right": replay one or all failed, link by hand, register webhooks again. Reference
+points: Sidekiq's web UI (retry one or all, queue latency) and Hookdeck's / Svix's event logs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from webhooks.ops import formatting, security
+
+blueprint = Blueprint(
+    "ops", __name__, url_prefix="/ops", template_folder="templates",
+    static_folder="static", static_url_path="/static",
+)
+
+
+@blueprint.context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": security.csrf_token, "CSRF_FIELD": security.CSRF_FIELD, **formatting.HELPERS}
+
+
+from webhooks.ops import actions, pages  # noqa: E402,F401 - their routes join the blueprint

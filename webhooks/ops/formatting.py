@@ -1,0 +1,51 @@
+"""Small display helpers for the ops templates (plain functions, given to Jinja)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from core.tables import utcnow
+
+
+def pretty(value: Any) -> str:
+    """JSON as an operator reads it: indented, keys in their order, non-ASCII kept."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+
+def ago(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return duration((utcnow() - value).total_seconds()) + " ago"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+
+
+def summary(event: Any) -> str:
+    """One line saying what happened: the reason, else the action taken."""
+    outcome = event.outcome or {}
+    if outcome.get("reason"):
+        return str(outcome["reason"])
+    if outcome.get("action"):
+        return f"contact {outcome['action']}" + (f" ({outcome['contact_id']})" if outcome.get("contact_id") else "")
+    if event.status == "retrying" and event.last_error:
+        return f"will retry: {event.last_error}"
+    return ""
+
+
+HELPERS = {"pretty": pretty, "when": when, "ago": ago, "duration": duration, "summary": summary}

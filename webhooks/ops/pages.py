@@ -1,0 +1,108 @@
+"""The ops page's read-only views: overview, one event, one integration, auto-suggest."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, render_template, request, url_for
+
+from core.runtime import Runtime
+from core.store import events, integrations, links
+from core.store.events import EventFilter
+from webhooks import api_events, api_links
+from webhooks.errors import ApiError
+from webhooks.ops import blueprint, data
+from webhooks.ops.security import ops_required
+
+PAGE_SIZE = 50
+#: Statuses after which an event page stops refreshing itself.
+SETTLED = ("succeeded", "skipped", "failed")
+
+
+def rt() -> Runtime:
+    return current_app.extensions["runtime"]
+
+
+@blueprint.get("")
+@ops_required
+def overview() -> Any:
+    everything = data.active_integrations(rt())
+    figures, redis_error = data.queue_figures(rt())
+    listing, filter_error = _event_listing()
+    return render_template(
+        "ops/overview.html", attention=data.needing_attention(everything),
+        queues=figures, redis_error=redis_error, counts=data.recent_counts(rt(), everything),
+        statuses=data.STATUSES, integrations=everything, names=data.integration_names(rt()),
+        filter_error=filter_error, args=request.args, **listing,
+    )
+
+
+def _event_listing() -> tuple[dict[str, Any], str | None]:
+    """The filtered page of events; an unusable filter is shown, not a JSON error."""
+    try:
+        filters = api_events.filters_from(request.args)
+        rows, cursor = events.page(rt().db, filters, limit=PAGE_SIZE, cursor=request.args.get("cursor"))
+    except ApiError as error:
+        return {"events": [], "older_url": None, "filters": EventFilter()}, _describe(error)
+    except ValueError:
+        return {"events": [], "older_url": None, "filters": EventFilter()}, "That page link is no longer valid."
+    kept = {key: value for key, value in request.args.items() if key != "cursor" and value}
+    older = url_for("ops.overview", cursor=cursor, **kept) if cursor else None
+    return {"events": rows, "older_url": older, "filters": filters}, None
+
+
+def _describe(error: ApiError) -> str:
+    details = "; ".join(f"{key}: {', '.join(map(str, value))}" for key, value in (error.fields or {}).items())
+    return f"{error.error}: {details}" if details else error.error
+
+
+@blueprint.get("/events/<event_id>")
+@ops_required
+def event_page(event_id: str) -> Any:
+    event = events.get(rt().db, event_id) if len(event_id) <= 64 else None
+    if event is None:
+        return render_template("ops/message.html", title="No such event",
+                               message=f"There is no event {event_id}."), 404
+    integration = integrations.get(rt().db, event.integration_id, include_deleted=True)
+    link = links.get(rt().db, event.integration_id, event.organisation_id) if event.organisation_id else None
+    return render_template(
+        "ops/event.html", event=event, attempts=events.attempts_of(rt().db, [event.id])[event.id],
+        integration=integration, link=link, refresh=event.status not in SETTLED,
+        source_url=data.source_web_url(integration, event.organisation_id),
+    )
+
+
+@blueprint.get("/integrations/<integration_id>")
+@ops_required
+def integration_page(integration_id: str) -> Any:
+    integration = integrations.get(rt().db, integration_id) if len(integration_id) <= 64 else None
+    if integration is None:
+        return render_template("ops/message.html", title="No such integration",
+                               message=f"There is no integration {integration_id}."), 404
+    recent, _ = events.page(rt().db, EventFilter(integration_id=integration.id), limit=10, cursor=None)
+    return render_template(
+        "ops/integration.html", integration=integration, links=links.all_of(rt().db, integration.id),
+        attention=data.needing_attention([integration]), events=recent,
+        names={integration.id: integration.name},
+    )
+
+
+@blueprint.get("/integrations/<integration_id>/contacts")
+@ops_required
+def suggest(integration_id: str) -> Any:
+    """Auto-suggest for linking by hand: the admin API's contact search, for a signed-in page."""
+    return api_links.suggest.__wrapped__(integration_id)  # the view without its Bearer check
+
+
+@blueprint.get("/replay")
+@ops_required
+def confirm_replay() -> Any:
+    """"Replay all failed": show how many events that is before doing it."""
+    filters = _failed_filter(request.args)
+    count = len(events.ids_matching(rt().db, filters))
+    names = data.integration_names(rt())
+    return render_template("ops/confirm_replay.html", count=count, filters=filters, names=names)
+
+
+def _failed_filter(args: Any) -> EventFilter:
+    chosen = api_events.filters_from({"integration": args.get("integration"), "since": args.get("since")})
+    return EventFilter(integration_id=chosen.integration_id, status="failed", since=chosen.since)
