@@ -98,7 +98,7 @@ class OrganisationLock:
             )
 
     def extend(self) -> None:
-        """Push the TTL back to its full length, only if the lock is still ours (else ``LockLost``)."""
+        """Push the TTL back to its full length, only if still ours (else ``LockLost``)."""
         self.check()
 
     def release(self) -> None:

@@ -32,9 +32,11 @@ log = structlog.get_logger(__name__)
 
 #: Share of each limit that bulk work may not use, kept for live syncs (at least one call).
 LIVE_RESERVE_SHARE = 0.2
-#: Extra length of each log beyond its window, as a share of it (capped at ``MAX_WINDOW_MARGIN``):
-#: covers the delay between our acquire and the server's count of the call.
+#: Extra length of each log beyond its window: covers the delay between our acquire and the
+#: server's count of the call (scheduling, connecting). A share of the window, within bounds in
+#: seconds: 1.5 s for a real minute, 0.2 s for the 1-6 s windows of tests and benchmarks.
 WINDOW_MARGIN_SHARE = 0.025
+MIN_WINDOW_MARGIN = 0.2
 MAX_WINDOW_MARGIN = 2.0
 #: A concurrency slot expires this long after it was taken, so a killed worker cannot leak it:
 #: longer than one call's worst case (connect 3.05 s + read 20 s, ``ProviderContext.timeout``).
@@ -46,6 +48,9 @@ POLL_INTERVAL = 0.05
 #: Default patience of ``acquire`` before it raises ``RateLimited`` instead of sleeping.
 MAX_WAIT = 30.0
 PRIORITIES = ("live", "bulk")
+COUNTED_LIMITS = (
+    "per_minute", "per_second", "per_day", "concurrent", "batch_per_minute", "app_per_minute",
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,12 @@ class Limits:
     #: conservative choice whether or not a shortened stand-in scales them too.
     second_window: float = 1.0
     day_window: float = 86400.0
+
+    def __post_init__(self) -> None:
+        for name in COUNTED_LIMITS:
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"Limits.{name} must be at least 1, or None for no limit")
 
 
 #: Published per-tenant limits (providers.md A5, B5, C5; current_rms.md 2.1).
@@ -162,7 +173,8 @@ def bulk_share(limit: int) -> int:
 
 
 def _log_length(window: float) -> float:
-    return window + min(window * WINDOW_MARGIN_SHARE, MAX_WINDOW_MARGIN)
+    margin = min(max(window * WINDOW_MARGIN_SHARE, MIN_WINDOW_MARGIN), MAX_WINDOW_MARGIN)
+    return window + margin
 
 
 class RateLimiter:

@@ -50,7 +50,8 @@ def accounting_provider(
         config=dict(settings.get("provider_state", {})),
         save_config=lambda changes: _save_state(rt, integration.id, changes),
         gate=RateLimiter(
-            rt.redis, system=kind, tenant=f"{integration.id}:{tenant or ''}",
+            # Limits are per accounting organisation: two integrations on one tenant share them.
+            rt.redis, system=kind, tenant=tenant or f"integration:{integration.id}",
             limits=limits_for(rt, kind, integration), priority=priority, max_wait=max_wait,
         ),
         timeout=rt.settings.http_timeout,

@@ -138,7 +138,7 @@ class OAuthTokens:
                 self._tokens = current  # refreshed by another worker meanwhile
                 return current.access_token
             fresh = self._refresh(current.refresh_token)
-            self.save(fresh)  # the rotated refresh token is stored before anything uses the new pair
+            self.save(fresh)  # stored before anything uses the new pair
             self._tokens = fresh
             return fresh.access_token
         finally:
@@ -255,7 +255,9 @@ def _error_for(response: requests.Response, system: str) -> ProviderError:
     detail = f"{code}: {body.get('error_description', '')}".strip(": ")
     status = response.status_code
     if status in (400, 401) and code in REFUSED_ERRORS:
-        return CredentialsRefused(f"token endpoint: {code}", system=system, status=status, body=detail)
+        return CredentialsRefused(
+            f"token endpoint: {code}", system=system, status=status, body=detail
+        )
     return Transient(f"token endpoint: HTTP {status}", system=system, status=status, body=detail)
 
 

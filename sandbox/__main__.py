@@ -80,7 +80,7 @@ def start_servers(host: str, first_port: int) -> dict[str, ServerThread]:
         for offset, (name, app) in enumerate(apps.items()):
             port = first_port + offset if first_port else 0
             servers[name] = ServerThread(app, host=host, port=port).start()
-    except OSError:
+    except BaseException:  # werkzeug exits (SystemExit) when a port is taken
         stop_servers(servers)
         raise
     return servers
@@ -126,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     stopping = stop_event()
     if not args.log_requests:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    servers = start_servers(args.host, args.port)
+    try:
+        servers = start_servers(args.host, args.port)
+    except OSError as error:
+        raise SystemExit(f"sandbox: cannot listen from {args.host}:{args.port} ({error}); "
+                         "is another sandbox running? Choose other ports with --port") from error
     urls = {name: urls_for(name, server.url) for name, server in servers.items()}
     try:
         write_state(args.state_file, urls)

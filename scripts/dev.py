@@ -93,7 +93,8 @@ class LocalRun:
         deadline = time.monotonic() + SANDBOX_TIMEOUT
         while not state_file.exists():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise ProcessFailed(f"the sandbox did not start (exit code {process.poll()}); see above")
+                raise ProcessFailed(f"the sandbox did not start (exit code {process.poll()}, see above); "
+                                    f"SANDBOX_PORT sets its first port, now {port}")
             time.sleep(0.1)
         return json.loads(state_file.read_text())
 
@@ -188,6 +189,14 @@ def run() -> int:
     return 0
 
 
+def _redis_note() -> str:
+    """A Redis this script started is left running for the next run; say so, and how to stop it."""
+    pids = [path.read_text().strip() for path in var_dir().glob("redis-*.pid")]
+    if not pids:
+        return ""
+    return f" The local Redis (pid {', '.join(pids)}) keeps running; make clean stops it."
+
+
 def main(argv: list[str] | None = None) -> int:
     command = (argv if argv is not None else sys.argv[1:]) or ["run"]
     if command[0] == "migrate":
@@ -199,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run()
     except KeyboardInterrupt:
-        print("\nStopped. A Redis that make run started keeps running (make clean stops it).", flush=True)
+        print(f"\nStopped.{_redis_note()}", flush=True)
         return 130
     except (ProcessFailed, subprocess.CalledProcessError) as error:
         print(f"make run: {error}", file=sys.stderr, flush=True)

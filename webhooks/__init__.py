@@ -35,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, rt: Runtime | None 
     app.extensions["runtime"] = rt
     _register(app)
     importlib.import_module("webhooks.cli").init_app(app)
+    importlib.import_module("webhooks.cli_bulk").init_app(app)
     app.after_request(_security_headers)
     return app
 
@@ -50,6 +51,8 @@ BLUEPRINT_MODULES = (
     "webhooks.ops",
     "webhooks.openapi",
     "webhooks.connect",
+    "webhooks.api_csv",
+    "webhooks.api_jobs",
 )
 
 

@@ -7,9 +7,11 @@ the API would answer, for scripts.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
+import structlog
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -22,9 +24,30 @@ from webhooks.ops import formatting
 from webhooks.views import event_view, integration_view
 from workers import replay
 
-events_cli = AppGroup("events", help="List, show and replay events.")
-integrations_cli = AppGroup("integrations", help="List integrations.")
-keys_cli = AppGroup("keys", help="Encryption keys.")
+
+
+def _diagnostics_to_stderr() -> None:
+    """Results on stdout, log lines on stderr, so ``--json`` output can be piped to jq. (In a
+    process that has logged already, loggers bound to stdout keep it: structlog caches them.)"""
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+
+
+@click.group("events", cls=AppGroup)
+def events_cli() -> None:
+    """List, show and replay events."""
+    _diagnostics_to_stderr()
+
+
+@click.group("integrations", cls=AppGroup)
+def integrations_cli() -> None:
+    """List integrations."""
+    _diagnostics_to_stderr()
+
+
+@click.group("keys", cls=AppGroup)
+def keys_cli() -> None:
+    """Encryption keys."""
+    _diagnostics_to_stderr()
 
 STATUSES = click.Choice(api_events.STATUSES)
 

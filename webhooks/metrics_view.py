@@ -1,19 +1,26 @@
 """``GET /metrics`` (Prometheus text format, open like ``/healthz``).
 
-Process counters (provider calls, waits, refreshes) come from prometheus-client; what the
-whole service knows (events by status and integration, queue depth) is read at scrape time
-from the database and Redis, so it is right whichever process did the work.
+Process counters (provider calls, sync durations, rate-limit waits, token refreshes) come from
+prometheus-client. They are counted in the process that did the work, mostly the worker: set
+``PROMETHEUS_MULTIPROC_DIR`` (a directory every process of the host shares, emptied at start)
+and this endpoint adds up every process's counters (prometheus-client's multiprocess mode).
+What the whole service knows (events by status and integration, queue figures) is read at
+scrape time from the database and Redis, so it is right whichever process did the work.
 """
 from __future__ import annotations
 
+import os
+from typing import Iterator
+
+import redis
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
+from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
 from core.runtime import Runtime
 from core.tables import Event
-from workers.broker import BULK_QUEUE, NAMESPACE, SYNC_QUEUE
+from webhooks import queues
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -22,30 +29,55 @@ class ServiceCollector:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def collect(self):  # type: ignore[no-untyped-def]
-        events = GaugeMetricFamily("events", "Events by status and integration",
+    def collect(self) -> Iterator[Metric]:
+        yield self._events()
+        yield from self._queues()
+
+    def _events(self) -> Metric:
+        family = GaugeMetricFamily("events", "Events by status and integration",
                                    labels=["status", "integration_id"])
         with self.rt.db.session() as session:
             for status, integration_id, count in session.execute(
                 select(Event.status, Event.integration_id, func.count()).group_by(Event.status, Event.integration_id)
             ):
-                events.add_metric([status, integration_id], count)
-        yield events
-        depth = GaugeMetricFamily("queue_depth", "Messages waiting per queue", labels=["queue"])
+                family.add_metric([status, integration_id], count)
+        return family
+
+    def _queues(self) -> Iterator[Metric]:
+        figures = {
+            "depth": GaugeMetricFamily("queue_depth", "Messages waiting per queue", labels=["queue"]),
+            "delayed": GaugeMetricFamily("queue_delayed", "Delayed messages per queue", labels=["queue"]),
+            "dead": GaugeMetricFamily("queue_dead_letters", "Dead-lettered messages per queue", labels=["queue"]),
+            "age": GaugeMetricFamily("queue_oldest_message_age_seconds",
+                                     "Age of the oldest waiting message (0 when none waits)", labels=["queue"]),
+        }
         try:
-            for queue in (SYNC_QUEUE, BULK_QUEUE):
-                depth.add_metric([queue], self.rt.redis.llen(f"{NAMESPACE}:{queue}"))
-        except Exception:  # Redis down: the gauge is simply absent
-            pass
-        yield depth
+            stats = queues.all_stats(self.rt.redis)
+        except (redis.RedisError, OSError):  # Redis down: the queue gauges are simply absent
+            return
+        for queue in stats:
+            figures["depth"].add_metric([queue.name], queue.depth)
+            figures["delayed"].add_metric([queue.name], queue.delayed)
+            figures["dead"].add_metric([queue.name], queue.dead)
+            figures["age"].add_metric([queue.name], queue.oldest_age_seconds or 0.0)
+        yield from figures.values()
+
+
+def _process_counters() -> bytes:
+    from prometheus_client import REGISTRY
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(REGISTRY)
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
 
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    from prometheus_client import REGISTRY
-
     rt: Runtime = current_app.extensions["runtime"]
     registry = CollectorRegistry()
     registry.register(ServiceCollector(rt))
-    body = generate_latest(REGISTRY) + generate_latest(registry)
-    return Response(body, content_type=CONTENT_TYPE_LATEST)
+    return Response(_process_counters() + generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

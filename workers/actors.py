@@ -13,6 +13,7 @@ from core.errors import ProviderError, SourceCredentialsRefused
 from core.runtime import runtime
 from workers.broker import BULK_QUEUE, SYNC_QUEUE, broker  # noqa: F401 - sets the broker first
 from workers.processing import process_event
+from workers.bulk.jobs import run_job as run_bulk_job
 
 app_logging.configure()
 log = structlog.get_logger(__name__)
@@ -44,3 +45,13 @@ def reconcile_integration(integration_id: str) -> None:
     except ProviderError as error:
         # The next poll asks again from the same watermark: nothing is lost by waiting.
         log.warning("reconciliation poll failed", integration_id=integration_id, error=error.detail())
+
+
+#: A bulk job may run for hours at the published limits (10,000 Sage contacts at 80 a minute).
+BULK_TIME_LIMIT_MS = 24 * 3600 * 1000
+
+
+@dramatiq.actor(queue_name=BULK_QUEUE, max_retries=0, time_limit=BULK_TIME_LIMIT_MS)
+def run_job(job_id: str) -> None:
+    """Run or resume one bulk job (a repeated message continues it; a finished one is a no-op)."""
+    run_bulk_job(runtime(), job_id)

@@ -7,6 +7,7 @@ Redis and are lost with it (Bogdanp/dramatiq #360, PR #545, #431).
 from __future__ import annotations
 
 import os
+import time
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
@@ -33,7 +34,27 @@ broker = make_broker()
 dramatiq.set_broker(broker)
 
 
+#: A worker process whose last heartbeat is older than this is taken for dead. A live one
+#: heartbeats on every fetch of any of its consumers (dramatiq's dispatch.lua), about once a
+#: second while even one of its queues is idle (its delay queues always are).
+DEAD_WORKER_SECONDS = 15.0
+
+
 def message_held(redis_client, queue: str, message_id: str) -> bool:
-    """Whether the broker still holds the message (queued, prefetched or being processed):
-    Dramatiq keeps each message in ``<ns>:<queue>.msgs`` until it is acknowledged."""
-    return bool(redis_client.hexists(f"{NAMESPACE}:{queue}.msgs", message_id))
+    """Whether the broker still holds the message for a live worker: Dramatiq keeps each
+    message in ``<ns>:<queue>.msgs`` until it is acknowledged, but one fetched by a worker that
+    was killed stays in that worker's ack set until a maintenance pass requeues it, which runs
+    on 1 dispatch in 1,000 and only 60 s after the death: possibly many minutes later. Such a
+    message counts as lost (a repeat is harmless: only one ``claim`` succeeds)."""
+    if not redis_client.hexists(f"{NAMESPACE}:{queue}.msgs", message_id):
+        return False
+    return not any(
+        redis_client.sismember(f"{NAMESPACE}:__acks__.{worker.decode()}.{queue}", message_id)
+        for worker in dead_workers(redis_client)
+    )
+
+
+def dead_workers(redis_client) -> list[bytes]:
+    """Ids of worker processes whose heartbeat is older than ``DEAD_WORKER_SECONDS``."""
+    stale_ms = (time.time() - DEAD_WORKER_SECONDS) * 1000
+    return redis_client.zrangebyscore(f"{NAMESPACE}:__heartbeats__", 0, stale_ms)

@@ -165,16 +165,34 @@ def _write(job: SyncJob, organisation: Organisation, contact_id: str) -> Contact
             contact_id, organisation.fields, idempotency_key=_scope(job, f"update:{contact_id}")
         )
     except ContactNotFound:
-        successor = job.provider.get_contact(contact_id)
-        if successor is None or successor.id == contact_id:
-            raise ContactNotFound(
-                f"contact {contact_id} no longer exists",
-                reason=f"the linked contact {contact_id} no longer exists; relink the organisation",
-            ) from None
-        contact = successor
+        contact = _successor(job, contact_id)
+        if contact.id == contact_id:
+            raise _relink(contact_id) from None
     if contact.merged_to and contact.merged_to != contact_id:
         return _write(job, organisation, contact.merged_to)
+    if not contact.active:
+        # Xero writes into an archived contact (a merged one too: its answer to a write does
+        # not carry MergedToContactID), Sage and QuickBooks into an inactive one: the write
+        # landed in a contact nobody sees. Follow a merge, else ask for a relink.
+        successor = _successor(job, contact_id)
+        return successor if successor.id == contact_id else _write(job, organisation, successor.id)
     return contact
+
+
+def _successor(job: SyncJob, contact_id: str) -> Contact:
+    """The active contact now standing for ``contact_id`` (itself, or the contact a Xero
+    merge made it into); ``ContactNotFound`` asking for a relink when there is none."""
+    successor = job.provider.get_contact(contact_id)
+    if successor is None:
+        raise _relink(contact_id)
+    return successor
+
+
+def _relink(contact_id: str) -> ContactNotFound:
+    return ContactNotFound(
+        f"contact {contact_id} no longer exists or is archived",
+        reason=f"the linked contact {contact_id} no longer exists; relink the organisation",
+    )
 
 
 def _store(job: SyncJob, organisation: Organisation, contact: Contact, digest: str | None) -> None:

@@ -145,6 +145,21 @@ def retry_later(
                 .values(first_failure_at=now)
             )
             _close_attempt(session, event_id, status="retrying", outcome=None, error=error)
+        else:
+            _undo_attempt(session, event_id)
+
+
+def _undo_attempt(session: Session, event_id: str) -> None:
+    """Forget the open attempt of a sync that only waited (CONTRACT §6: a wait does not add
+    to ``attempts``)."""
+    removed = session.execute(
+        delete(EventAttempt).where(EventAttempt.event_id == event_id, EventAttempt.finished_at.is_(None))
+    ).rowcount
+    if removed:
+        session.execute(
+            update(Event).where(Event.id == event_id, Event.attempts >= removed)
+            .values(attempts=Event.attempts - removed)
+        )
 
 
 def _close_attempt(

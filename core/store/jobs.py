@@ -92,12 +92,16 @@ def start(db: Database, job_id: str) -> Job | None:
         return job
 
 
-def restart_counts(db: Database, job_id: str, *, total: int | None = None) -> None:
-    """A pass that recounts from the start (export): zero the counters, keep the errors."""
+def restart_counts(db: Database, job_id: str, *, total: int | None = None,
+                   clear_errors: bool = False) -> None:
+    """A pass that recounts from the start: zero the counters; keep the errors (an export
+    skips what failed before) unless the pass finds them all again (a CSV)."""
     with db.session() as session:
         job = session.get(Job, job_id)
         if job is not None:
             job.done, job.failed = 0, 0
+            if clear_errors:
+                job.errors = []
             if total is not None:
                 job.total = total
 

@@ -104,10 +104,10 @@ def all_of(db: Database, integration_id: str, organisation_id: int | None = None
 
 
 def contact_ids_by_organisation(db: Database, integration_id: str) -> dict[int, str]:
+    query = select(Link.organisation_id, Link.contact_id).where(Link.integration_id == integration_id)
     with db.session() as session:
-        return dict(session.execute(
-            select(Link.organisation_id, Link.contact_id).where(Link.integration_id == integration_id)
-        ).tuples())
+        # Rows unpack as tuples (``Result.tuples()`` is deprecated and broken in SQLAlchemy 2.1).
+        return {organisation_id: contact_id for organisation_id, contact_id in session.execute(query)}
 
 
 def iter_all(db: Database, integration_id: str, *, batch: int = 1000) -> Iterator[Link]:

@@ -51,3 +51,24 @@ def writes(sandbox: Any, kind: str, path_part: str = "") -> list[dict[str, Any]]
         call for call in sandbox.calls(kind)
         if call["method"] in ("POST", "PUT") and path_part in call["path"]
     ]
+
+
+def new_organisation(sandbox: Any, subdomain: str, **changes: Any) -> dict[str, Any]:
+    """A sample organisation with a name and account number of its own (the sample's
+    ``FOT-001`` would make every second create a clash that needs a person)."""
+    import uuid
+
+    from tests.support import sample_member, seed_organisation
+
+    unique = uuid.uuid4().hex[:8]
+    membership = {**sample_member()["membership"], "number": f"ACC-{unique}"}
+    return seed_organisation(sandbox, subdomain, name=changes.pop("name", f"Org {unique}"),
+                             membership=membership, **changes)
+
+
+def inject(sandbox: Any, system: str, **fault: Any) -> None:
+    """``POST /_sandbox/faults`` (sandbox.control: mode status/delay/reset/lost, path regex,
+    method, times)."""
+    import requests
+
+    requests.post(f"{getattr(sandbox, system)}/_sandbox/faults", json=fault, timeout=5).raise_for_status()

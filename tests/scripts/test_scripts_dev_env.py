@@ -87,3 +87,31 @@ def test_procfile_names_the_processes_of_the_contract() -> None:
     assert "--processes ${WORKER_PROCESSES:-1} --threads ${WORKER_THREADS:-8}" in processes["worker"]
     assert processes["worker"].startswith("dramatiq workers.actors ")
     assert processes["scheduler"] == "python -m workers.scheduler"
+
+
+def test_the_banner_shows_the_address_the_token_and_a_webhook_curl_for_the_seeded_member(tmp_path: Path) -> None:
+    # Given a local run's environment and a demo whose Xero webhook URL was made on another port
+    import json
+    import shlex
+
+    from scripts.dev import banner
+
+    env = build_env({"PATH": "/usr/bin", "PORT": "8123"}, var_dir=tmp_path, secrets=SECRETS, bin_dir=BIN)
+    state = {"rental": {"subdomain": "demo", "member_id": 205100, "member_name": "The Festival Of Testing"},
+             "integrations": {kind: {"id": f"id-{kind}", "webhook_url":
+                                     f"http://127.0.0.1:8000/webhooks/current-rms/id-{kind}?token=t-{kind}"}
+                              for kind in ("xero", "quickbooks", "sage")}}
+
+    # When the banner is printed
+    text = banner(env, state, sandbox_urls())
+
+    # Then it gives the service address, the admin token, and a curl posting an update of the
+    # seeded organisation to the Xero integration at today's address
+    assert "http://127.0.0.1:8123" in text
+    assert SECRETS["ADMIN_TOKEN"] in text
+    webhook_line = next(line for line in text.splitlines() if "/webhooks/current-rms/id-xero" in line)
+    words = shlex.split(webhook_line)
+    assert words[4] == "http://127.0.0.1:8123/webhooks/current-rms/id-xero?token=t-xero"
+    action = json.loads(words[words.index("-d") + 1])["action"]
+    assert (action["subject_id"], action["action_type"]) == (205100, "update")
+    assert f"Authorization: Bearer {SECRETS['ADMIN_TOKEN']}" in text

@@ -74,7 +74,7 @@ def queue_figures(rt: Runtime) -> tuple[list[queues.QueueStats], str | None]:
 
 def integration_names(rt: Runtime) -> dict[str, str]:
     with rt.db.session() as session:
-        return dict(session.execute(select(Integration.id, Integration.name)).tuples())
+        return {row.id: row.name for row in session.execute(select(Integration.id, Integration.name))}
 
 
 def active_integrations(rt: Runtime) -> list[Integration]:

@@ -13,35 +13,38 @@ from core.ratelimit import Limits, RateLimiter
 from .conftest import REDIS_URL
 
 
-def _limiter(client: redis.Redis, limits: Limits, priority: str, max_wait: float) -> RateLimiter:
+def _limiter(
+    client: redis.Redis, limits: Limits, tenant: str, priority: str, max_wait: float
+) -> RateLimiter:
     return RateLimiter(
-        client, system="xero", tenant="tenant-a", limits=limits, priority=priority,
-        max_wait=max_wait,
+        client, system="xero", tenant=tenant, limits=limits, priority=priority, max_wait=max_wait,
     )
 
 
-def test_bulk_cannot_use_the_live_reserve(redis_db: redis.Redis) -> None:
+def test_bulk_cannot_use_the_live_reserve(redis_db: redis.Redis, tenant: str) -> None:
     # Given a limit of 5 per window, of which bulk work may use 4
     limits = Limits(per_minute=5, window=10)
-    bulk = _limiter(redis_db, limits, "bulk", max_wait=0)
+    bulk = _limiter(redis_db, limits, tenant, "bulk", max_wait=0)
     for _ in range(4):
         bulk.acquire()
     # When bulk asks for a fifth call, then a live call is made
     with pytest.raises(RateLimited):
         bulk.acquire()
-    live_slot = _limiter(redis_db, limits, "live", max_wait=0).acquire()
+    live_slot = _limiter(redis_db, limits, tenant, "live", max_wait=0).acquire()
     # Then bulk was refused and live got the reserved call
     assert live_slot
 
 
-def test_a_live_call_gets_in_at_once_while_bulk_saturates(redis_db: redis.Redis) -> None:
+def test_a_live_call_gets_in_at_once_while_bulk_saturates(
+    redis_db: redis.Redis, tenant: str
+) -> None:
     # Given three bulk workers hammering a tenant limited to 10 calls per second
     limits = Limits(per_minute=10, window=1.0)
     bulk_grants: list[float] = []
     stop = threading.Event()
 
     def bulk_worker() -> None:
-        bulk = _limiter(redis.Redis.from_url(REDIS_URL), limits, "bulk", max_wait=5)
+        bulk = _limiter(redis.Redis.from_url(REDIS_URL), limits, tenant, "bulk", max_wait=5)
         while not stop.is_set():
             bulk.acquire()
             bulk_grants.append(time.monotonic())
@@ -52,7 +55,7 @@ def test_a_live_call_gets_in_at_once_while_bulk_saturates(redis_db: redis.Redis)
     time.sleep(0.3)
     # When a live call is made while bulk is saturated and waiting
     asked = time.monotonic()
-    _limiter(redis_db, limits, "live", max_wait=5).acquire()
+    _limiter(redis_db, limits, tenant, "live", max_wait=5).acquire()
     waited = time.monotonic() - asked
     stop.set()
     for worker in workers:
@@ -62,15 +65,15 @@ def test_a_live_call_gets_in_at_once_while_bulk_saturates(redis_db: redis.Redis)
     assert waited < 0.1
 
 
-def test_bulk_stands_back_while_live_callers_wait(redis_db: redis.Redis) -> None:
+def test_bulk_stands_back_while_live_callers_wait(redis_db: redis.Redis, tenant: str) -> None:
     # Given every concurrency slot (5) is held by live calls, and two more live calls waiting
     limits = Limits(concurrent=5)
-    holder = _limiter(redis_db, limits, "live", max_wait=0)
+    holder = _limiter(redis_db, limits, tenant, "live", max_wait=0)
     held = [holder.acquire() for _ in range(5)]
     granted: dict[str, float] = {}
 
     def live_caller(name: str) -> None:
-        _limiter(redis.Redis.from_url(REDIS_URL), limits, "live", max_wait=5).acquire()
+        _limiter(redis.Redis.from_url(REDIS_URL), limits, tenant, "live", max_wait=5).acquire()
         granted[name] = time.monotonic()
 
     waiters = [threading.Thread(target=live_caller, args=(f"live-{i}",)) for i in range(2)]
@@ -80,7 +83,7 @@ def test_bulk_stands_back_while_live_callers_wait(redis_db: redis.Redis) -> None
     # When all slots come free at once and a bulk call asks immediately
     for slot in held:
         holder.release(slot)
-    _limiter(redis_db, limits, "bulk", max_wait=5).acquire()
+    _limiter(redis_db, limits, tenant, "bulk", max_wait=5).acquire()
     granted["bulk"] = time.monotonic()
     for waiter in waiters:
         waiter.join(timeout=5)

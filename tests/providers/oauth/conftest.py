@@ -1,4 +1,4 @@
-"""A real Redis on db 14 and a small OAuth token endpoint of our own, for the token tests.
+"""A real Redis on db 14 (keys namespaced per test) and a small OAuth token endpoint of our own.
 
 The endpoint rotates refresh tokens, keeps a retired one valid for an optional grace period
 (Xero: 30 minutes; Sage: none), answers ``invalid_grant`` for an unknown or spent one, checks the
@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import uuid
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import redis
@@ -29,21 +30,30 @@ AUTH_CODE, REDIRECT_URI = "code-1", "http://127.0.0.1/connect/callback"
 
 
 @pytest.fixture
-def redis_db() -> Iterator[redis.Redis]:
+def namespace() -> str:
+    """A name of this test's own: its Redis keys carry it, so runs of the suite at the same
+    time (a full-suite run beside a focused one) cannot disturb each other."""
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def redis_db(namespace: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
     except redis.ConnectionError as error:  # pragma: no cover - make test starts one
         pytest.fail(f"no Redis at {REDIS_URL}: run `make test`, which starts one ({error})")
-    client.flushdb()
     yield client
-    client.flushdb()
+    for key in client.scan_iter(match=f"*{namespace}*"):
+        client.delete(key)
 
 
 class TokenEndpoint:
     """``POST /token``: authorization_code and rotating refresh_token grants."""
 
-    def __init__(self, *, client_auth: str = "basic", grace: float = 0.0, delay: float = 0.0) -> None:
+    def __init__(
+        self, *, client_auth: str = "basic", grace: float = 0.0, delay: float = 0.0
+    ) -> None:
         self.client_auth, self.grace, self.delay = client_auth, grace, delay
         self.valid = {"refresh-0"}
         self.retired: dict[str, float] = {}  # spent refresh token -> end of its grace period
@@ -67,7 +77,8 @@ class TokenEndpoint:
         if not self._client_authenticated():
             return {"error": "invalid_client"}, 401
         if request.form.get("grant_type") == "authorization_code":
-            if request.form.get("code") != AUTH_CODE or request.form.get("redirect_uri") != REDIRECT_URI:
+            grant = (request.form.get("code"), request.form.get("redirect_uri"))
+            if grant != (AUTH_CODE, REDIRECT_URI):
                 return {"error": "invalid_grant"}, 400
             return self._issue()
         time.sleep(self.delay)  # a refresh takes a moment, so concurrent workers overlap it
@@ -107,9 +118,9 @@ class TokenEndpoint:
 class RedisTokenStore:
     """The integration's stored tokens, shared by every thread and process (as the database is)."""
 
-    def __init__(self, url: str = REDIS_URL, key: str = "test:tokens") -> None:
-        self.redis = redis.Redis.from_url(url)
-        self.key = key
+    def __init__(self, namespace: str) -> None:
+        self.redis = redis.Redis.from_url(REDIS_URL)
+        self.key = f"tokens:{namespace}"
 
     def put(self, tokens: TokenSet) -> None:
         self.redis.set(self.key, json.dumps(tokens.to_dict()))
@@ -131,16 +142,29 @@ def token_set(*, refresh_token: str = "refresh-0", access_token: str = "access-0
     return TokenSet(access_token=access_token, refresh_token=refresh_token, expires_at=expires_at)
 
 
+class _Dispatcher:
+    """One loopback server for the session, answering with the current test's endpoint."""
+
+    app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+@pytest.fixture(scope="session")
+def token_server() -> Iterator[tuple[_Dispatcher, str]]:
+    dispatcher = _Dispatcher()
+    with ServerThread(dispatcher) as server:
+        yield dispatcher, server.url
+
+
 @pytest.fixture
-def serve() -> Iterator[Any]:
-    """``serve(endpoint)`` starts it on loopback and returns its token URL."""
-    running: list[ServerThread] = []
+def serve(token_server: tuple[_Dispatcher, str]) -> Callable[[TokenEndpoint], str]:
+    """``serve(endpoint)`` puts it on loopback and returns its token URL."""
+    dispatcher, url = token_server
 
     def start(endpoint: TokenEndpoint) -> str:
-        server = ServerThread(endpoint.app).start()
-        running.append(server)
-        return f"{server.url}/token"
+        dispatcher.app = endpoint.app
+        return f"{url}/token"
 
-    yield start
-    for server in running:
-        server.stop()
+    return start

@@ -83,7 +83,9 @@ def test_exchange_code_returns_the_tokens_and_the_rest_of_the_answer(serve: Any)
     assert (tokens.access_token, tokens.refresh_token) == ("access-1", "refresh-1")
     assert before + timedelta(seconds=1790) <= tokens.expires_at
     assert tokens.expires_at <= datetime.now(timezone.utc) + timedelta(seconds=1800)
-    assert extra == {"expires_in": 1800, "token_type": "Bearer", "x_refresh_token_expires_in": 8726400}
+    assert extra == {
+        "expires_in": 1800, "token_type": "Bearer", "x_refresh_token_expires_in": 8726400
+    }
 
 
 def test_a_used_code_is_refused(serve: Any) -> None:
@@ -110,5 +112,6 @@ def test_token_set_reads_offsets_and_naive_times_as_utc() -> None:
                                  "expires_at": "2026-11-26T14:00:00+01:00"})
     naive = TokenSet.from_dict({"access_token": "a", "refresh_token": "r",
                                 "expires_at": "2026-11-26T13:00:00"})
-    assert offset.expires_at == naive.expires_at == datetime(2026, 11, 26, 13, 0, tzinfo=timezone.utc)
+    one_pm_utc = datetime(2026, 11, 26, 13, 0, tzinfo=timezone.utc)
+    assert offset.expires_at == naive.expires_at == one_pm_utc
     assert offset.expires_at.tzinfo == timezone.utc

@@ -18,7 +18,7 @@ from .conftest import (
 
 def _tokens(token_url: str, store: RedisTokenStore, refused: list[str], system: str) -> OAuthTokens:
     return OAuthTokens(
-        redis=redis.Redis.from_url(REDIS_URL), integration_id="int-1", system=system,
+        redis=redis.Redis.from_url(REDIS_URL), integration_id=store.key, system=system,
         token_url=token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
         client_auth="basic", load=store.load, save=store.save, on_refused=refused.append,
         timeout=(1.0, 2.0),
@@ -31,12 +31,12 @@ def _refreshes(system: str, result: str) -> float:
 
 
 def test_a_lost_answer_is_recovered_within_the_grace_period(
-    redis_db: redis.Redis, serve: Any
+    redis_db: redis.Redis, serve: Any, namespace: str
 ) -> None:
     # Given an expired token, Xero's grace for a spent refresh token, and a lost first answer
     endpoint = TokenEndpoint(grace=60)
     endpoint.lose_answers(1)
-    store, refused = RedisTokenStore(), []
+    store, refused = RedisTokenStore(namespace), []
     store.put(token_set())
     # When a job asks for a token
     token = _tokens(serve(endpoint), store, refused, "xero").access_token()
@@ -48,11 +48,13 @@ def test_a_lost_answer_is_recovered_within_the_grace_period(
     assert refused == []
 
 
-def test_a_lost_answer_without_grace_needs_reconnecting(redis_db: redis.Redis, serve: Any) -> None:
+def test_a_lost_answer_without_grace_needs_reconnecting(
+    redis_db: redis.Redis, serve: Any, namespace: str
+) -> None:
     # Given an expired token, no grace (Sage), and a lost first answer
     endpoint = TokenEndpoint(grace=0)
     endpoint.lose_answers(1)
-    store, refused = RedisTokenStore(), []
+    store, refused = RedisTokenStore(namespace), []
     store.put(token_set())
     refused_before = _refreshes("sage-lost", "refused")
     # When a job asks for a token
@@ -66,11 +68,11 @@ def test_a_lost_answer_without_grace_needs_reconnecting(redis_db: redis.Redis, s
 
 
 def test_invalid_grant_marks_the_integration_for_reconnecting(
-    redis_db: redis.Redis, serve: Any
+    redis_db: redis.Redis, serve: Any, namespace: str
 ) -> None:
     # Given a refresh token the system no longer accepts (revoked, or past its lifetime)
     endpoint = TokenEndpoint()
-    store, refused = RedisTokenStore(), []
+    store, refused = RedisTokenStore(namespace), []
     store.put(token_set(refresh_token="refresh-revoked"))
     # When a job asks for a token
     with pytest.raises(CredentialsRefused) as error:
@@ -81,11 +83,13 @@ def test_invalid_grant_marks_the_integration_for_reconnecting(
     assert error.value.status == 400
 
 
-def test_server_errors_are_retried_then_transient(redis_db: redis.Redis, serve: Any) -> None:
+def test_server_errors_are_retried_then_transient(
+    redis_db: redis.Redis, serve: Any, namespace: str
+) -> None:
     # Given a token endpoint answering 503 twice
     endpoint = TokenEndpoint()
     endpoint.fail(503, times=2)
-    store, refused = RedisTokenStore(), []
+    store, refused = RedisTokenStore(namespace), []
     store.put(token_set())
     failed_before = _refreshes("qbo-down", "failed")
     # When a job asks for a token
@@ -99,11 +103,11 @@ def test_server_errors_are_retried_then_transient(redis_db: redis.Redis, serve: 
     assert _refreshes("qbo-down", "failed") == failed_before + 2
 
 
-def test_one_server_error_then_success(redis_db: redis.Redis, serve: Any) -> None:
+def test_one_server_error_then_success(redis_db: redis.Redis, serve: Any, namespace: str) -> None:
     # Given a token endpoint answering 502 once
     endpoint = TokenEndpoint()
     endpoint.fail(502, times=1)
-    store, refused = RedisTokenStore(), []
+    store, refused = RedisTokenStore(namespace), []
     store.put(token_set())
     ok_before = _refreshes("xero-flaky", "ok")
     # When a job asks for a token, then it gets one on the retry, counted once as a refresh
@@ -111,16 +115,16 @@ def test_one_server_error_then_success(redis_db: redis.Redis, serve: Any) -> Non
     assert _refreshes("xero-flaky", "ok") == ok_before + 1
 
 
-def test_tokens_are_never_logged(redis_db: redis.Redis, serve: Any) -> None:
+def test_tokens_are_never_logged(redis_db: redis.Redis, serve: Any, namespace: str) -> None:
     # Given an expired token and a lost first answer (the path that logs the most)
     endpoint = TokenEndpoint(grace=60)
     endpoint.lose_answers(1)
-    store = RedisTokenStore()
+    store = RedisTokenStore(namespace)
     store.put(token_set())
     # When a job gets a token
     with capture_logs() as logs:
         _tokens(serve(endpoint), store, [], "xero").access_token()
     # Then the logs name the integration and system, and no token
-    assert logs and all(entry["integration_id"] == "int-1" for entry in logs)
+    assert logs and all(entry["integration_id"] == store.key for entry in logs)
     text = repr(logs)
     assert "access-" not in text and "refresh-" not in text
