@@ -65,6 +65,9 @@ class Settings:
     http_timeout: tuple[float, float] = (3.05, 20.0)
     #: Shortened rate-limit window for tests and benchmarks (seconds); 0 keeps the real ones.
     rate_limit_window_seconds: float = 0.0
+    #: Coalesce a tenant's backlog of creates into the provider's batch calls (issue 8);
+    #: ``BATCH_CREATES=0`` makes one call per contact (the benchmark's baseline).
+    batch_creates: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +89,7 @@ class Settings:
             retry_min_seconds=_parse(env, "RETRY_MIN_SECONDS", float, "5"),
             retry_max_seconds=_parse(env, "RETRY_MAX_SECONDS", float, "600"),
             rate_limit_window_seconds=_parse(env, "RATE_LIMIT_WINDOW_SECONDS", float, "0"),
+            batch_creates=_flag(env, "BATCH_CREATES", True),
         )
         if len(settings.admin_token) < 16:
             raise ConfigError("ADMIN_TOKEN must be at least 16 characters")
@@ -111,6 +115,17 @@ def _parse(env: Mapping[str, str], name: str, kind: Callable[[str], Any], defaul
     if value < 0:
         raise ConfigError(f"{name} must not be negative: {raw!r}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0: {raw!r}")
 
 
 def _url(env: Mapping[str, str], name: str) -> str:

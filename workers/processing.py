@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Callable
 
 import structlog
 
@@ -24,7 +26,9 @@ from core.runtime import Runtime
 from core.store import events, integrations
 from core.tables import Event, Integration, utcnow
 from providers import factory
-from workers.sync import SyncJob, sync_organisation
+from providers.base import AccountingProvider
+from providers.current_rms import CurrentRMS
+from workers.sync import PendingCreate, SyncJob, SyncResult, sync_organisation
 
 log = structlog.get_logger(__name__)
 
@@ -59,19 +63,42 @@ def _run_claimed(rt: Runtime, event: Event) -> str:
     refusal = _integration_refusal(integration)
     if refusal is not None:
         return _fail(rt, event, refusal, refusal)
-    assert integration is not None and event.organisation_id is not None
+    assert integration is not None
+    claimed = take(rt, integration, event)
+    if claimed is None:
+        return "queued"
+    from workers import batching  # batching builds on this module
+
+    try:
+        if batching.wanted(rt, integration, event):
+            return batching.run(rt, integration, claimed)
+        settled = settle(rt, integration, claimed, lambda: sync_organisation(job_for(rt, integration, claimed)))
+        return settled.status
+    finally:
+        claimed.lock.release()
+
+
+@dataclass
+class Claimed:
+    """An event this worker claimed, its organisation's lock held, its attempt counted."""
+
+    event: Event
+    lock: OrganisationLock
+    attempt: int
+
+
+def take(rt: Runtime, integration: Integration, event: Event) -> Claimed | None:
+    """Lock the event's organisation and count the attempt; ``None`` (and the event put back
+    to wait, which is not a failed attempt) when another sync holds the lock."""
+    assert event.organisation_id is not None
     lock = OrganisationLock(
         rt.redis, integration_id=integration.id, organisation_id=event.organisation_id,
         ttl=rt.settings.lock_ttl_seconds,
     )
     if not lock.acquire():
         events.retry_later(rt.db, event.id, delay=LOCK_WAIT_SECONDS, error=None, failed_attempt=False)
-        return "queued"
-    try:
-        attempt = events.start_attempt(rt.db, event)
-        return _sync(rt, integration, event, lock, attempt)
-    finally:
-        lock.release()
+        return None
+    return Claimed(event, lock, events.start_attempt(rt.db, event))
 
 
 def _integration_refusal(integration: Integration | None) -> str | None:
@@ -84,16 +111,36 @@ def _integration_refusal(integration: Integration | None) -> str | None:
     return None
 
 
-def _sync(rt: Runtime, integration: Integration, event: Event, lock: OrganisationLock, attempt: int) -> str:
-    started = time.perf_counter()
-    job = SyncJob(
+def job_for(
+    rt: Runtime, integration: Integration, claimed: Claimed, *,
+    source: CurrentRMS | None = None, provider: Callable[[], AccountingProvider] | None = None,
+) -> SyncJob:
+    event = claimed.event
+    return SyncJob(
         db=rt.db, integration_id=integration.id, policies=Policies.from_dict(integration.policies),
         organisation_id=event.organisation_id or 0, kind="create" if event.kind == "create" else "update",
-        force_write=event.force_write, source=factory.rental_system(rt, integration),
-        provider_factory=lambda: factory.accounting_provider(rt, integration), lock=lock,
+        force_write=event.force_write, source=source or factory.rental_system(rt, integration),
+        provider_factory=provider or (lambda: factory.accounting_provider(rt, integration)),
+        lock=claimed.lock,
     )
+
+
+@dataclass(frozen=True)
+class Settled:
+    status: str
+    #: A create deferred to a batch call (only when ``run`` returned one).
+    pending: PendingCreate | None = None
+
+
+def settle(
+    rt: Runtime, integration: Integration, claimed: Claimed,
+    run: Callable[[], SyncResult | PendingCreate],
+) -> Settled:
+    """Run one event's sync and record its fate from what ``run`` returned or raised."""
+    event, attempt = claimed.event, claimed.attempt
+    started = time.perf_counter()
     try:
-        result = sync_organisation(job)
+        result = run()
     except (LockBusy, LockLost) as error:
         events.retry_later(rt.db, event.id, delay=LOCK_WAIT_SECONDS, error=str(error), failed_attempt=False)
         status = "queued"
@@ -109,17 +156,20 @@ def _sync(rt: Runtime, integration: Integration, event: Event, lock: Organisatio
     except SyncError as error:
         status = _transient(rt, event, error, attempt)
     except Exception as error:  # a bug or an unforeseen answer: keep the event, retry, tell
-        log.exception("sync crashed")
+        log.exception("sync crashed", event_id=event.id)
         status = _transient(rt, event, error, attempt)
     else:
+        if isinstance(result, PendingCreate):
+            return Settled("processing", pending=result)
         events.finish(rt.db, event.id, status=result.status, outcome=result.outcome.to_dict())
         status = result.status
-        log.info("event processed", status=status, action=result.outcome.action,
+        log.info("event processed", event_id=event.id, organisation_id=event.organisation_id,
+                 status=status, action=result.outcome.action,
                  contact_id=result.outcome.contact_id, attempt=attempt)
     metrics.SYNC_SECONDS.labels(provider=integration.provider_kind, status=status).observe(
         time.perf_counter() - started
     )
-    return status
+    return Settled(status)
 
 
 def _detail(error: BaseException) -> str:

@@ -15,13 +15,13 @@ from core.decision import (
     Create, CurrentLink, Fail, LinkedElsewhere, LinkTo, Lookup, LookUpByName, LookUpNamed,
     Nothing, Overwrite, Situation, Skip, decide,
 )
-from core.errors import ContactNotFound, LockLost, NameClash, Rejected
+from core.errors import ContactNotFound, NameClash, Rejected
 from core.locks import OrganisationLock
 from core.models import Contact, EventKind, Organisation, Outcome, Policies
 from core.store import links
 from core.store.links import ContactAlreadyLinked, LinkWrite
 from core.db import Database
-from providers.base import AccountingProvider
+from providers.base import AccountingProvider, BatchResult
 from providers.current_rms import CurrentRMS
 
 log = structlog.get_logger(__name__)
@@ -58,15 +58,56 @@ class SyncJob:
         return self._provider
 
 
-def sync_organisation(job: SyncJob) -> SyncResult:
-    """Bring the organisation's contact in line with its latest state (CONTRACT §5)."""
-    organisation = job.source.get_organisation(job.organisation_id)
+@dataclass(frozen=True)
+class PendingCreate:
+    """A create the caller will make in a batch call (``defer_create``); hand its answer to
+    ``finish_create``."""
+
+    job: SyncJob
+    organisation: Organisation
+    situation: Situation
+
+    @property
+    def scope(self) -> str:
+        return _scope(self.job, "create")
+
+
+#: ``sync_organisation``'s default: fetch the organisation from the rental system.
+FETCH: object = object()
+
+
+def sync_organisation(
+    job: SyncJob, *, organisation: Organisation | None | object = FETCH, defer_create: bool = False,
+) -> SyncResult | PendingCreate:
+    """Bring the organisation's contact in line with its latest state (CONTRACT §5).
+
+    ``organisation`` may be given when it was fetched with others (``None``: deleted); with
+    ``defer_create`` a create is returned as a ``PendingCreate`` instead of being made."""
+    if organisation is FETCH:
+        organisation = job.source.get_organisation(job.organisation_id)
+    assert organisation is None or isinstance(organisation, Organisation)
     situation = Situation(
         kind=job.kind, organisation=organisation, link=_current_link(job),
         policies=job.policies, names_unique=_names_unique(job, organisation),
         force_write=job.force_write,
         create_pending=links.has_marker(job.db, job.integration_id, job.organisation_id),
     )
+    return _run_steps(job, situation, defer_create=defer_create)
+
+
+def finish_create(pending: PendingCreate, result: BatchResult) -> SyncResult:
+    """Settle a batched create: store the link, or carry on after a name clash (look up and
+    link) exactly as a single create would; other refusals raise as they would there."""
+    if result.contact is not None:
+        return _created(pending.job, pending.organisation, result.contact)
+    if isinstance(result.error, NameClash):
+        return _run_steps(pending.job, replace(pending.situation, clash=result.error))  # type: ignore[return-value]
+    assert result.error is not None
+    raise result.error
+
+
+def _run_steps(job: SyncJob, situation: Situation, *, defer_create: bool = False) -> SyncResult | PendingCreate:
+    organisation = situation.organisation
     for _ in range(MAX_STEPS):
         step = decide(situation)
         if isinstance(step, Skip):
@@ -82,6 +123,9 @@ def sync_organisation(job: SyncJob) -> SyncResult:
         elif isinstance(step, LookUpByName):
             found = job.provider.find_by_name(organisation.name)
             situation = replace(situation, by_name=_lookup(job, organisation, found))
+        elif isinstance(step, Create) and defer_create:
+            links.put_marker(job.db, job.integration_id, organisation.id, organisation.name)
+            return PendingCreate(job, organisation, situation)
         elif isinstance(step, Create):
             try:
                 return _create(job, organisation)
@@ -137,6 +181,10 @@ def _create(job: SyncJob, organisation: Organisation) -> SyncResult:
     links.put_marker(job.db, job.integration_id, organisation.id, organisation.name)
     _fence(job)
     contact = job.provider.create_contact(organisation.fields, idempotency_key=_scope(job, "create"))
+    return _created(job, organisation, contact)
+
+
+def _created(job: SyncJob, organisation: Organisation, contact: Contact) -> SyncResult:
     _store(job, organisation, contact, organisation.fields.digest())
     return SyncResult("succeeded", Outcome("created", contact_id=contact.id, overwritten=True))
 
@@ -222,5 +270,3 @@ def _write_link_back(job: SyncJob, organisation: Organisation, contact: Contact)
     if link is not None:
         links.touch(job.db, link.id, written_link=contact.url)
 
-
-__all__ = ["SyncJob", "SyncResult", "sync_organisation", "LockLost"]

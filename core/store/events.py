@@ -96,6 +96,32 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
         return session.get(Event, event_id)
 
 
+def claim_more(
+    db: Database, *, integration_id: str, kind: str, limit: int, lease_seconds: float,
+    exclude: str,
+) -> list[Event]:
+    """Claim up to ``limit`` more due events of one integration and kind (a batch of creates
+    synced together). Each is claimed with the same conditional update as ``claim``."""
+    now = utcnow()
+    with db.session() as session:
+        candidates = list(session.scalars(
+            select(Event.id).where(
+                Event.integration_id == integration_id, Event.kind == kind,
+                Event.status.in_(OWED), Event.id != exclude,
+                or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now),
+            ).order_by(Event.received_at).limit(limit)
+        ))
+        if not candidates:
+            return []
+        taken = list(session.execute(
+            update(Event).where(Event.id.in_(candidates), Event.status.in_(OWED))
+            .values(status="processing", started_at=now,
+                    lease_until=now + timedelta(seconds=lease_seconds))
+            .returning(Event.id).execution_options(synchronize_session=False)
+        ).scalars())
+        return list(session.scalars(select(Event).where(Event.id.in_(taken)).order_by(Event.received_at)))
+
+
 def start_attempt(db: Database, event: Event) -> int:
     """Count an attempt (the lock is held; the sync really runs). Returns its number."""
     with db.session() as session:

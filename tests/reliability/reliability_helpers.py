@@ -72,3 +72,17 @@ def inject(sandbox: Any, system: str, **fault: Any) -> None:
     import requests
 
     requests.post(f"{getattr(sandbox, system)}/_sandbox/faults", json=fault, timeout=5).raise_for_status()
+
+
+def is_fetch_of(call: dict[str, Any], member_id: int | None = None) -> bool:
+    """A rental-system call fetching one organisation (``GET /members/<id>``, or the filtered
+    list ``GET /members?q[id_in][]=<id>`` the client uses to see deleted ones too)."""
+    if call["method"] != "GET" or "/members" not in call["path"]:
+        return False
+    if member_id is None:
+        return True
+    return call["path"].endswith(f"/members/{member_id}") or call["query"].get("q[id_in][]") == str(member_id)
+
+
+def fetch_times(sandbox: Any, member_id: int | None = None) -> list[float]:
+    return [c["at"] for c in sandbox.calls("current_rms") if is_fetch_of(c, member_id)]

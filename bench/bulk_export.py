@@ -1,0 +1,198 @@
+"""Benchmark: a bulk export of 10,000 organisations to the Xero stand-in, batched vs one by one.
+
+    python -m bench.bulk_export [--count 10000] [--baseline-count 1000] [--window 3]
+
+The stand-ins (Current RMS and Xero) run in this process on 127.0.0.1; the export runs in a
+separate worker process, whose peak RSS is reported. Xero's limit of 60 calls a minute is kept
+at 60 calls but its window is SHORTENED (3 s by default, printed), in the stand-in and in the
+service's limiter alike (``RATE_LIMIT_WINDOW_SECONDS``), so the run takes minutes, not hours.
+
+Printed per run: contacts per write call; wall time in limit windows against the floor (calls
+made ÷ calls per window; bulk work may use 48 of the 60, the rest is kept for live syncs, so
+that floor is printed too); 429s received; peak memory of the worker. The one-call-per-contact
+baseline (batch size 1) runs on ``--baseline-count`` organisations (1,000 by default: 10,000
+would take 10,000 ÷ 48 windows, about 10 minutes at 3 s), which the output says.
+
+Redis: ``REDIS_URL`` (default ``redis://127.0.0.1:6379/0``; ``make bench`` starts one). Keys are
+per integration, so nothing is flushed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+#: Xero's published per-tenant minute limit (providers.md A5), kept as is.
+XERO_LIMIT = 60
+DEFAULT_WINDOW = 3.0
+DEFAULT_COUNT = 10_000
+DEFAULT_BASELINE_COUNT = 1_000
+
+
+@dataclass
+class Bench:
+    """The stand-ins and the settings both worker processes share."""
+
+    current_rms: str
+    xero: str
+    env: dict[str, str]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _arguments(argv)
+    if args.child:
+        return _child(args.child)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    bench, servers = _start(args.window)
+    try:
+        print(f"Xero stand-in: {XERO_LIMIT} calls per {args.window:g} s window "
+              f"(SHORTENED from 60 s); the service's limiter uses the same window.")
+        batched = _run(bench, args.count, batch_size=None, window=args.window)
+        baseline = _run(bench, args.baseline_count, batch_size=1, window=args.window)
+        _report(args, batched, baseline)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT)
+    parser.add_argument("--baseline-count", type=int, default=DEFAULT_BASELINE_COUNT)
+    parser.add_argument("--window", type=float, default=DEFAULT_WINDOW)
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # a job id: run it, print usage
+    return parser.parse_args(argv)
+
+
+def _start(window: float) -> tuple[Bench, list[Any]]:
+    from cryptography.fernet import Fernet
+
+    from sandbox import current_rms, xero
+    from sandbox.runner import ServerThread
+
+    servers = [ServerThread(current_rms.create_app(deliver_webhooks=False)).start(),
+               ServerThread(xero.create_app(rate_limit=XERO_LIMIT, window=window,
+                                            day_limit=1_000_000)).start()]
+    folder = tempfile.mkdtemp(prefix="bench-bulk-")
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder}/bench.db",
+           "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+           "ADMIN_TOKEN": "bench-admin-token-0123456789",
+           "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+           "RATE_LIMIT_WINDOW_SECONDS": str(window), "LOG_LEVEL": "WARNING"}
+    return Bench(servers[0].url, servers[1].url, env), servers
+
+
+def _run(bench: Bench, count: int, *, batch_size: int | None, window: float) -> dict[str, Any]:
+    """Seed ``count`` organisations, export them in a worker process; what it took."""
+    job_id, tenant = _prepare(bench, count, batch_size)
+    child = subprocess.run([sys.executable, "-m", "bench.bulk_export", "--child", job_id],
+                           env=bench.env, capture_output=True, text=True, check=False)
+    if child.returncode != 0:
+        raise SystemExit(f"the worker process failed:\n{child.stderr[-3000:]}")
+    usage = json.loads(child.stdout.strip().splitlines()[-1])
+    stats = requests.get(f"{bench.xero}/_sandbox/stats", timeout=10).json()
+    calls = requests.get(f"{bench.xero}/_sandbox/calls", timeout=30).json()["calls"]
+    requests.post(f"{bench.xero}/_sandbox/reset", timeout=10)
+    writes = sum(1 for c in calls if c["method"] in ("PUT", "POST"))
+    return {"count": count, "batch_size": batch_size or 50, "wall": usage["seconds"], "window": window,
+            "calls": len(calls), "writes": writes, "contacts": stats["contacts"],
+            "refused_429": stats["refused_429"], "peak_rss_mb": usage["maxrss_kb"] / 1024,
+            "job": usage["job"]}
+
+
+def _prepare(bench: Bench, count: int, batch_size: int | None) -> tuple[str, str]:
+    from core.runtime import Runtime
+    from core.settings import Settings
+    from core.store import integrations, jobs
+    from core.store.integrations import NewIntegration
+
+    subdomain, api_key = f"bench{count}x{batch_size or 50}", "bench-key"
+    requests.post(f"{bench.current_rms}/_sandbox/accounts",
+                  json={"subdomain": subdomain, "api_key": api_key}, timeout=10)
+    requests.post(f"{bench.current_rms}/_sandbox/members/bulk",
+                  json={"subdomain": subdomain, "count": count}, timeout=300).raise_for_status()
+    tokens = requests.post(f"{bench.xero}/_sandbox/tokens", json={}, timeout=10).json()
+    rt = Runtime.from_settings(Settings.from_env(bench.env))
+    rt.db.create_all()
+    integration, _ = integrations.create(rt.db, rt.vault, NewIntegration(
+        name=f"bench {count}", provider_kind="xero", source_subdomain=subdomain,
+        settings={"source": {"api_url": f"{bench.current_rms}/api/v1"},
+                  "provider": {"tenant_id": tokens["tenant"], "api_url": f"{bench.xero}/api.xro/2.0",
+                               "token_url": f"{bench.xero}/connect/token"}},
+        secrets={"source_api_key": api_key, "client_id": "bench", "client_secret": "bench",
+                 "access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
+                 "expires_at": "2999-01-01T00:00:00+00:00"},
+    ))
+    options = {"batch_size": batch_size} if batch_size else {}
+    job = jobs.create(rt.db, integration.id, "export", state={"options": options})
+    rt.close()
+    return job.id, tokens["tenant"]
+
+
+def _child(job_id: str) -> None:
+    """The worker process: run the job, then print its peak RSS and the job's counts."""
+    logging.disable(logging.WARNING)
+    from core.runtime import Runtime
+    from core.settings import Settings
+    from core.store import jobs
+    from workers.bulk.jobs import run_job
+
+    rt = Runtime.from_settings(Settings.from_env())
+    started = time.monotonic()
+    run_job(rt, job_id)
+    seconds = time.monotonic() - started
+    job = jobs.get(rt.db, job_id)
+    assert job is not None
+    summary = {"status": job.status, "done": job.done, "failed": job.failed, "errors": job.errors[:3]}
+    print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "seconds": seconds, "job": summary}))
+
+
+def _report(args: argparse.Namespace, batched: dict[str, Any], baseline: dict[str, Any]) -> None:
+    from core.ratelimit import bulk_share
+
+    bulk_per_window = bulk_share(XERO_LIMIT)
+    rows = [("organisations exported", "count", "{:,}"), ("contacts per batch asked", "batch_size", "{}"),
+            ("job status", None, "{}"), ("contacts created in Xero", "contacts", "{:,}"),
+            ("Xero calls (all)", "calls", "{:,}"), ("Xero write calls", "writes", "{:,}"),
+            ("contacts per write call", None, "{:.1f}"), ("wall time of the job (s)", "wall", "{:.1f}"),
+            ("wall time in windows", None, "{:.1f}"),
+            (f"floor: calls / {XERO_LIMIT} per window", None, "{:.2f}"),
+            (f"floor for bulk: calls / {bulk_per_window} per window", None, "{:.2f}"),
+            ("429s received", "refused_429", "{}"), ("worker peak RSS (MiB)", "peak_rss_mb", "{:.0f}")]
+    print(f"\n{'':48}{'batched':>20}{'one per call':>20}")
+    for label, key, fmt in rows:
+        cells = [fmt.format(_value(run, key, label, bulk_per_window)) for run in (batched, baseline)]
+        print(f"{label:48}{cells[0]:>20}{cells[1]:>20}")
+    if args.baseline_count != args.count:
+        print(f"\nThe one-per-call baseline ran on {args.baseline_count:,} organisations, not "
+              f"{args.count:,}: at {bulk_per_window} calls per window it would need "
+              f"{args.count / bulk_per_window:.0f} windows ({args.count / bulk_per_window * args.window / 60:.0f} min "
+              f"here, {args.count / bulk_per_window / 60:.1f} h at Xero's real minute).")
+
+
+def _value(run: dict[str, Any], key: str | None, label: str, bulk_per_window: int) -> Any:
+    if key is not None:
+        return run[key]
+    if label == "job status":
+        return f"{run['job']['status']}, {run['job']['failed']} failed"
+    if label == "contacts per write call":
+        return run["contacts"] / max(1, run["writes"])
+    if label == "wall time in windows":
+        return run["wall"] / run["window"]
+    per_window = XERO_LIMIT if "floor:" in label else bulk_per_window
+    return run["calls"] / per_window
+
+
+if __name__ == "__main__":
+    main()
