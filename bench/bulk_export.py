@@ -107,6 +107,8 @@ def _run(bench: Bench, count: int, *, batch_size: int | None, window: float) -> 
     return {"count": count, "batch_size": batch_size or 50, "wall": usage["seconds"], "window": window,
             "calls": len(calls), "writes": writes, "contacts": stats["contacts"],
             "refused_429": stats["refused_429"], "peak_rss_mb": usage["maxrss_kb"] / 1024,
+            "xero_call_seconds": usage["xero_call_seconds"],
+            "limiter_wait_seconds": usage["limiter_wait_seconds"],
             "job": usage["job"]}
 
 
@@ -155,7 +157,20 @@ def _child(job_id: str) -> None:
     assert job is not None
     summary = {"status": job.status, "done": job.done, "failed": job.failed, "errors": job.errors[:3]}
     print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      "seconds": seconds, "job": summary}))
+                      "seconds": seconds, "job": summary, **_time_split()}))
+
+
+def _time_split() -> dict[str, float]:
+    """Seconds the worker spent inside Xero calls and waiting at the rate limiter: the rest of
+    the wall time is the service's own work (database, locks) and the rental system."""
+    from core import metrics
+
+    def total(metric: Any, suffix: str) -> float:
+        return sum(s.value for m in metric.collect() for s in m.samples
+                   if s.name.endswith(suffix) and s.labels.get("system") == "xero")
+
+    return {"xero_call_seconds": total(metrics.PROVIDER_CALL_SECONDS, "_sum"),
+            "limiter_wait_seconds": total(metrics.RATE_LIMIT_WAIT_SECONDS, "_total")}
 
 
 def _report(args: argparse.Namespace, batched: dict[str, Any], baseline: dict[str, Any]) -> None:
@@ -166,6 +181,8 @@ def _report(args: argparse.Namespace, batched: dict[str, Any], baseline: dict[st
             ("job status", None, "{}"), ("contacts created in Xero", "contacts", "{:,}"),
             ("Xero calls (all)", "calls", "{:,}"), ("Xero write calls", "writes", "{:,}"),
             ("contacts per write call", None, "{:.1f}"), ("wall time of the job (s)", "wall", "{:.1f}"),
+            ("  of which inside Xero calls (s)", "xero_call_seconds", "{:.1f}"),
+            ("  of which waiting at the limiter (s)", "limiter_wait_seconds", "{:.1f}"),
             ("wall time in windows", None, "{:.1f}"),
             (f"floor: calls / {XERO_LIMIT} per window", None, "{:.2f}"),
             (f"floor for bulk: calls / {bulk_per_window} per window", None, "{:.2f}"),

@@ -2,9 +2,11 @@
 sandbox stand-ins in this process, integrations wired to them, memory figures, and the one
 machine-readable line each benchmark prints (``BENCH-RESULT {json}``, read by ``bench.__main__``).
 
-Everything listens on 127.0.0.1 only. Redis: ``BENCH_REDIS_URL`` (default db 11, the
-benchmarks' own; it is flushed at the start of each run so that no stale message or limiter
-log of an earlier run counts). PostgreSQL: ``BENCH_POSTGRES_URL`` (default the test server), in
+Everything listens on 127.0.0.1 only. Redis: ``BENCH_REDIS_URL`` if set, else a private
+``redis-server`` on a free loopback port, without persistence, started for the run and stopped
+after it (a shared Redis db would let another process's Dramatiq worker take the benchmark's
+messages). It is flushed at the start of each measurement so no stale message or limiter log
+of an earlier one counts. PostgreSQL: ``BENCH_POSTGRES_URL`` (default the test server), in
 a schema of the benchmark's own that is dropped afterwards.
 """
 from __future__ import annotations
@@ -27,7 +29,6 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN_DIR = Path(sys.executable).parent
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RESULT_PREFIX = "BENCH-RESULT "
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
@@ -39,7 +40,30 @@ PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 
 
 def redis_url() -> str:
-    return os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL
+    """The benchmarks' Redis; a private one is started on first use (and sets the variable,
+    so that child processes use it too)."""
+    if not os.environ.get("BENCH_REDIS_URL"):
+        os.environ["BENCH_REDIS_URL"] = _start_private_redis()
+    return os.environ["BENCH_REDIS_URL"]
+
+
+def _start_private_redis() -> str:
+    import atexit
+
+    from scripts.local_redis import answers, redis_binary
+
+    port = free_port()
+    server = subprocess.Popen([redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                               "--appendonly", "no", "--dir", tempfile.gettempdir()],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(lambda: (server.terminate(), server.wait(timeout=10)))
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + START_TIMEOUT
+    while not answers(url):
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the benchmarks' private redis-server did not start")
+        time.sleep(0.05)
+    return url
 
 
 def postgres_url() -> str:
@@ -127,22 +151,42 @@ class Process:
         return [pid for pid in descendants(self.pid) if pid != self.pid]
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        try:
-            self.popen.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
+        """SIGTERM to the whole group, then SIGKILL to whatever of it outlives STOP_TIMEOUT: a
+        worker left behind would take the next benchmark's messages from the shared Redis."""
+        _signal_group(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while _group_alive(self.pid) and time.monotonic() < deadline:
+            self.popen.poll()  # reap the shell so that it does not count as alive
+            time.sleep(0.05)
+        if _group_alive(self.pid):
+            _signal_group(self.pid, signal.SIGKILL)
+        self.popen.wait()
 
     def log_tail(self, chars: int = 3000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (non-zombie) process of the group remains."""
+    import psutil
+
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
 
 
 @dataclass

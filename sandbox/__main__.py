@@ -87,7 +87,7 @@ def start_servers(host: str, first_port: int) -> dict[str, ServerThread]:
 
 
 def stop_servers(servers: dict[str, ServerThread]) -> None:
-    """Stop them side by side: each takes up to half a second to notice (its poll interval)."""
+    """Stop them side by side: each waits for its serve loop to notice (one poll interval)."""
     stoppers = [threading.Thread(target=server.stop) for server in servers.values()]
     for stopper in stoppers:
         stopper.start()

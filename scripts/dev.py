@@ -199,7 +199,10 @@ def _redis_note() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     command = (argv if argv is not None else sys.argv[1:]) or ["run"]
-    if command[0] == "migrate":
+    if command not in (["run"], ["migrate"]):
+        print("usage: python -m scripts.dev [run|migrate]", file=sys.stderr)
+        return 2
+    if command == ["migrate"]:
         env = build_env(os.environ, var_dir=var_dir(), secrets={}, bin_dir=BIN_DIR)
         var_dir().mkdir(parents=True, exist_ok=True)
         run_migrations(env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import os
 import threading
 import time
 import uuid
@@ -12,7 +13,10 @@ from typing import Any, Callable, Iterator
 
 from dramatiq import Worker
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "samples"
+#: ``../shared`` beside the project (CI lays a copy there); ``SHARED_DIR`` points elsewhere.
+SHARED = Path(os.environ.get("SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared")
+SAMPLES = SHARED / "reference" / "samples"
+SPECS = SHARED / "reference" / "specs"
 _action_ids = itertools.count(int(time.time() * 1000))
 
 #: Where each stand-in serves its API and token endpoint (CONTRACT §9 base paths).

@@ -6,6 +6,8 @@ the delivery thread, tests) never share a record with the store. Reachable as
 """
 from __future__ import annotations
 
+import time
+
 import copy
 import hmac
 import threading
@@ -45,7 +47,9 @@ class RentalState:
     def reset(self) -> None:
         with self.lock:
             self.accounts: dict[str, Account] = {}
-            self._next = dict(FIRST_IDS)
+            # Action ids start from the clock, so a restarted sandbox never repeats an id that
+            # a service has already recorded (it would answer "duplicate" and do nothing).
+            self._next = {**FIRST_IDS, "action": int(time.time() * 1000)}
             self._last_time = datetime.fromtimestamp(0, timezone.utc)
 
     # -- sequences ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from providers import webhook_registration
 from webhooks import api_links
 from webhooks.errors import ApiError
 from webhooks.ops import blueprint, security
-from webhooks.ops.pages import _failed_filter, rt
+from webhooks.ops.pages import failed_filter, rt
 from webhooks.ops.security import ops_required
 from workers import outbox, replay
 
@@ -68,7 +68,7 @@ def replay_one(event_id: str) -> Any:
 @blueprint.post("/replay")
 @ops_required
 def replay_failed() -> Response:
-    filters = _failed_filter(request.form)
+    filters = failed_filter(request.form)
     count = replay.replay_matching(rt(), filters)
     flash(f"{count} failed event{'s' if count != 1 else ''} queued again.", "ok")
     target = {"status": "queued", "integration": filters.integration_id or ""}

@@ -97,12 +97,12 @@ def suggest(integration_id: str) -> Any:
 @ops_required
 def confirm_replay() -> Any:
     """"Replay all failed": show how many events that is before doing it."""
-    filters = _failed_filter(request.args)
+    filters = failed_filter(request.args)
     count = len(events.ids_matching(rt().db, filters))
     names = data.integration_names(rt())
     return render_template("ops/confirm_replay.html", count=count, filters=filters, names=names)
 
 
-def _failed_filter(args: Any) -> EventFilter:
+def failed_filter(args: Any) -> EventFilter:
     chosen = api_events.filters_from({"integration": args.get("integration"), "since": args.get("since")})
     return EventFilter(integration_id=chosen.integration_id, status="failed", since=chosen.since)

@@ -278,10 +278,10 @@ def test_page_filters(db: Database, integration_id: str) -> None:
     assert ids(integration_id="0" * 32) == []
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor", "W10", "eyJ4IjoxfQ", "WyJub3QgYSB0aW1lIiwgIngiXQ"])
-def test_page_refuses_a_cursor_it_did_not_make(db: Database, cursor: str) -> None:
-    with pytest.raises(ValueError):
-        events.page(db, EventFilter(), limit=5, cursor=cursor)
+def test_page_refuses_a_cursor_it_did_not_make(db: Database) -> None:
+    for cursor in ("not-a-cursor", "W10", "eyJ4IjoxfQ", "WyJub3QgYSB0aW1lIiwgIngiXQ", "WzEsIDJd"):
+        with pytest.raises(ValueError):
+            events.page(db, EventFilter(), limit=5, cursor=cursor)
 
 
 # --- prune ----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Fixtures for the Current RMS client: the stand-in over real HTTP, reset for each test."""
 from __future__ import annotations
 
+from tests.support import SAMPLES
+
 import json
 from typing import Any, Callable, Iterator
 
@@ -13,7 +15,7 @@ from sandbox.runner import ServerThread
 
 SUBDOMAIN = "acme"
 API_KEY = "acme-key-1"
-SAMPLE = "/work/shared/reference/samples/member_organisation.json"
+SAMPLE = str(SAMPLES / "member_organisation.json")
 
 
 @pytest.fixture(scope="module")

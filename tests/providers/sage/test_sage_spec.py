@@ -4,6 +4,8 @@ spec does not name. The Swagger lacks ``idempotency_id`` (Sage documents it in i
 guide, providers.md §C3b), so it is allowed explicitly, as 32 hex digits."""
 from __future__ import annotations
 
+from tests.support import SPECS
+
 import copy
 import json
 from pathlib import Path
@@ -14,8 +16,7 @@ import pytest
 
 from core.models import ContactFields
 
-SWAGGER = (Path(__file__).resolve().parents[4] / "shared" / "reference" / "specs"
-           / "sage_accounting_v3.1_swagger.json")
+SWAGGER = SPECS / "sage_accounting_v3.1_swagger.json"
 IDEMPOTENCY_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 
 FULL = ContactFields(

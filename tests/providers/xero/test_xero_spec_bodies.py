@@ -6,6 +6,8 @@ jsonschema against the document itself. ``Contact``, ``Address`` and ``Phone`` a
 """
 from __future__ import annotations
 
+from tests.support import SPECS
+
 import copy
 import dataclasses
 from typing import Any
@@ -16,7 +18,7 @@ import yaml
 
 from core.models import ContactFields
 
-SPEC = "/work/shared/reference/specs/xero_accounting.yaml"
+SPEC = str(SPECS / "xero_accounting.yaml")
 STRICT = ("Contact", "Address", "Phone")
 #: Read-only or echo-only properties that must never be sent (spec ``readOnly`` and A3).
 NEVER_SENT = {"HasValidationErrors", "StatusAttributeString", "ValidationErrors", "UpdatedDateUTC",

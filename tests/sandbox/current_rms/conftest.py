@@ -2,6 +2,8 @@
 receiver that records the webhook deliveries it gets."""
 from __future__ import annotations
 
+from tests.support import SAMPLES
+
 import json
 import threading
 from typing import Any, Iterator
@@ -15,7 +17,7 @@ from sandbox.runner import ServerThread
 
 SUBDOMAIN = "acme"
 API_KEY = "acme-key-1"
-SAMPLE = "/work/shared/reference/samples/member_organisation.json"
+SAMPLE = str(SAMPLES / "member_organisation.json")
 
 
 class Receiver:

@@ -1,0 +1,247 @@
+"""Soak: 5,000 deliveries over 20 tenants through the whole service, with repeats, out-of-order
+pairs and provider faults; nothing may be lost or doubled.
+
+    python -m bench.soak [--deliveries 5000] [--tenants 20] [--window 1.0]
+
+The service runs as the Procfile says: gunicorn (``web:``), two ``dramatiq workers.actors``
+processes (``worker:``, started twice, as on two machines) and the scheduler whose outbox relay
+sends what the broker lacks (``scheduler:``). The rental system and Xero are the sandbox's
+stand-ins, their minute shortened to ``--window`` seconds and the service's limiter alike.
+
+The workload, per 5,000 deliveries: 10 % are repeats of an earlier delivery (same ``action.id``),
+10 % are out-of-order pairs (an edit's webhook before its create's), the rest creates and
+in-order edits; while it is sent, one provider fault is injected for every five deliveries (HTTP
+503 or 500, a connection reset, or a write applied whose answer is lost), so about 20 % of the
+syncs meet one. Printed at the end:
+
+- ``lost``: deliveries not answered 2xx, events not ``succeeded`` once the queue drained, and
+  organisations with no contact;
+- ``duplicated``: contacts beyond one per organisation;
+- ``stale``: contacts not holding their organisation's latest email;
+- ``429s received`` from both stand-ins, and the throughput in events per second.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from bench.common import (
+    Sandbox, Service, Wired, emit, flush_bench_redis, procfile_command, seed_member, webhook_body,
+    wire_integration,
+)
+
+#: Shares of the deliveries (the issue's figures).
+REPEAT_SHARE = 0.10
+OUT_OF_ORDER_SHARE = 0.10
+EDIT_SHARE = 0.30
+#: One provider fault injected per this many deliveries (about 20 % of the syncs).
+DELIVERIES_PER_FAULT = 5
+FAULTS = [{"status": 503}, {"status": 500}, {"mode": "reset"}, {"mode": "lost"}]
+#: Seconds to wait for the queue to drain after the last delivery.
+DRAIN_TIMEOUT = 150.0
+SENDERS = 8
+#: The service's settings for the run: retries shortened like the limit windows (production:
+#: 5 s to 10 min), the reconciliation poll off so that every event counted is a delivery.
+SERVICE_ENV = {"RETRY_MIN_SECONDS": "0.5", "RETRY_MAX_SECONDS": "5", "RECONCILE_INTERVAL_SECONDS": "0",
+               "LOG_LEVEL": "WARNING"}
+
+
+@dataclass
+class Organisation:
+    wired: Wired
+    member_id: int
+    name: str
+    email: str = "accounts@bench.example"
+    deliveries: list[tuple[int, str]] = field(default_factory=list)  #: (action id, action type)
+
+
+@dataclass
+class Plan:
+    organisations: list[Organisation]
+    #: The deliveries in sending order: (organisation, action id, action type, new email or None).
+    sends: list[tuple[Organisation, int, str, str | None]]
+
+
+def build_plan(sandbox: Sandbox, tenants: list[Wired], deliveries: int, rng: random.Random) -> Plan:
+    """Organisations and the order their webhooks are sent in (repeats and pairs included)."""
+    repeats = int(deliveries * REPEAT_SHARE)
+    pairs = int(deliveries * OUT_OF_ORDER_SHARE) // 2
+    in_order_edits = int(deliveries * EDIT_SHARE) - 0
+    creates = deliveries - repeats - 2 * pairs - in_order_edits
+    action_ids = itertools.count(int(time.time() * 1000) * 1000)
+    organisations = []
+    for n in range(creates + pairs):
+        wired = tenants[n % len(tenants)]
+        name = f"Soak {n} {uuid.uuid4().hex[:6]}"
+        organisations.append(Organisation(wired, seed_member(sandbox, wired.subdomain, name), name))
+    chains: list[list[tuple[Organisation, int, str, str | None]]] = []
+    for index, org in enumerate(organisations):
+        create = (org, next(action_ids), "create", None)
+        if index < pairs:  # the edit's webhook first
+            chains.append([(org, next(action_ids), "update", f"ooo-{index}@bench.example"), create])
+        else:
+            chains.append([create])
+    for n in range(in_order_edits):
+        chain = chains[pairs + n % (len(chains) - pairs)]
+        org = chain[0][0]
+        chain.append((org, next(action_ids), "update", f"edit-{n}@bench.example"))
+    sends = _interleave(chains, rng)
+    for _ in range(repeats):  # a repeat is sent some time after its original
+        position = rng.randrange(len(sends))
+        org, action_id, kind, _email = sends[rng.randrange(position + 1)]
+        sends.insert(position + 1, (org, action_id, kind, None))
+    return Plan(organisations, sends)
+
+
+def _interleave(chains: list[list[Any]], rng: random.Random) -> list[Any]:
+    """Merge the chains in random order, keeping each chain's own order."""
+    pending = [list(chain) for chain in chains]
+    order = [i for i, chain in enumerate(pending) for _ in chain]
+    rng.shuffle(order)
+    return [pending[i].pop(0) for i in order]
+
+
+def send_all(sandbox: Sandbox, base_url: str, plan: Plan) -> Counter[int]:
+    """Send every delivery (editing the organisation first where the delivery is an edit),
+    injecting a fault every ``DELIVERIES_PER_FAULT``; returns the count of each answer status."""
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    by_org: dict[int, list[Any]] = {}
+    for item in plan.sends:  # one sender per organisation keeps its order
+        by_org.setdefault(id(item[0]), []).append(item)
+    queues = [list() for _ in range(SENDERS)]
+    for n, items in enumerate(by_org.values()):
+        queues[n % SENDERS].append(items)
+    counter = itertools.count(1)
+
+    def sender(chains: list[list[Any]]) -> None:
+        session = requests.Session()
+        steps = [iter(chain) for chain in chains]
+        while steps:
+            for step in list(steps):
+                item = next(step, None)
+                if item is None:
+                    steps.remove(step)
+                    continue
+                status = _deliver(sandbox, session, base_url, *item)
+                with lock:
+                    statuses[status] += 1
+                if next(counter) % DELIVERIES_PER_FAULT == 0:
+                    fault = random.choice(FAULTS)
+                    sandbox.post(sandbox.xero, "faults", {"path": "/Contacts", "times": 1, **fault})
+
+    threads = [threading.Thread(target=sender, args=(chains,)) for chains in queues]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def _deliver(sandbox: Sandbox, session: requests.Session, base_url: str, org: Organisation,
+             action_id: int, kind: str, email: str | None) -> int:
+    if email is not None:
+        sandbox.post(sandbox.current_rms, f"members/{org.member_id}/edit", {
+            "subdomain": org.wired.subdomain,
+            "changes": {"emails": [{"address": email, "type_id": 4001}]},
+        })
+        org.email = email
+    response = session.post(f"{base_url}{org.wired.webhook_path}", data=webhook_body(org.member_id, action_id, kind),
+                            headers={"Content-Type": "application/json"}, timeout=30)
+    return response.status_code
+
+
+def drain(rt: Any, deadline: float) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from core.tables import Event
+
+    counts: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        with rt.db.session() as session:
+            counts = dict(session.execute(select(Event.status, func.count()).group_by(Event.status)).all())
+        if not any(counts.get(s) for s in ("queued", "retrying", "processing")):
+            break
+        time.sleep(1.0)
+    return counts
+
+
+def tally(sandbox: Sandbox, plan: Plan) -> tuple[int, int, int]:
+    """(organisations without a contact, surplus contacts, contacts not holding the latest email)."""
+    missing = duplicated = stale = 0
+    tenants = {org.wired.tenant for org in plan.organisations}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for tenant in tenants:
+        for contact in sandbox.get(sandbox.xero, "contacts", tenant=tenant)["Contacts"]:
+            found.setdefault(contact["Name"], []).append(contact)
+    for org in plan.organisations:
+        contacts = found.get(org.name, [])
+        missing += not contacts
+        duplicated += max(0, len(contacts) - 1)
+        stale += sum(1 for c in contacts if c.get("EmailAddress") != org.email)
+    return missing, duplicated, stale
+
+
+def run(deliveries: int, tenant_count: int, window: float) -> dict[str, Any]:
+    flush_bench_redis()
+    sandbox = Sandbox(window=window, rate_limit=60)
+    service = Service(window=window, extra_env=SERVICE_ENV)
+    try:
+        rt = service.runtime()
+        tenants = [wire_integration(rt, sandbox) for _ in range(tenant_count)]
+        plan = build_plan(sandbox, tenants, deliveries, random.Random(7))
+        service.start_web()
+        for n in (1, 2):
+            service.start(f"worker{n}", procfile_command("worker").replace("${WORKER_PROCESSES:-1}", "1"))
+        service.start("scheduler")
+        started = time.monotonic()
+        statuses = send_all(sandbox, service.url, plan)
+        counts = drain(rt, time.monotonic() + DRAIN_TIMEOUT)
+        seconds = time.monotonic() - started
+        missing, duplicated, stale = tally(sandbox, plan)
+        unanswered = sum(n for status, n in statuses.items() if status not in (200, 202))
+        unique = len({action_id for _, action_id, _, _ in plan.sends})
+        not_done = sum(n for status, n in counts.items() if status != "succeeded")
+        recorded = sum(counts.values())
+        lost = unanswered + not_done + missing + max(0, unique - recorded)
+        refused = sandbox.get(sandbox.xero, "stats").get("refused_429", 0)
+        refused += sandbox.get(sandbox.current_rms, "stats").get("refused_429", 0)
+        return {"deliveries": len(plan.sends), "events": recorded, "unique": unique, "statuses": counts,
+                "lost": lost, "duplicated": duplicated, "stale": stale, "429s": refused,
+                "seconds": seconds, "throughput": recorded / seconds}
+    finally:
+        service.stop()
+        sandbox.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--deliveries", type=int, default=5000)
+    parser.add_argument("--tenants", type=int, default=20)
+    parser.add_argument("--window", type=float, default=1.0, help="seconds of each rate-limit 'minute'")
+    args = parser.parse_args()
+    result = run(args.deliveries, args.tenants, args.window)
+    print(f"deliveries   {result['deliveries']} ({result['unique']} distinct, {result['events']} events recorded)")
+    print(f"statuses     {result['statuses']}")
+    print(f"lost         {result['lost']}")
+    print(f"duplicated   {result['duplicated']}")
+    print(f"stale        {result['stale']}")
+    print(f"429s received {result['429s']}")
+    print(f"throughput   {result['throughput']:.1f} events/s over {result['seconds']:.1f} s")
+    emit("soak: lost + duplicated", result["lost"] + result["duplicated"], unit="events", target="0",
+         met=result["lost"] == 0 and result["duplicated"] == 0 and result["stale"] == 0,
+         note=f"{result['deliveries']} deliveries, 429s {result['429s']}, "
+              f"{result['throughput']:.1f} events/s, stale {result['stale']}")
+
+
+if __name__ == "__main__":
+    main()
