@@ -16,8 +16,23 @@ import structlog
 SECRET_KEY_PATTERN = re.compile(r"token|secret|key|password|authorization|signature", re.I)
 #: Keys that match the pattern but hold no secret (ids and names we want in logs).
 NOT_SECRET = frozenset({"idempotency_key", "key_count", "event_id", "source_event_id"})
-TOKEN_IN_URL = re.compile(r"((?:[?&]|\b)(?:token|access_token|refresh_token|code)=)[^&\s\"']+", re.I)
+TOKEN_IN_URL = re.compile(
+    r"((?:[?&](?:code|state)|(?:[?&]|\b)(?:[a-z_]*token|api_?key|apikey))=)[^&\s\"']+", re.I
+)
 REDACTED = "[redacted]"
+#: A secret inside free text: ``"access_token": "…"`` (JSON bodies), ``Bearer …`` headers.
+SECRET_IN_JSON = re.compile(
+    r'("(?:[a-z_]*token|[a-z_]*secret|password|api_?key|authorization)"\s*:\s*)"[^"]*"', re.I
+)
+BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every token-looking value masked: what is stored on an event (a provider's
+    error body) must carry no credential (issue 6, "no leaks")."""
+    text = SECRET_IN_JSON.sub(r'\1"' + REDACTED + '"', text)
+    text = BEARER.sub(r"\1" + REDACTED, text)
+    return TOKEN_IN_URL.sub(r"\1" + REDACTED, text)
 
 
 def redact(value: Any, key: str = "") -> Any:
@@ -29,7 +44,7 @@ def redact(value: Any, key: str = "") -> Any:
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        return TOKEN_IN_URL.sub(r"\1" + REDACTED, value)
+        return scrub(value)
     return value
 
 

@@ -16,6 +16,7 @@ from typing import Callable
 import structlog
 
 from core import metrics
+from core.logging import scrub
 from core.errors import (
     CredentialsRefused, LockBusy, LockLost, ProviderError, RateLimited, Rejected, SyncError,
     Transient,
@@ -173,7 +174,9 @@ def settle(
 
 
 def _detail(error: BaseException) -> str:
-    return error.detail() if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}"
+    """The technical detail kept as ``last_error``, scrubbed of anything token-like."""
+    detail = error.detail() if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}"
+    return scrub(detail)
 
 
 def _fail(rt: Runtime, event: Event, reason: str, detail: str | None) -> str:
