@@ -102,3 +102,11 @@ logger_class = RedactingJsonLogger
 proc_name = "webhooks"
 #: Gunicorn 27's control socket is not used, and two servers on one machine would share its path.
 control_socket_disable = True
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Prometheus multiprocess mode: a dead worker's live gauges must not be counted."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

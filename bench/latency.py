@@ -93,7 +93,7 @@ def _run(sandbox: Sandbox, watcher: CreateWatcher, count: int, extra_env: dict[s
             answer.read()
             connection.close()
             if answer.status != 202:
-                raise SystemExit(f"the webhook answered {answer.status}")
+                raise SystemExit(f"the webhook answered {answer.status}:\n{service.processes[0].log_tail()}")
             visible = watcher.wait(wired.tenant, EVENT_TIMEOUT)
             if visible is None:
                 raise SystemExit(f"no contact within {EVENT_TIMEOUT} s; worker log:\n"

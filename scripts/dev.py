@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import shlex
 import signal
 import subprocess
@@ -176,6 +177,7 @@ def run() -> int:
             port = os.environ.get("SANDBOX_PORT") or DEFAULT_SANDBOX_PORT
             sandbox = local.start_sandbox(folder / "sandbox.json", port)
         env = build_env(os.environ, var_dir=folder, secrets=secrets, bin_dir=BIN_DIR, sandbox=sandbox)
+        reset_metrics_dir(env)
         redis_status = ensure_redis(env["REDIS_URL"], folder)
         print(redis_status.describe(), flush=True)
         run_migrations(env)
@@ -187,6 +189,15 @@ def run() -> int:
     if procfile.returncode:
         raise ProcessFailed(f"the Procfile processes stopped (exit code {procfile.returncode}); see above")
     return 0
+
+
+def reset_metrics_dir(env: Mapping[str, str]) -> None:
+    """Prometheus multiprocess mode: the web's /metrics adds up every process's counters from
+    files in this folder, which must start empty (prometheus-client's documented set-up)."""
+    folder = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
 
 
 def _redis_note() -> str:

@@ -46,6 +46,8 @@ def local_defaults(var_dir: Path, secrets: Mapping[str, str], port: str) -> dict
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "WEB_HOST": LOCAL_WEB_HOST,
         "VAR_DIR": str(var_dir),
+        # Worker, scheduler and web count metrics in files here; /metrics adds them up.
+        "PROMETHEUS_MULTIPROC_DIR": str(var_dir / "prometheus"),
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -50,7 +50,7 @@ def refused_contact(client: Any, admin: dict[str, str], sandbox: Any) -> dict[st
     member = seed_organisation(sandbox, integration["subdomain"], name="The Festival Of Testing")
     response = send_webhook(client, integration, member["id"], "create")
     assert response.status_code == 202, response.get_json()
-    event = wait_event(client, admin, response.get_json()["event_id"])
+    event = wait_event(client, admin, response.get_json()["event_id"], timeout=40)
     assert event["status"] == "failed", event
     return {"integration": integration, "member": member, "event": event}
 

@@ -17,6 +17,7 @@ one that failed before (its error is still on the job) is not tried again in the
 from __future__ import annotations
 
 from contextlib import ExitStack
+from itertools import islice
 
 import structlog
 
@@ -26,7 +27,7 @@ from core.models import Contact, Organisation
 from core.store import jobs, links
 from core.store.jobs import Progress
 from core.store.links import ContactAlreadyLinked, LinkWrite
-from workers.bulk import organisations
+from workers.bulk import batch_store, organisations
 from workers.bulk.batches import create_with_retries
 from workers.bulk.names import NameIndex
 from workers.bulk.run import BulkRun
@@ -35,6 +36,8 @@ log = structlog.get_logger(__name__)
 
 #: Organisations passed over between two progress writes while nothing needs creating.
 PROGRESS_EVERY = 100
+#: Organisations whose links are read in one query (the rental system's page size).
+PAGE = 100
 
 
 def batch_size(run: BulkRun) -> int:
@@ -67,20 +70,23 @@ class Exporter:
         policies = self.run.policies
         if policies.link_existing_by_name and not self.run.provider.enforces_unique_names:
             self.names = NameIndex.build(self.run.provider)
-        for organisation in self.run.source.iter_organisations():
-            self._consider(organisation)
-            if len(self.pending) >= self.batch_size or (
-                not self.pending and self.seen % PROGRESS_EVERY == 0
-            ):
-                self._flush()
+        organisations_in = self.run.source.iter_organisations()
+        while page := list(islice(organisations_in, PAGE)):
+            linked = batch_store.linked_among(self.db, self.integration_id, [o.id for o in page])
+            for organisation in page:
+                self._consider(organisation, organisation.id in linked)
+                if len(self.pending) >= self.batch_size or (
+                    not self.pending and self.seen % PROGRESS_EVERY == 0
+                ):
+                    self._flush()
         self._flush(total=self.seen)
 
     # -- one organisation at a time ---------------------------------------------------------
-    def _consider(self, organisation: Organisation) -> None:
+    def _consider(self, organisation: Organisation, linked: bool) -> None:
         self.seen += 1
         if not organisation.is_organisation or not organisation.active:
             self._done("skipped")
-        elif links.get(self.db, self.integration_id, organisation.id) is not None:
+        elif linked:
             self._done("already_linked")
         elif organisation.id in self.failed_before:
             self.progress.failed += 1  # its error is on the job already
@@ -106,16 +112,19 @@ class Exporter:
                         self.run.organisation_lock(organisation.id))
                 except LockBusy as busy:
                     self._fail(organisation, busy.reason)
-            to_create = [o for o in batch if o.id in held and self._needs_create(o)]
+            ids = list(held)
+            linked = batch_store.linked_among(self.db, self.integration_id, ids)
+            marked = batch_store.marked_among(self.db, self.integration_id, ids)
+            to_create = [o for o in batch if o.id in held
+                         and self._needs_create(o, o.id in linked, o.id in marked)]
             if to_create:
                 self._create(to_create, [held[o.id] for o in to_create])
 
-    def _needs_create(self, organisation: Organisation) -> bool:
+    def _needs_create(self, organisation: Organisation, linked: bool, marked: bool) -> bool:
         """Under the lock: linked meanwhile, adoptable after a killed run, or same-name."""
-        if links.get(self.db, self.integration_id, organisation.id) is not None:
+        if linked:
             self._done("already_linked")
             return False
-        marked = links.has_marker(self.db, self.integration_id, organisation.id)
         if marked or self.names is not None:
             found = self._by_name(organisation.name)
             if found is not None and self._unlinked(found, organisation):
@@ -124,8 +133,7 @@ class Exporter:
         return True
 
     def _create(self, batch: list[Organisation], held: list[OrganisationLock]) -> None:
-        for organisation in batch:  # committed before the call is made (DESIGN step 3)
-            links.put_marker(self.db, self.integration_id, organisation.id, organisation.name)
+        batch_store.put_markers(self.db, self.integration_id, batch)  # committed before the call
         items = [(o.fields, f"{self.integration_id}:{o.id}:create") for o in batch]
         results = create_with_retries(self.run.provider, items, fence=held)
         for organisation, result in zip(batch, results):

@@ -157,7 +157,7 @@ def test_incident_fixed_and_replayed_from_the_command_line(cli: Any, client: Any
         # When fixed at the source and replayed from the CLI
         fix_account_number(sandbox, case)
         assert last_line(cli("events", "replay", event_id)) == f"{event_id} queued"
-        event = wait_event(client, admin, event_id)
+        event = wait_event(client, admin, event_id, timeout=40)
 
     # Then it succeeded
     assert event["status"] == "succeeded", event

@@ -115,7 +115,7 @@ def test_incident_refused_contact_fixed_and_replayed_through_the_api(client: Any
         # When the operator fixes the organisation in Current RMS and replays the event
         fix_account_number(sandbox, case)
         answer = client.post(f"/api/events/{event_id}/replay", headers=admin)
-        event = wait_event(client, admin, event_id)
+        event = wait_event(client, admin, event_id, timeout=40)
 
     # Then the same event succeeded on a second attempt, with the fixed state
     assert answer.status_code == 202
@@ -134,13 +134,13 @@ def test_replay_of_a_succeeded_event_writes_the_contact_again(client: Any, admin
         case = refused_contact(client, admin, sandbox)
         fix_account_number(sandbox, case)
         client.post(f"/api/events/{case['event']['id']}/replay", headers=admin)
-        wait_event(client, admin, case["event"]["id"], "succeeded")
+        wait_event(client, admin, case["event"]["id"], "succeeded", timeout=40)
         writes = sandbox.get("xero", "stats")["writes"]
 
         # When the succeeded event is replayed
         client.post(f"/api/events/{case['event']['id']}/replay", headers=admin)
-        event = wait_event(client, admin, case["event"]["id"], "succeeded", "failed")
-        wait_event(client, admin, case["event"]["id"], "succeeded")
+        event = wait_event(client, admin, case["event"]["id"], "succeeded", "failed", timeout=40)
+        wait_event(client, admin, case["event"]["id"], "succeeded", timeout=40)
 
     # Then it ran as a third attempt and wrote the contact although nothing changed
     assert len(event["attempt_history"]) == 3
