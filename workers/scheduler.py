@@ -80,9 +80,18 @@ def keep_alive(rt: Runtime) -> int:
     return refreshed
 
 
+def relay(rt: Runtime) -> object:
+    """Events first (the outbox), then bulk jobs whose worker died or whose message was lost."""
+    from workers.bulk.jobs import requeue_stale
+
+    sent = outbox.relay_once(rt)
+    requeue_stale(rt)
+    return sent
+
+
 def jobs(rt: Runtime) -> list[Periodic]:
     return [
-        Periodic("relay", RELAY_INTERVAL, outbox.relay_once),
+        Periodic("relay", RELAY_INTERVAL, relay),
         Periodic("reconcile", float(rt.settings.reconcile_interval_seconds), reconcile_all),
         Periodic("retention", RETENTION_INTERVAL, prune),
         Periodic("keep_alive", KEEPALIVE_INTERVAL, keep_alive),
