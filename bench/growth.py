@@ -13,6 +13,7 @@ its peak must stay at most 250 MB.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from bench.common import emit, flush_bench_redis, redis_url
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=float, default=0.5)
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",")]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     flush_bench_redis()
     os.environ["REDIS_URL"] = redis_url()  # bench.bulk_export hands REDIS_URL to its worker
     from bench import bulk_export

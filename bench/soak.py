@@ -216,6 +216,8 @@ def run(deliveries: int, tenant_count: int, window: float) -> dict[str, Any]:
         refused = sandbox.get(sandbox.xero, "stats").get("refused_429", 0)
         refused += sandbox.get(sandbox.current_rms, "stats").get("refused_429", 0)
         return {"deliveries": len(plan.sends), "events": recorded, "unique": unique, "statuses": counts,
+                "answers": dict(statuses), "lost_parts": {"unanswered": unanswered, "not_done": not_done,
+                                                          "no_contact": missing, "unrecorded": unique - recorded},
                 "lost": lost, "duplicated": duplicated, "stale": stale, "429s": refused,
                 "seconds": seconds, "throughput": recorded / seconds}
     finally:
@@ -232,7 +234,8 @@ def main() -> None:
     result = run(args.deliveries, args.tenants, args.window)
     print(f"deliveries   {result['deliveries']} ({result['unique']} distinct, {result['events']} events recorded)")
     print(f"statuses     {result['statuses']}")
-    print(f"lost         {result['lost']}")
+    print(f"answers      {result['answers']}")
+    print(f"lost         {result['lost']} {result['lost_parts']}")
     print(f"duplicated   {result['duplicated']}")
     print(f"stale        {result['stale']}")
     print(f"429s received {result['429s']}")

@@ -64,7 +64,8 @@ def configure(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), 20)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # No file given: each logger writes to the sys.stdout of the moment (tests swap it).
+        logger_factory=structlog.PrintLoggerFactory(),
         # Off so that tests capturing logs see every logger; the cost is one lookup per call.
         cache_logger_on_first_use=False,
     )

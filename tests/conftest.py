@@ -125,7 +125,8 @@ def migrate(database_url: str) -> None:
     from alembic.config import Config
 
     config = Config(os.path.join(os.path.dirname(__file__), "..", "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", database_url)
+    # Alembic's config interpolates "%": a PostgreSQL URL's options=-csearch_path%3D... needs %%.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     command.upgrade(config, "head")
 
 

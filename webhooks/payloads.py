@@ -65,7 +65,7 @@ class Delivery:
 def parse(raw: bytes) -> Delivery:
     """The delivery in ``raw``; ``BadPayload`` says what is wrong."""
     try:
-        payload = json.loads(raw)
+        payload = json.loads(raw, parse_constant=_not_json)
     except (ValueError, RecursionError):
         raise BadPayload("body is not valid JSON (UTF-8)") from None
     if _depth(payload) > MAX_DEPTH:
@@ -78,6 +78,12 @@ def parse(raw: bytes) -> Delivery:
         raise BadPayload("invalid webhook body", error.normalized_messages()) from None
     kind = "create" if action.get("action_type") == "create" else "update"
     return Delivery(action["id"], action["subject_id"], action["subject_type"], kind, payload)
+
+
+def _not_json(constant: str) -> Any:
+    """``NaN`` and ``Infinity`` are read by Python's json module but are not JSON (RFC 8259 §6),
+    and PostgreSQL's json type refuses them: a body holding one is invalid, never stored."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _depth(value: Any) -> int:

@@ -10,7 +10,7 @@ from flask import request
 from core.models import Policies
 from core.tables import Event, EventAttempt, Integration, Link
 from webhooks.errors import ApiError
-from webhooks.payloads import MAX_DEPTH, _depth
+from webhooks.payloads import MAX_DEPTH, _depth, _not_json
 
 #: Largest admin API body accepted (CSV uploads have their own limit).
 MAX_JSON_BYTES = 256 * 1024
@@ -31,7 +31,7 @@ def json_body() -> Any:
     if len(raw) > MAX_JSON_BYTES:
         raise ApiError(413, f"body larger than {MAX_JSON_BYTES} bytes")
     try:
-        data = json.loads(raw or b"{}")
+        data = json.loads(raw or b"{}", parse_constant=_not_json)
     except (ValueError, RecursionError):
         raise ApiError(400, "body is not valid JSON") from None
     if _depth(data) > MAX_DEPTH:

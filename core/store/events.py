@@ -178,13 +178,16 @@ def retry_later(
 def _undo_attempt(session: Session, event_id: str) -> None:
     """Forget the open attempt of a sync that only waited (CONTRACT §6: a wait does not add
     to ``attempts``)."""
-    removed = session.execute(
-        delete(EventAttempt).where(EventAttempt.event_id == event_id, EventAttempt.finished_at.is_(None))
-    ).rowcount
-    if removed:
+    # Only this run's attempt (the latest): one left open by a killed worker stays on record.
+    attempt = session.scalars(
+        select(EventAttempt).where(EventAttempt.event_id == event_id, EventAttempt.finished_at.is_(None))
+        .order_by(EventAttempt.number.desc()).limit(1)
+    ).first()
+    if attempt is not None:
+        session.delete(attempt)
         session.execute(
-            update(Event).where(Event.id == event_id, Event.attempts >= removed)
-            .values(attempts=Event.attempts - removed)
+            update(Event).where(Event.id == event_id, Event.attempts > 0)
+            .values(attempts=Event.attempts - 1)
         )
 
 

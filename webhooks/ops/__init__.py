@@ -1,7 +1,8 @@
 """``/ops``: the operators' page (CONTRACT §8), server-rendered with Jinja, no front-end build.
 
 Pages (``pages``) answer "is it healthy?" and "what failed and why?"; actions (``actions``)
-"make it right": replay one or all failed, link by hand, register webhooks again. Reference
+"make it right": replay one or all failed, link by hand, register webhooks again; ``bulk``
+starts exports and imports, takes and gives the links CSV and follows their jobs. Reference
 points: Sidekiq's web UI (retry one or all, queue latency) and Hookdeck's / Svix's event logs.
 """
 from __future__ import annotations
@@ -23,4 +24,4 @@ def _template_globals() -> dict[str, Any]:
     return {"csrf_token": security.csrf_token, "CSRF_FIELD": security.CSRF_FIELD, **formatting.HELPERS}
 
 
-from webhooks.ops import actions, pages  # noqa: E402,F401 - their routes join the blueprint
+from webhooks.ops import actions, bulk, pages  # noqa: E402,F401 - their routes join the blueprint

@@ -9,12 +9,17 @@ import redis
 from sqlalchemy import func, select
 
 from core.runtime import Runtime
-from core.store import integrations
-from core.tables import Event, Integration, utcnow
+from core.store import integrations, jobs
+from core.tables import Event, Integration, Job, utcnow
 from webhooks import queues
+from webhooks.api_jobs import job_view
 
 STATUSES = ("queued", "processing", "retrying", "succeeded", "skipped", "failed")
 WINDOWS = (("hour", timedelta(hours=1)), ("day", timedelta(days=1)))
+#: Bulk jobs listed on an integration's page, latest first.
+RECENT_JOBS = 10
+#: Job statuses that keep a page refreshing (the job is still moving).
+UNFINISHED_JOBS = ("queued", "running")
 
 
 @dataclass
@@ -86,3 +91,20 @@ def source_web_url(integration: Integration | None, organisation_id: Any) -> str
     if integration is None or not organisation_id:
         return None
     return f"https://{integration.source_subdomain}.current-rms.com/members/{int(organisation_id)}"
+
+
+def recent_jobs(rt: Runtime, integration_id: str) -> list[dict[str, Any]]:
+    """The integration's latest bulk jobs as the API shows them (``job_view``)."""
+    return [job_view(job) for job in jobs.recent(rt.db, integration_id=integration_id, limit=RECENT_JOBS)]
+
+
+def unfinished_jobs(rt: Runtime) -> list[dict[str, Any]]:
+    """Every queued or running bulk job, oldest first (a handful at most: one export and one
+    import per integration, plus CSV jobs), for the overview."""
+    with rt.db.session() as session:
+        rows = session.scalars(select(Job).where(Job.status.in_(UNFINISHED_JOBS)).order_by(Job.created_at))
+        return [job_view(job) for job in rows]
+
+
+def moving(job_views: list[dict[str, Any]]) -> bool:
+    return any(job["status"] in UNFINISHED_JOBS for job in job_views)

@@ -32,7 +32,7 @@ def overview() -> Any:
         "ops/overview.html", attention=data.needing_attention(everything),
         queues=figures, redis_error=redis_error, counts=data.recent_counts(rt(), everything),
         statuses=data.STATUSES, integrations=everything, names=data.integration_names(rt()),
-        filter_error=filter_error, args=request.args, **listing,
+        running_jobs=data.unfinished_jobs(rt()), filter_error=filter_error, args=request.args, **listing,
     )
 
 
@@ -79,10 +79,11 @@ def integration_page(integration_id: str) -> Any:
         return render_template("ops/message.html", title="No such integration",
                                message=f"There is no integration {integration_id}."), 404
     recent, _ = events.page(rt().db, EventFilter(integration_id=integration.id), limit=10, cursor=None)
+    bulk_jobs = data.recent_jobs(rt(), integration.id)
     return render_template(
         "ops/integration.html", integration=integration, links=links.all_of(rt().db, integration.id),
         attention=data.needing_attention([integration]), events=recent,
-        names={integration.id: integration.name},
+        names={integration.id: integration.name}, jobs=bulk_jobs, refresh=data.moving(bulk_jobs),
     )
 
 

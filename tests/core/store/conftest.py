@@ -15,9 +15,7 @@ from tests.conftest import migrate
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    # Alembic's config is a ConfigParser: "%" (in the PostgreSQL URL's search_path option)
-    # must be doubled until tests/conftest.py's ``migrate`` does it itself.
-    migrate(db_url.replace("%", "%%"))
+    migrate(db_url)
     database = Database(db_url)
     yield database
     database.dispose()

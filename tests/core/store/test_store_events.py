@@ -209,6 +209,21 @@ def test_retry_later_for_a_wait_does_not_count_an_attempt(db: Database, integrat
     assert attempts_rows(db, event.id) == []
 
 
+def test_a_wait_after_a_killed_worker_keeps_that_workers_attempt(db: Database, integration_id: str) -> None:
+    # Given a worker killed mid-sync (its attempt left open, its lease lapsed)
+    event = recorded(db, integration_id)
+    killed = events.claim(db, event.id, lease_seconds=-1)
+    assert killed is not None and events.start_attempt(db, killed) == 1
+    # When the next worker's run only waits
+    taken = events.claim(db, event.id, lease_seconds=60)
+    assert taken is not None and events.start_attempt(db, taken) == 2
+    events.retry_later(db, event.id, delay=1, error=None, failed_attempt=False)
+    # Then the killed worker's attempt is still counted and on record
+    stored = events.get(db, event.id)
+    assert stored is not None and stored.attempts == 1
+    assert [a.number for a in attempts_rows(db, event.id)] == [1]
+
+
 # --- replay ---------------------------------------------------------------------------------
 
 
