@@ -28,7 +28,7 @@ BENCHMARKS: tuple[tuple[str, float], ...] = (
     ("ingress", 200),
     ("latency", 200),
     ("burst", 330),
-    ("growth", 150),
+    ("growth", 200),
     ("bulk_export", 240),
     ("soak", 150),
 )

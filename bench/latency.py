@@ -105,7 +105,7 @@ def _run(sandbox: Sandbox, watcher: CreateWatcher, count: int, extra_env: dict[s
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200)
-    parser.add_argument("--baseline-events", type=int, default=100)
+    parser.add_argument("--baseline-events", type=int, default=50)
     args = parser.parse_args(argv)
     sandbox = Sandbox()
     watcher = CreateWatcher(sandbox.xero_app)

@@ -90,6 +90,10 @@ class Settings:
             retry_max_seconds=_parse(env, "RETRY_MAX_SECONDS", float, "600"),
             rate_limit_window_seconds=_parse(env, "RATE_LIMIT_WINDOW_SECONDS", float, "0"),
             batch_creates=_flag(env, "BATCH_CREATES", True),
+            http_timeout=(
+                _parse(env, "HTTP_CONNECT_TIMEOUT_SECONDS", float, "3.05"),
+                _parse(env, "HTTP_READ_TIMEOUT_SECONDS", float, "20"),
+            ),
         )
         if len(settings.admin_token) < 16:
             raise ConfigError("ADMIN_TOKEN must be at least 16 characters")

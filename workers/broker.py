@@ -10,6 +10,7 @@ import os
 import time
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 
 #: Live syncs and bulk work run on separate queues (DESIGN invariant).
@@ -21,10 +22,12 @@ NAMESPACE = "dramatiq"
 def make_broker(url: str | None = None) -> RedisBroker:
     # Short socket timeouts: a webhook must not hang on an unreachable Redis; its event is
     # already committed and the relay sends it later.
-    broker = RedisBroker(
-        url=url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), namespace=NAMESPACE,
+    # (RedisBroker drops socket options given beside a URL, so the client is built here.)
+    client = redis.Redis.from_url(
+        url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         socket_connect_timeout=1, socket_timeout=5,
     )
+    broker = RedisBroker(client=client, namespace=NAMESPACE)
     broker.declare_queue(SYNC_QUEUE)
     broker.declare_queue(BULK_QUEUE)
     return broker

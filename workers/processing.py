@@ -150,7 +150,7 @@ def settle(
     except Transient as error:
         status = _transient(rt, event, error, attempt)
     except CredentialsRefused as error:
-        integrations.set_status(rt.db, integration.id, "reconnect_needed", error.reason)
+        integrations.set_status(rt.db, integration.id, "reconnect_needed", scrub(error.reason))
         status = _fail(rt, event, error.reason, _detail(error))
     except Rejected as error:
         status = _fail(rt, event, error.reason, _detail(error))
@@ -180,6 +180,8 @@ def _detail(error: BaseException) -> str:
 
 
 def _fail(rt: Runtime, event: Event, reason: str, detail: str | None) -> str:
+    # A provider's reason may quote its error body (Xero's validation message): scrubbed too.
+    reason = scrub(reason)
     outcome = Outcome(action=None, reason=reason).to_dict()
     events.finish(rt.db, event.id, status="failed", outcome=outcome, error=detail)
     log.warning("event failed", reason=reason)
