@@ -17,8 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """An engine for ``url``; creates the SQLite file's folder and sets its pragmas."""
+def make_engine(url: str, *, begin_immediate: bool = True, **options: Any) -> Engine:
+    """An engine for ``url``; creates the SQLite file's folder and sets its pragmas.
+
+    ``begin_immediate``: SQLite transactions take the write lock at BEGIN (for writers);
+    without it they are deferred, which in WAL mode never waits for a writer (for readers)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -28,7 +31,7 @@ def make_engine(url: str, **options: Any) -> Engine:
             **options,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin_immediate if begin_immediate else _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options)
 
@@ -44,6 +47,10 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
 def _sqlite_begin_immediate(connection: Any) -> None:
     # Take the write lock at BEGIN: a deferred transaction that reads and then writes can fail
     # with "database is locked" at once instead of waiting on the busy timeout.
@@ -57,6 +64,12 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **options)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: reads on an engine of their own whose transactions never queue behind a
+        # writer (WAL readers see the last commit); elsewhere the one engine serves both.
+        self.read_engine = (
+            make_engine(url, begin_immediate=False, **options) if url.startswith("sqlite") else self.engine
+        )
+        self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -70,6 +83,15 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session: nothing is committed."""
+        session = self._reads()
+        try:
+            yield session
+        finally:
+            session.close()  # ends the transaction; loaded objects stay readable, detached
+
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -82,3 +104,4 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()

@@ -62,7 +62,7 @@ def _integration(rt: Runtime, integration_id: str):  # -> Integration | None
     if len(integration_id) > 64:
         return None
     try:
-        return integrations.get(rt.db, integration_id)
+        return integrations.for_webhook(rt.db, integration_id)
     except SQLAlchemyError:
         raise ApiError(503, "the delivery could not be recorded; try again",
                        headers={"Retry-After": "5"}) from None
@@ -135,8 +135,9 @@ def _record(rt: Runtime, integration_id: str, delivery: payloads.Delivery) -> Re
         kind=delivery.kind, payload=delivery.payload,
         status="queued" if is_member else "skipped",
     )
+    message_id = outbox.new_message_id() if is_member else None
     try:
-        event, duplicate = events.record(rt.db, new)
+        event, duplicate = events.record(rt.db, new, message_id=message_id)
     except SQLAlchemyError:
         log.exception("could not record a delivery", integration_id=integration_id)
         raise ApiError(503, "the delivery could not be recorded; try again",
@@ -144,8 +145,8 @@ def _record(rt: Runtime, integration_id: str, delivery: payloads.Delivery) -> Re
     if duplicate:
         metrics.WEBHOOKS.labels(answer="duplicate").inc()
         return _answer(200, {"event_id": event.id, "status": event.status, "duplicate": True})
-    if is_member:
-        outbox.send(rt, event.id)
+    if message_id is not None:
+        outbox.send_prepared(rt, event.id, message_id)
     metrics.WEBHOOKS.labels(answer=event.status).inc()
     log.info("webhook recorded", integration_id=integration_id, event_id=event.id,
              organisation_id=delivery.subject_id, status=event.status, kind=delivery.kind)

@@ -11,12 +11,27 @@ import time
 
 import dramatiq
 import redis
+from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
 #: Live syncs and bulk work run on separate queues (DESIGN invariant).
 SYNC_QUEUE = "sync"
 BULK_QUEUE = "bulk"
 NAMESPACE = "dramatiq"
+
+
+class OutboxRedisBroker(RedisBroker):
+    """Dramatiq's Redis broker, except that a message may arrive with its Redis message id
+    already chosen (``options["redis_message_id"]``): the webhook records that id with the
+    event in the same commit, so it needs no second write to say the event was sent."""
+
+    def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
+        if delay is not None or "redis_message_id" not in message.options:
+            return super().enqueue(message, delay=delay)
+        self.emit_before("enqueue", message, delay)
+        self.do_enqueue(message.queue_name, message.options["redis_message_id"], message.encode())
+        self.emit_after("enqueue", message, delay)
+        return message
 
 
 def make_broker(url: str | None = None) -> RedisBroker:
@@ -27,7 +42,7 @@ def make_broker(url: str | None = None) -> RedisBroker:
         url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         socket_connect_timeout=1, socket_timeout=5,
     )
-    broker = RedisBroker(client=client, namespace=NAMESPACE)
+    broker = OutboxRedisBroker(client=client, namespace=NAMESPACE)
     broker.declare_queue(SYNC_QUEUE)
     broker.declare_queue(BULK_QUEUE)
     return broker

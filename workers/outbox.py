@@ -8,6 +8,8 @@ flushed). Repeated messages are harmless: only one ``claim`` of an event can suc
 """
 from __future__ import annotations
 
+import uuid
+
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 import structlog
@@ -39,6 +41,30 @@ def send(rt: Runtime, event_id: str) -> bool:
         # which the event's claim makes harmless.
         log.warning("could not record the send", event_id=event_id)
     return True
+
+
+def new_message_id() -> str:
+    """A Redis message id chosen before the event is committed (``OutboxRedisBroker``)."""
+    return uuid.uuid4().hex
+
+
+def send_prepared(rt: Runtime, event_id: str, message_id: str) -> bool:
+    """Enqueue the event's sync under the message id already committed with it; when Redis is
+    down, take the id back so the relay sends the event as soon as Redis answers again."""
+    from workers.actors import sync_event
+
+    message = sync_event.message(event_id).copy(options={"redis_message_id": message_id})
+    try:
+        sync_event.broker.enqueue(message)
+        return True
+    except (redis.RedisError, OSError) as error:
+        log.warning("broker unavailable; the relay will send the event", event_id=event_id,
+                    error=type(error).__name__)
+    try:
+        events.mark_unsent(rt.db, [(event_id, message_id)])
+    except SQLAlchemyError:
+        pass  # the relay finds the message missing after LOST_AFTER_SECONDS anyway
+    return False
 
 
 def relay_once(rt: Runtime) -> dict[str, int]:

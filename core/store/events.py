@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import Database
-from core.tables import Event, EventAttempt, utcnow
+from core.tables import Event, EventAttempt, new_id, utcnow
 
 #: Statuses a worker still owes work for.
 OWED = ("queued", "retrying")
@@ -36,21 +36,27 @@ class NewEvent:
     status: str = "queued"
 
 
-def record(db: Database, new: NewEvent) -> tuple[Event, bool]:
-    """Insert and commit the event; ``(event, True)`` when this ``action.id`` was seen before."""
+def record(db: Database, new: NewEvent, *, message_id: str | None = None) -> tuple[Event, bool]:
+    """Insert and commit the event; ``(event, True)`` when this ``action.id`` was seen before.
+
+    With ``message_id`` the event is recorded as sent under that broker message id in the same
+    commit (the caller enqueues it right after; the relay re-sends it if that fails). A Core
+    INSERT, not the ORM's unit of work: this is the webhook's hot path."""
+    now = utcnow()
+    skipped = new.status == "skipped"
+    values = dict(
+        id=new_id(), integration_id=new.integration_id, source_event_id=new.source_event_id,
+        organisation_id=new.organisation_id, subject_type=new.subject_type, kind=new.kind,
+        status=new.status, attempts=0, force_write=False, payload=new.payload, received_at=now,
+        finished_at=now if skipped else None, outcome=_skipped_outcome(new) if skipped else None,
+        sent_at=now if message_id else None, message_id=message_id,
+    )
     try:
-        with db.session() as session:
-            event = Event(
-                integration_id=new.integration_id, source_event_id=new.source_event_id,
-                organisation_id=new.organisation_id, subject_type=new.subject_type,
-                kind=new.kind, status=new.status, payload=new.payload,
-                finished_at=utcnow() if new.status == "skipped" else None,
-                outcome=_skipped_outcome(new) if new.status == "skipped" else None,
-            )
-            session.add(event)
-        return event, False
+        with db.engine.begin() as connection:
+            connection.execute(insert(Event.__table__), [values])
+        return Event(**values), False
     except IntegrityError:
-        with db.session() as session:
+        with db.reading() as session:
             existing = session.scalars(
                 select(Event).where(
                     Event.integration_id == new.integration_id,
@@ -217,7 +223,7 @@ def requeue_for_replay(db: Database, event_id: str) -> Event | None:
 
 
 def get(db: Database, event_id: str) -> Event | None:
-    with db.session() as session:
+    with db.reading() as session:
         return session.get(Event, event_id)
 
 
@@ -226,7 +232,7 @@ def attempts_of(db: Database, event_ids: Sequence[str]) -> dict[str, list[EventA
     history: dict[str, list[EventAttempt]] = {event_id: [] for event_id in event_ids}
     if not event_ids:
         return history
-    with db.session() as session:
+    with db.reading() as session:
         for attempt in session.scalars(
             select(EventAttempt).where(EventAttempt.event_id.in_(list(event_ids)))
             .order_by(EventAttempt.event_id, EventAttempt.number)
@@ -270,7 +276,7 @@ def page(
             and_(Event.received_at == received_at, Event.id < event_id),
         ))
     query = query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit + 1)
-    with db.session() as session:
+    with db.reading() as session:
         rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -293,7 +299,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def ids_matching(db: Database, filters: EventFilter) -> Sequence[str]:
-    with db.session() as session:
+    with db.reading() as session:
         return list(session.scalars(select(Event.id).where(*filters.clauses())))
 
 
@@ -364,5 +370,5 @@ def prune(db: Database, *, older_than: datetime, batch: int = 1000) -> int:
 
 
 def by_ids(db: Database, ids: Iterable[str]) -> list[Event]:
-    with db.session() as session:
+    with db.reading() as session:
         return list(session.scalars(select(Event).where(Event.id.in_(list(ids)))))

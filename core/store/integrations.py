@@ -40,15 +40,31 @@ def create(db: Database, vault: Vault, new: NewIntegration) -> tuple[Integration
 
 
 def get(db: Database, integration_id: str, *, include_deleted: bool = False) -> Integration | None:
-    with db.session() as session:
+    with db.reading() as session:
         integration = session.get(Integration, integration_id)
     if integration is None or (integration.deleted_at is not None and not include_deleted):
         return None
     return integration
 
 
+#: What the webhook receiver reads of an integration: one narrow row, no ORM object.
+WEBHOOK_COLUMNS = (
+    Integration.id, Integration.status, Integration.deleted_at, Integration.settings,
+    Integration.sealed_secrets, Integration.webhook_token_digest,
+    Integration.previous_token_digest, Integration.previous_token_valid_until,
+)
+
+
+def for_webhook(db: Database, integration_id: str) -> Any | None:
+    """The columns a delivery is checked against (attribute access like an ``Integration``),
+    or ``None`` for an unknown or deleted integration."""
+    with db.read_engine.connect() as connection:
+        row = connection.execute(select(*WEBHOOK_COLUMNS).where(Integration.id == integration_id)).first()
+    return None if row is None or row.deleted_at is not None else row
+
+
 def all_active(db: Database) -> list[Integration]:
-    with db.session() as session:
+    with db.reading() as session:
         return list(session.scalars(
             select(Integration).where(Integration.deleted_at.is_(None)).order_by(Integration.created_at)
         ))

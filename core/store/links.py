@@ -31,14 +31,14 @@ class LinkWrite:
 
 
 def get(db: Database, integration_id: str, organisation_id: int) -> Link | None:
-    with db.session() as session:
+    with db.reading() as session:
         return session.scalars(select(Link).where(
             Link.integration_id == integration_id, Link.organisation_id == organisation_id,
         )).first()
 
 
 def by_contact(db: Database, integration_id: str, contact_id: str) -> Link | None:
-    with db.session() as session:
+    with db.reading() as session:
         return session.scalars(select(Link).where(
             Link.integration_id == integration_id, Link.contact_id == contact_id,
         )).first()
@@ -99,13 +99,13 @@ def all_of(db: Database, integration_id: str, organisation_id: int | None = None
     query = select(Link).where(Link.integration_id == integration_id)
     if organisation_id is not None:
         query = query.where(Link.organisation_id == organisation_id)
-    with db.session() as session:
+    with db.reading() as session:
         return list(session.scalars(query.order_by(Link.organisation_id)))
 
 
 def contact_ids_by_organisation(db: Database, integration_id: str) -> dict[int, str]:
     query = select(Link.organisation_id, Link.contact_id).where(Link.integration_id == integration_id)
-    with db.session() as session:
+    with db.reading() as session:
         # Rows unpack as tuples (``Result.tuples()`` is deprecated and broken in SQLAlchemy 2.1).
         return {organisation_id: contact_id for organisation_id, contact_id in session.execute(query)}
 
@@ -134,7 +134,7 @@ def put_marker(db: Database, integration_id: str, organisation_id: int, name: st
 
 
 def has_marker(db: Database, integration_id: str, organisation_id: int) -> bool:
-    with db.session() as session:
+    with db.reading() as session:
         return session.get(CreateMarker, (integration_id, organisation_id)) is not None
 
 

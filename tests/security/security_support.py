@@ -20,16 +20,19 @@ def store_snapshot(rt: Any) -> dict[str, list[str]]:
     return snapshot
 
 
-#: Rate-limiter windows count the calls made to another system, refused request or not (a PUT of
-#: an unknown contact asks the provider first): bookkeeping of calls, not data from the request.
-NOT_STATE_PREFIXES = (b"ratelimit:",)
+#: The queues: Dramatiq's lists, delayed sets and message hashes. Worker bookkeeping
+#: (heartbeats, acks) is left out, and so are rate-limiter windows (they count calls made to
+#: another system, refused request or not) and locks, which another test process sharing the
+#: database may be taking at the same moment.
+QUEUE_PREFIX = b"dramatiq:"
+NOT_STATE_PARTS = (b"__heartbeats__", b".acks")
 
 
 def redis_snapshot(rt: Any) -> dict[str, Any]:
-    """Every key of the test Redis database with its size (queues, delayed sets, message hashes)."""
+    """Every queue key of the test Redis database with its size."""
     sizes: dict[str, Any] = {}
-    for key in rt.redis.scan_iter(count=1000):
-        if key.startswith(NOT_STATE_PREFIXES):
+    for key in rt.redis.scan_iter(match=QUEUE_PREFIX + b"*", count=1000):
+        if any(part in key for part in NOT_STATE_PARTS):
             continue
         kind = rt.redis.type(key).decode()
         size = {"list": rt.redis.llen, "zset": rt.redis.zcard, "hash": rt.redis.hlen,

@@ -50,7 +50,6 @@ class Recorder:
         response = getattr(self.client, method)(path, **kwargs)
         text = response.get_data(as_text=True) + json.dumps(dict(response.headers))
         (self.handing_out_tokens if hands_out_token else self.answers).append(text)
-        self.answers.append(f"{method.upper()} {path}") if hands_out_token else None
         return response
 
 

@@ -244,3 +244,57 @@ def test_sage_web_links_on_its_https_hosts_are_kept(href: str) -> None:
 def test_other_web_links_from_a_provider_answer_are_dropped(href: Any) -> None:
     assert safe_web_address(href) is None
     assert web_link_from([{"rel": "alternate", "type": "text/html", "href": href}]) is None
+
+
+# --- CSV export: formula injection --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_formula_start_is_defused_in_the_export(start: str) -> None:
+    import csv
+    import io
+
+    from workers.bulk.csv_format import write_lines
+
+    # Given an organisation and a contact whose names start like a spreadsheet formula
+    hostile = f"{start}HYPERLINK(\"https://evil.example\")"
+    text = "".join(write_lines("Linked Xero contact", [(7, hostile, hostile)]))
+    # When the export is read back as a spreadsheet would
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    # Then every such cell starts with a quote, so it is text, never a formula
+    assert rows[1][1] == "'" + hostile and rows[1][2] == "'" + hostile, rows
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in rows[1])
+
+
+# --- no URL from input is fetched -----------------------------------------------------------------
+
+
+def test_urls_in_a_webhook_body_are_never_fetched(client: Any, admin: Any, rt: Any, sandbox: Any) -> None:
+    from flask import Flask
+
+    from sandbox.runner import ServerThread
+    from tests.support import RunningWorker, seed_organisation, wait_event
+
+    # Given a server that records every request, named by every URL-looking field of a delivery
+    trap, hits = Flask("trap"), []
+
+    @trap.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT"])
+    @trap.route("/<path:path>", methods=["GET", "POST", "PUT"])
+    def _hit(path: str) -> str:
+        hits.append(path)
+        return "{}"
+
+    integration = create_integration(client, admin, sandbox, "xero")
+    member = seed_organisation(sandbox, integration["subdomain"])
+    with ServerThread(trap) as server, RunningWorker(rt):
+        body = {"action": {"id": 77, "subject_id": member["id"], "subject_type": "Member", "action_type": "create",
+                           "url": f"{server.url}/action", "callback_url": f"{server.url}/callback",
+                           "subject": {"href": f"{server.url}/subject", "api_url": f"{server.url}/api"}},
+                "links": [{"href": f"{server.url}/links"}], "target_url": f"{server.url}/target"}
+        # When it is delivered and processed
+        answer = client.post(webhook_path(integration), json=body)
+        assert answer.status_code == 202, answer.get_json()
+        event = wait_event(client, admin, answer.get_json()["event_id"], timeout=30)
+    # Then the organisation was synced from the configured rental-system URL, and the trap saw nothing
+    assert event["status"] == "succeeded", event
+    assert hits == []
