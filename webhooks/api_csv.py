@@ -76,7 +76,7 @@ def upload(integration_id: str) -> tuple[dict[str, Any], int]:
     dry_run = (request.args.get("dry_run") or "").lower() in TRUE_VALUES
     column = provider_class(integration.provider_kind).csv_column
     try:
-        rows = read_rows(_csv_bytes(), column)
+        rows = read_rows(csv_bytes(), column)
     except CsvRefused as refused:
         raise ApiError(refused.status, refused.message) from None
     if len(rows) > ANSWER_AT_ONCE:
@@ -88,7 +88,7 @@ def upload(integration_id: str) -> tuple[dict[str, Any], int]:
     return outcome.to_dict(), 200
 
 
-def _csv_bytes() -> bytes:
+def csv_bytes() -> bytes:
     if (request.content_length or 0) > MAX_BYTES + 64 * 1024:  # multipart framing allowed
         raise ApiError(413, f"body larger than {MAX_BYTES // (1024 * 1024)} MiB")
     mimetype = (request.mimetype or "").lower()

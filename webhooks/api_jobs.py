@@ -46,14 +46,14 @@ def job_view(job: Job) -> dict[str, Any]:
 @blueprint.post("/integrations/<integration_id>/export")
 @admin_required
 def start_export(integration_id: str) -> tuple[dict[str, Any], int]:
-    return _start(integration_id, "export", _options(json_body()))
+    return start_job(integration_id, "export", _options(json_body()))
 
 
 @blueprint.post("/integrations/<integration_id>/import")
 @admin_required
 def start_import(integration_id: str) -> tuple[dict[str, Any], int]:
     json_body()  # no options; a malformed body is still refused
-    return _start(integration_id, "import", {})
+    return start_job(integration_id, "import", {})
 
 
 def _options(body: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
     return {"batch_size": size}
 
 
-def _start(integration_id: str, kind: str, options: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def start_job(integration_id: str, kind: str, options: dict[str, Any]) -> tuple[dict[str, Any], int]:
     integration = found(integration_id)
     if integration.status != "active":
         raise ApiError(409, f"the integration is {integration.status}")

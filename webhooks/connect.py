@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import requests
 from flask import Blueprint, Response, current_app, redirect, request
 
-from core.errors import ProviderError
+from core.errors import CredentialsRefused, ProviderError
 from core.runtime import Runtime
 from core.store import integrations
 from providers.oauth import exchange_code
@@ -108,6 +108,10 @@ def _store_connection(rt: Runtime, integration: Any, code: str) -> None:
             client_auth=provider_class(kind).oauth_client_auth, code=code,
             redirect_uri=redirect_uri(rt), timeout=rt.settings.http_timeout,
         )
+    except CredentialsRefused:
+        # invalid_grant and friends: the code was used, expired (Sage: 60 s) or not ours.
+        raise ApiError(400, "the accounting system refused the authorisation code; "
+                       "start the connection again") from None
     except ProviderError as error:
         raise ApiError(502, f"the token exchange failed: {error.reason}") from None
     integrations.merge_secrets(rt.db, rt.vault, integration.id, {

@@ -16,7 +16,7 @@ from typing import Callable
 import structlog
 
 from core import metrics
-from core.logging import scrub
+from core.logging import REDACTED, scrub
 from core.errors import (
     CredentialsRefused, LockBusy, LockLost, ProviderError, RateLimited, Rejected, SyncError,
     Transient,
@@ -179,11 +179,31 @@ def _detail(error: BaseException) -> str:
     return scrub(detail)
 
 
+def _known_secrets(rt: Runtime, integration_id: str) -> list[str]:
+    """The integration's own secret values: an error body quoting one in plain words is caught
+    even where no token-shaped pattern is (read only when something is about to be stored)."""
+    integration = integrations.get(rt.db, integration_id, include_deleted=True)
+    if integration is None or not integration.sealed_secrets:
+        return []
+    values = integrations.secrets_of(rt.vault, integration).values()
+    return [v for v in values if isinstance(v, str) and len(v) >= 8]
+
+
+def _stored(rt: Runtime, event: Event, text: str | None) -> str | None:
+    """``text`` as it may be stored on the event: token-shaped values and the integration's
+    own secrets masked."""
+    if not text:
+        return text
+    for secret in _known_secrets(rt, event.integration_id):
+        text = text.replace(secret, REDACTED)
+    return scrub(text)
+
+
 def _fail(rt: Runtime, event: Event, reason: str, detail: str | None) -> str:
     # A provider's reason may quote its error body (Xero's validation message): scrubbed too.
-    reason = scrub(reason)
+    reason = _stored(rt, event, reason) or reason
     outcome = Outcome(action=None, reason=reason).to_dict()
-    events.finish(rt.db, event.id, status="failed", outcome=outcome, error=detail)
+    events.finish(rt.db, event.id, status="failed", outcome=outcome, error=_stored(rt, event, detail))
     log.warning("event failed", reason=reason)
     return "failed"
 
@@ -207,6 +227,7 @@ def _transient(
         reason = getattr(error, "reason", None) or "the other system kept failing"
         return _fail(rt, event, f"gave up retrying after {settings.retry_give_up_seconds / 3600:g} hours: {reason}", _detail(error))
     delay = max(at_least, backoff(attempt, low=settings.retry_min_seconds, high=settings.retry_max_seconds))
-    events.retry_later(rt.db, event.id, delay=delay, error=_detail(error), failed_attempt=True)
-    log.info("event will retry", delay=round(delay, 2), error=_detail(error), attempt=attempt)
+    detail = _stored(rt, event, _detail(error))
+    events.retry_later(rt.db, event.id, delay=delay, error=detail, failed_attempt=True)
+    log.info("event will retry", delay=round(delay, 2), error=detail, attempt=attempt)
     return "retrying"

@@ -50,7 +50,7 @@ def start_import(integration_id: str) -> Response:
 def _start(integration_id: str, kind: str) -> Response:
     """As ``POST /api/integrations/<id>/<kind>``; its 409s become a message on the page."""
     try:
-        answer, _ = api_jobs._start(integration_id, kind, {})  # noqa: SLF001 - the API's own check-and-start
+        answer, _ = api_jobs.start_job(integration_id, kind, {})  # the API's own check-and-start
     except ApiError as error:
         flash(_refusal(kind, error), "warning" if error.status == 409 else "error")
         return _back(integration_id)
@@ -131,6 +131,6 @@ def upload_links(integration_id: str) -> Any:
 
 def _uploaded_rows(column: str) -> list[CsvRow]:
     try:
-        return read_rows(api_csv._csv_bytes(), column)  # noqa: SLF001 - the API's size and type bounds
+        return read_rows(api_csv.csv_bytes(), column)  # the API's size and type bounds
     except CsvRefused as refused:
         raise ApiError(refused.status, refused.message) from None

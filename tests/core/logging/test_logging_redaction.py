@@ -35,3 +35,26 @@ def test_a_configured_logger_never_prints_the_webhook_token(capsys) -> None:
                                    api_key="key-1")
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert "very-secret" not in json.dumps(line) and line["api_key"] == REDACTED
+
+
+def test_an_integrations_own_secret_quoted_in_plain_words_is_not_stored(rt, client, admin, sandbox) -> None:
+    # Given a Xero answer that quotes the integration's API key in plain words (no token-shaped key)
+    from core.store import events as event_store
+    from tests.support import create_integration, running_worker, seed_organisation, send_webhook, wait_event
+
+    import requests
+
+    integration = create_integration(client, admin, sandbox, "xero")
+    fault = {"path": "/Contacts", "method": "PUT", "status": 400, "times": 5,
+             "body": {"Message": f"your key {integration['api_key']} was not accepted"}}
+    requests.post(f"{sandbox.xero}/_sandbox/faults", json=fault, timeout=5).raise_for_status()
+    member = seed_organisation(sandbox, integration["subdomain"])
+
+    # When the create is refused
+    for _worker in running_worker(rt):
+        event = wait_event(client, admin, send_webhook(client, integration, member["id"], "create").get_json()["event_id"])
+
+    # Then neither the reason nor the stored error carries the API key
+    stored = event_store.get(rt.db, event["id"])
+    assert integration["api_key"] not in (stored.last_error or "")
+    assert integration["api_key"] not in str(stored.outcome)

@@ -83,3 +83,15 @@ def test_connect_needs_the_admin_token(connect_app: Any, admin: Any, sandbox: An
     integration = create_integration(client, admin, sandbox, "xero")
     assert client.get(f"/connect/{integration['id']}").status_code == 401
     assert client.get("/connect/callback?state=forged&code=x").status_code == 400
+
+
+def test_a_refused_code_is_a_clear_400(connect_app: Any, admin: Any, sandbox: Any) -> None:
+    client = connect_app.test_client()
+    integration = create_integration(client, admin, sandbox, "xero")
+    path, query = consent(client, admin, integration["id"])
+    forged = path.replace(query["code"][0], "not-a-code-the-sandbox-issued")
+
+    answer = client.get(forged)
+
+    assert answer.status_code == 400
+    assert "refused the authorisation code" in answer.get_json()["error"]
