@@ -13,8 +13,12 @@ that floor is printed too); 429s received; peak memory of the worker. The one-ca
 baseline (batch size 1) runs on ``--baseline-count`` organisations (1,000 by default: 10,000
 would take 10,000 ÷ 48 windows, about 10 minutes at 3 s), which the output says.
 
-Redis: ``REDIS_URL`` (default ``redis://127.0.0.1:6379/0``; ``make bench`` starts one). Keys are
-per integration, so nothing is flushed.
+Redis: the benchmarks' own (``bench.common.redis_url``: ``BENCH_REDIS_URL``, else a private
+``redis-server`` started for the run). Keys are per integration, so nothing is flushed.
+
+Printed last, for ``python -m bench``'s table: ``BENCH-RESULT`` lines for contacts per write
+call, wall time in windows against the floor, the worker's peak RSS and the 429s, each beside
+the batch-size-1 run.
 """
 from __future__ import annotations
 
@@ -32,11 +36,15 @@ from typing import Any
 
 import requests
 
+from bench.common import redis_url
+
 #: Xero's published per-tenant minute limit (providers.md A5), kept as is.
 XERO_LIMIT = 60
 DEFAULT_WINDOW = 3.0
 DEFAULT_COUNT = 10_000
 DEFAULT_BASELINE_COUNT = 1_000
+#: Issue 8: the worker of a bulk export stays under this, whatever the count.
+TARGET_WORKER_RSS_MB = 250.0
 
 
 @dataclass
@@ -85,7 +93,7 @@ def _start(window: float) -> tuple[Bench, list[Any]]:
                                             day_limit=1_000_000)).start()]
     folder = tempfile.mkdtemp(prefix="bench-bulk-")
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder}/bench.db",
-           "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+           "REDIS_URL": redis_url(),
            "ADMIN_TOKEN": "bench-admin-token-0123456789",
            "ENCRYPTION_KEY": Fernet.generate_key().decode(),
            "RATE_LIMIT_WINDOW_SECONDS": str(window), "LOG_LEVEL": "WARNING"}
@@ -196,6 +204,36 @@ def _report(args: argparse.Namespace, batched: dict[str, Any], baseline: dict[st
               f"{args.count:,}: at {bulk_per_window} calls per window it would need "
               f"{args.count / bulk_per_window:.0f} windows ({args.count / bulk_per_window * args.window / 60:.0f} min "
               f"here, {args.count / bulk_per_window / 60:.1f} h at Xero's real minute).")
+    _emit(batched, baseline, bulk_per_window)
+
+
+def _emit(batched: dict[str, Any], baseline: dict[str, Any], bulk_per_window: int) -> None:
+    """The machine-readable lines (bench.common.emit) for ``python -m bench``'s table."""
+    from bench.common import emit
+
+    label = f"batch size 1, {baseline['count']:,} orgs"
+    count, done = f"{batched['count']:,}", batched["job"]["status"] == "succeeded"
+    per_call = batched["contacts"] / max(1, batched["writes"])
+    base_per_call = baseline["contacts"] / max(1, baseline["writes"])
+    emit(f"bulk export {count}: contacts per write call", round(per_call, 1), unit="contacts/call",
+         target="reported (Xero batches up to 50)", baseline=round(base_per_call, 1), baseline_label=label,
+         ratio=round(per_call / base_per_call, 1) if base_per_call else None,
+         note=f"job {batched['job']['status']}, {batched['job']['failed']} failed, "
+              f"{batched['contacts']:,} contacts in Xero")
+    windows, floor = batched["wall"] / batched["window"], batched["calls"] / bulk_per_window
+    emit(f"bulk export {count}: wall time in windows", round(windows, 1), unit=f"windows of {batched['window']:g} s",
+         target="reported, vs the floor", baseline=round(floor, 2),
+         baseline_label=f"floor: {batched['calls']} calls / {bulk_per_window} bulk calls per window",
+         ratio=round(windows / floor, 1) if floor else None,
+         note=f"{batched['xero_call_seconds']:.0f} s of {batched['wall']:.0f} s inside Xero stand-in calls, "
+              f"{batched['limiter_wait_seconds']:.0f} s at the limiter; batch size 1: "
+              f"{baseline['wall'] / baseline['window']:.1f} windows vs floor {baseline['calls'] / bulk_per_window:.1f}")
+    emit(f"bulk export {count}: worker peak RSS", round(batched["peak_rss_mb"]), unit="MiB",
+         target=f"<= {TARGET_WORKER_RSS_MB:.0f}", baseline=round(baseline["peak_rss_mb"]), baseline_label=label,
+         ratio=round(batched["peak_rss_mb"] / baseline["peak_rss_mb"], 2),
+         met=done and batched["peak_rss_mb"] <= TARGET_WORKER_RSS_MB, note="ru_maxrss of the worker process")
+    emit(f"bulk export {count}: 429s received", batched["refused_429"], unit="429s", target="0",
+         baseline=baseline["refused_429"], baseline_label=label, met=done and batched["refused_429"] == 0)
 
 
 def _value(run: dict[str, Any], key: str | None, label: str, bulk_per_window: int) -> Any:

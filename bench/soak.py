@@ -49,6 +49,8 @@ FAULTS = [{"status": 503}, {"status": 500}, {"mode": "reset"}, {"mode": "lost"}]
 #: Seconds to wait for the queue to drain after the last delivery.
 DRAIN_TIMEOUT = 150.0
 SENDERS = 8
+#: The issue's soak; ``make bench`` asks for fewer (bench.__main__) to fit its 15 minutes.
+DEFAULT_DELIVERIES = 5000
 #: The service's settings for the run: retries shortened like the limit windows (production:
 #: 5 s to 10 min), the reconciliation poll off so that every event counted is a delivery.
 SERVICE_ENV = {"RETRY_MIN_SECONDS": "0.5", "RETRY_MAX_SECONDS": "5", "RECONCILE_INTERVAL_SECONDS": "0",
@@ -227,7 +229,7 @@ def run(deliveries: int, tenant_count: int, window: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--deliveries", type=int, default=5000)
+    parser.add_argument("--deliveries", type=int, default=DEFAULT_DELIVERIES)
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--window", type=float, default=1.0, help="seconds of each rate-limit 'minute'")
     args = parser.parse_args()
@@ -240,10 +242,25 @@ def main() -> None:
     print(f"stale        {result['stale']}")
     print(f"429s received {result['429s']}")
     print(f"throughput   {result['throughput']:.1f} events/s over {result['seconds']:.1f} s")
-    emit("soak: lost + duplicated", result["lost"] + result["duplicated"], unit="events", target="0",
-         met=result["lost"] == 0 and result["duplicated"] == 0 and result["stale"] == 0,
-         note=f"{result['deliveries']} deliveries, 429s {result['429s']}, "
-              f"{result['throughput']:.1f} events/s, stale {result['stale']}")
+    _emit(result, args.deliveries)
+
+
+def _emit(result: dict[str, Any], asked: int) -> None:
+    """The machine-readable lines (bench.common.emit) for ``python -m bench``'s table."""
+    run = f"{result['deliveries']:,} deliveries ({result['unique']:,} distinct)"
+    if asked != DEFAULT_DELIVERIES:
+        run += f", reduced from {DEFAULT_DELIVERIES:,} to fit make bench's time"
+    emit("soak: events lost", result["lost"], unit="events", target="0", met=result["lost"] == 0,
+         note=f"{run}; {result['lost_parts']}")
+    emit("soak: contacts duplicated", result["duplicated"], unit="contacts", target="0",
+         met=result["duplicated"] == 0, note="contacts beyond one per organisation")
+    emit("soak: contacts stale", result["stale"], unit="contacts", target="0", met=result["stale"] == 0,
+         note="contacts not holding their organisation's latest email")
+    emit("soak: 429s received", result["429s"], unit="429s", target="0", met=result["429s"] == 0,
+         note="from the Xero and Current RMS stand-ins")
+    emit("soak: throughput", round(result["throughput"], 1), unit="events/s", target="reported",
+         note=f"{result['events']:,} events recorded in {result['seconds']:.0f} s, with one provider fault "
+              f"per {DELIVERIES_PER_FAULT} deliveries")
 
 
 if __name__ == "__main__":

@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return run()
     except KeyboardInterrupt:
         print(f"\nStopped.{_redis_note()}", flush=True)
-        return 130
+        return 0  # stopping is what Ctrl-C asks for: not an error for make to report
     except (ProcessFailed, subprocess.CalledProcessError) as error:
         print(f"make run: {error}", file=sys.stderr, flush=True)
         return 1
