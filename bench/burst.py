@@ -21,7 +21,6 @@ import argparse
 import itertools
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, Sandbox, Service, emit, flush_bench_redis, wire_integration

@@ -11,9 +11,9 @@ from typing import Any, Callable, TypeVar
 
 from flask import Blueprint, current_app, request
 
-from core.errors import ContactNotFound, CredentialsRefused, RateLimited, Rejected, Transient
+from core.errors import CredentialsRefused, RateLimited, Transient
 from core.runtime import Runtime
-from core.store import events, integrations, links
+from core.store import events, links
 from core.store.events import NewEvent
 from core.store.links import ContactAlreadyLinked, LinkWrite
 from core.tables import Integration
@@ -142,5 +142,3 @@ def delete_link(integration_id: str, organisation_id: str) -> tuple[str, int]:
         raise ApiError(404, "no link for that organisation")
     return "", 204
 
-
-__all__ = ["blueprint", "asking_provider", "organisation_arg", "ContactNotFound", "Rejected", "integrations"]

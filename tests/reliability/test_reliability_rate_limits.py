@@ -7,7 +7,6 @@ workers' limiter shortened alike (``RATE_LIMIT_WINDOW_SECONDS``): the same count
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any, Iterator
 
 import pytest

@@ -8,7 +8,6 @@ from tests.support import SPECS
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
