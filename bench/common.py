@@ -204,6 +204,7 @@ class Service:
     def __post_init__(self) -> None:
         from cryptography.fernet import Fernet
 
+        stop_on_sigterm()
         if self.database_url == "postgres":
             self.database_url = self._postgres_schema()
         self.database_url = self.database_url or f"sqlite:///{self.folder / 'bench.db'}"
@@ -282,6 +283,17 @@ class Service:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so that ``with Service(...)`` and ``finally`` blocks stop the
+    service's processes: ``python -m bench`` ends a benchmark over its budget with SIGTERM, and
+    the processes started here live in sessions of their own, which would otherwise outlive it
+    (and take the next benchmark's CPU)."""
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def _answers(url: str) -> bool:
