@@ -15,7 +15,7 @@ from core.decision import (
     Create, CurrentLink, Fail, LinkedElsewhere, LinkTo, Lookup, LookUpByName, LookUpNamed,
     Nothing, Overwrite, Situation, Skip, decide,
 )
-from core.errors import ContactNotFound, NameClash, Rejected
+from core.errors import AccountNumberClash, ContactNotFound, NameClash, Rejected
 from core.locks import OrganisationLock
 from core.models import Contact, EventKind, Organisation, Outcome, Policies
 from core.store import links
@@ -102,6 +102,8 @@ def finish_create(pending: PendingCreate, result: BatchResult) -> SyncResult:
         return _created(pending.job, pending.organisation, result.contact)
     if isinstance(result.error, NameClash):
         return _run_steps(pending.job, replace(pending.situation, clash=result.error))  # type: ignore[return-value]
+    if isinstance(result.error, AccountNumberClash):
+        raise _explained(result.error, pending.organisation)
     assert result.error is not None
     raise result.error
 
@@ -167,6 +169,19 @@ def _look_up_named(job: SyncJob, organisation: Organisation, value: str) -> Look
     return _lookup(job, organisation, contact)
 
 
+def _explained(error: AccountNumberClash, organisation: Organisation) -> AccountNumberClash:
+    """The clash in words an operator can act on: which number, and where to change it."""
+    number = organisation.fields.account_number
+    explained = AccountNumberClash(
+        str(error), system=error.system, status=error.status, body=error.body,
+        reason=(f"the account number {number} is already used by another contact in the "
+                "accounting system; change the organisation's account number in Current RMS "
+                "(or the other contact's), then replay"),
+    )
+    explained.__cause__ = error
+    return explained
+
+
 def _fence(job: SyncJob) -> None:
     """Before every write: the lock must still be ours (a stalled worker stops here)."""
     if job.lock is not None:
@@ -180,7 +195,10 @@ def _scope(job: SyncJob, operation: str) -> str:
 def _create(job: SyncJob, organisation: Organisation) -> SyncResult:
     links.put_marker(job.db, job.integration_id, organisation.id, organisation.name)
     _fence(job)
-    contact = job.provider.create_contact(organisation.fields, idempotency_key=_scope(job, "create"))
+    try:
+        contact = job.provider.create_contact(organisation.fields, idempotency_key=_scope(job, "create"))
+    except AccountNumberClash as clash:
+        raise _explained(clash, organisation) from clash
     return _created(job, organisation, contact)
 
 
@@ -212,6 +230,8 @@ def _write(job: SyncJob, organisation: Organisation, contact_id: str) -> Contact
         contact = job.provider.update_contact(
             contact_id, organisation.fields, idempotency_key=_scope(job, f"update:{contact_id}")
         )
+    except AccountNumberClash as clash:
+        raise _explained(clash, organisation) from clash
     except ContactNotFound:
         contact = _successor(job, contact_id)
         if contact.id == contact_id:

@@ -319,6 +319,8 @@ def test_xero_account_number_clash_fails_with_a_reason(client: Any, admin: Any, 
     assert event["status"] == "failed", event
     assert event["outcome"]["action"] is None
     assert "account number" in event["outcome"]["reason"].lower()
+    assert number in event["outcome"]["reason"] and "replay" in event["outcome"]["reason"]
+    assert event["attempts"] == 1  # a cause that needs a person fails at once
     assert event["last_error"]
     assert linked_contact(rt, integration, member["id"]) is None
     assert len(sandbox_contacts(sandbox, "xero", integration["tenant"])) == 1
@@ -390,3 +392,4 @@ def test_rental_system_401_sets_reconnect_needed(kind: str, client: Any, admin: 
     shown = client.get(f"/api/integrations/{integration['id']}", headers=admin).get_json()
     assert shown["status"] == "reconnect_needed"
     assert writes(contact_calls(sandbox, kind)) == []
+
