@@ -69,7 +69,10 @@ def test_redis_losing_its_queue_strands_no_event(
     # Then the relay notices the broker no longer holds them and every event is synced, once
     wait_until(lambda: all_in(rt, event_ids, "succeeded"), timeout=MINUTE, what="events succeeded")
     assert time.monotonic() - lost_at < MINUTE
-    assert relay.totals["lost"] >= 6
+    # Nothing runs unless the relay re-sends: no message survived the restart. Once one is
+    # re-sent, its worker may claim the other waiting creates with it as one batch
+    # (workers/batching.py) before the relay marks them too, so at least one, not all six.
+    assert relay.totals["lost"] >= 1
     names = contact_names(sandbox, "xero", integration["tenant"])
     assert [names[m["name"]] for m in members] == [1] * 6
 
