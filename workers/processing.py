@@ -28,6 +28,7 @@ from core.store import events, integrations
 from core.tables import Event, Integration, utcnow
 from providers import factory
 from providers.base import AccountingProvider
+from providers.registry import provider_class
 from providers.current_rms import CurrentRMS
 from workers.sync import PendingCreate, SyncJob, SyncResult, sync_organisation
 
@@ -122,6 +123,7 @@ def job_for(
         organisation_id=event.organisation_id or 0, kind="create" if event.kind == "create" else "update",
         force_write=event.force_write, source=source or factory.rental_system(rt, integration),
         provider_factory=provider or (lambda: factory.accounting_provider(rt, integration)),
+        names_unique=provider_class(integration.provider_kind).enforces_unique_names,
         lock=claimed.lock,
     )
 

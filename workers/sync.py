@@ -48,6 +48,9 @@ class SyncJob:
     force_write: bool
     source: CurrentRMS
     provider_factory: Callable[[], AccountingProvider]
+    #: Whether the accounting system refuses duplicate names (its provider class says so); kept
+    #: here so that a sync needing no call builds no provider (no token, no limiter).
+    names_unique: bool
     lock: OrganisationLock | None = None
     _provider: AccountingProvider | None = None
 
@@ -88,7 +91,7 @@ def sync_organisation(
     assert organisation is None or isinstance(organisation, Organisation)
     situation = Situation(
         kind=job.kind, organisation=organisation, link=_current_link(job),
-        policies=job.policies, names_unique=_names_unique(job, organisation),
+        policies=job.policies, names_unique=job.names_unique,
         force_write=job.force_write,
         create_pending=links.has_marker(job.db, job.integration_id, job.organisation_id),
     )
@@ -138,13 +141,6 @@ def _run_steps(job: SyncJob, situation: Situation, *, defer_create: bool = False
         elif isinstance(step, Overwrite):
             return _overwrite(job, organisation, step.contact_id)
     raise RuntimeError(f"sync did not settle within {MAX_STEPS} steps: {situation}")
-
-
-def _names_unique(job: SyncJob, organisation: Organisation | None) -> bool:
-    # Only ask for the provider class when the decision may need it (a skip needs nothing).
-    if organisation is None or not organisation.is_organisation:
-        return True
-    return type(job.provider).enforces_unique_names
 
 
 def _current_link(job: SyncJob) -> CurrentLink | None:
