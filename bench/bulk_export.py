@@ -36,7 +36,7 @@ from typing import Any
 
 import requests
 
-from bench.common import redis_url
+from bench.common import redis_url, store_xero_integration
 
 #: Xero's published per-tenant minute limit (providers.md A5), kept as is.
 XERO_LIMIT = 60
@@ -123,8 +123,7 @@ def _run(bench: Bench, count: int, *, batch_size: int | None, window: float) -> 
 def _prepare(bench: Bench, count: int, batch_size: int | None) -> tuple[str, str]:
     from core.runtime import Runtime
     from core.settings import Settings
-    from core.store import integrations, jobs
-    from core.store.integrations import NewIntegration
+    from core.store import jobs
 
     subdomain, api_key = f"bench{count}x{batch_size or 50}", "bench-key"
     requests.post(f"{bench.current_rms}/_sandbox/accounts",
@@ -134,15 +133,10 @@ def _prepare(bench: Bench, count: int, batch_size: int | None) -> tuple[str, str
     tokens = requests.post(f"{bench.xero}/_sandbox/tokens", json={}, timeout=10).json()
     rt = Runtime.from_settings(Settings.from_env(bench.env))
     rt.db.create_all()
-    integration, _ = integrations.create(rt.db, rt.vault, NewIntegration(
-        name=f"bench {count}", provider_kind="xero", source_subdomain=subdomain,
-        settings={"source": {"api_url": f"{bench.current_rms}/api/v1"},
-                  "provider": {"tenant_id": tokens["tenant"], "api_url": f"{bench.xero}/api.xro/2.0",
-                               "token_url": f"{bench.xero}/connect/token"}},
-        secrets={"source_api_key": api_key, "client_id": "bench", "client_secret": "bench",
-                 "access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
-                 "expires_at": "2999-01-01T00:00:00+00:00"},
-    ))
+    integration, _ = store_xero_integration(
+        rt, current_rms_url=bench.current_rms, xero_url=bench.xero, subdomain=subdomain,
+        api_key=api_key, tokens=tokens, name=f"bench {count}",
+    )
     options = {"batch_size": batch_size} if batch_size else {}
     job = jobs.create(rt.db, integration.id, "export", state={"options": options})
     rt.close()

@@ -365,26 +365,37 @@ class Wired:
     tenant: str
 
 
-def wire_integration(rt: Any, sandbox: Sandbox, *, tenant: str | None = None,
-                     subdomain: str | None = None, policies: dict[str, Any] | None = None) -> Wired:
-    """A Xero integration whose both ends are the sandbox, stored directly (no admin API)."""
+def store_xero_integration(rt: Any, *, current_rms_url: str, xero_url: str, subdomain: str,
+                           api_key: str, tokens: dict[str, Any], name: str,
+                           policies: dict[str, Any] | None = None) -> tuple[Any, str]:
+    """Store a Xero integration on the stand-ins directly (no admin API, no webhook
+    registration); returns it and its webhook secret."""
     from core.store import integrations
     from core.store.integrations import NewIntegration
 
-    subdomain = subdomain or f"b{uuid.uuid4().hex[:10]}"
-    api_key = "bench-key"
-    sandbox.post(sandbox.current_rms, "accounts", {"subdomain": subdomain, "api_key": api_key})
-    tokens = sandbox.post(sandbox.xero, "tokens", {"tenant": tenant} if tenant else {})
-    integration, token = integrations.create(rt.db, rt.vault, NewIntegration(
-        name=f"bench {subdomain}", provider_kind="xero", source_subdomain=subdomain,
-        settings={"source": {"api_url": f"{sandbox.current_rms}/api/v1"},
-                  "provider": {"tenant_id": tokens["tenant"], "api_url": f"{sandbox.xero}/api.xro/2.0",
-                               "token_url": f"{sandbox.xero}/connect/token"}},
+    return integrations.create(rt.db, rt.vault, NewIntegration(
+        name=name, provider_kind="xero", source_subdomain=subdomain,
+        settings={"source": {"api_url": f"{current_rms_url}/api/v1"},
+                  "provider": {"tenant_id": tokens["tenant"], "api_url": f"{xero_url}/api.xro/2.0",
+                               "token_url": f"{xero_url}/connect/token"}},
         secrets={"source_api_key": api_key, "client_id": "bench", "client_secret": "bench",
                  "access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
                  "expires_at": "2999-01-01T00:00:00+00:00"},
         policies=policies or {},
     ))
+
+
+def wire_integration(rt: Any, sandbox: Sandbox, *, tenant: str | None = None,
+                     subdomain: str | None = None, policies: dict[str, Any] | None = None) -> Wired:
+    """A Xero integration whose both ends are the sandbox, stored directly (no admin API)."""
+    subdomain = subdomain or f"b{uuid.uuid4().hex[:10]}"
+    api_key = "bench-key"
+    sandbox.post(sandbox.current_rms, "accounts", {"subdomain": subdomain, "api_key": api_key})
+    tokens = sandbox.post(sandbox.xero, "tokens", {"tenant": tenant} if tenant else {})
+    integration, token = store_xero_integration(
+        rt, current_rms_url=sandbox.current_rms, xero_url=sandbox.xero, subdomain=subdomain,
+        api_key=api_key, tokens=tokens, name=f"bench {subdomain}", policies=policies,
+    )
     path = f"/webhooks/current-rms/{integration.id}?token={token}"
     return Wired(integration.id, path, subdomain, tokens["tenant"])
 

@@ -46,23 +46,24 @@ def edit_organisation(sandbox: Any, subdomain: str, member_id: int, changes: dic
     sandbox.control("current_rms", f"members/{member_id}/edit", subdomain=subdomain, changes=changes)
 
 
-def create_integration(
-    client: Any, admin: dict[str, str], sandbox: Any, kind: str = "xero", *,
-    policies: dict[str, Any] | None = None, expect: int = 201, **extra: Any,
+def integration_body(
+    sandbox: Any, kind: str = "xero", *, client_id: str = "client", client_secret: str = "secret",
+    api_key: str | None = None, policies: dict[str, Any] | None = None, **extra: Any,
 ) -> dict[str, Any]:
-    """An integration of ``kind`` whose both ends are the sandbox (tokens as after consent)."""
+    """A ``POST /api/integrations`` body whose both ends are the sandbox (tokens as after
+    consent); the rental-system account and the provider's tokens are made in the sandbox."""
     subdomain = f"acme{uuid.uuid4().hex[:8]}"
-    api_key = f"key-{uuid.uuid4().hex}"
+    api_key = api_key or f"key-{uuid.uuid4().hex}"
     sandbox.control("current_rms", "accounts", subdomain=subdomain, api_key=api_key)
     tokens = sandbox.control(kind, "tokens")
     api_path, token_path, tenant_key = PROVIDER_PATHS[kind]
     base = getattr(sandbox, kind)
-    body = {
+    return {
         "name": f"Acme to {kind}",
         "source": {"subdomain": subdomain, "api_key": api_key,
                    "api_url": f"{sandbox.current_rms}/api/v1", **extra.pop("source", {})},
         "provider": {
-            "kind": kind, tenant_key: tokens["tenant"], "client_id": "client", "client_secret": "secret",
+            "kind": kind, tenant_key: tokens["tenant"], "client_id": client_id, "client_secret": client_secret,
             "access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
             "expires_at": _in_seconds(tokens.get("expires_in", 1800)),
             "api_url": f"{base}{api_path}", "token_url": f"{base}{token_path}",
@@ -70,10 +71,19 @@ def create_integration(
         "policies": policies or {},
         **extra,
     }
+
+
+def create_integration(
+    client: Any, admin: dict[str, str], sandbox: Any, kind: str = "xero", *,
+    policies: dict[str, Any] | None = None, expect: int = 201, **extra: Any,
+) -> dict[str, Any]:
+    """An integration of ``kind`` created through the API, both ends in the sandbox."""
+    body = integration_body(sandbox, kind, policies=policies, **extra)
     response = client.post("/api/integrations", json=body, headers=admin)
     assert response.status_code == expect, response.get_json()
     created = response.get_json()
-    created.update(subdomain=subdomain, api_key=api_key, tenant=tokens["tenant"])
+    created.update(subdomain=body["source"]["subdomain"], api_key=body["source"]["api_key"],
+                   tenant=body["provider"][PROVIDER_PATHS[kind][2]])
     return created
 
 
@@ -97,7 +107,9 @@ def send_webhook(
     return client.post(webhook_path(integration), json=body)
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.05) -> Any:
+def wait_for(
+    predicate: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.05, what: str = "",
+) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail with the last value."""
     deadline = time.monotonic() + timeout
     value = None
@@ -106,7 +118,7 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 15.0, interval: f
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s; last value: {value!r}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last value: {value!r}")
 
 
 def event_status(client: Any, admin: dict[str, str], event_id: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ import pytest
 import redis
 
 from tests.conftest import make_env, migrate
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Seconds a test waits for a started process or Redis to answer.
@@ -296,11 +297,5 @@ def relay(rt: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Relay]:
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last: {value!r}")
+    """``tests.support.wait_for`` at this suite's pace."""
+    return wait_for(predicate, timeout=timeout, interval=interval, what=what)

@@ -17,7 +17,7 @@ import sqlalchemy
 from core.models import Contact
 from core.store import integrations, links
 from core.store.links import LinkWrite
-from tests.support import PROVIDER_PATHS, webhook_path
+from tests.support import integration_body
 
 WEBHOOK_EVENTS = {"member_create", "member_update"}
 
@@ -47,24 +47,10 @@ def api(client: Any) -> RecordingClient:
 
 def new_body(sandbox: Any, kind: str = "xero", **changes: Any) -> dict[str, Any]:
     """A create body whose secrets are all distinctive (so a leak can be found by grep)."""
-    subdomain = f"acme{uuid.uuid4().hex[:8]}"
-    api_key = f"apikey-{uuid.uuid4().hex}"
-    sandbox.control("current_rms", "accounts", subdomain=subdomain, api_key=api_key)
-    tokens = sandbox.control(kind, "tokens")
-    api_path, token_path, tenant_key = PROVIDER_PATHS[kind]
-    base = getattr(sandbox, kind)
-    body = {
-        "name": f"Acme to {kind}",
-        "source": {"subdomain": subdomain, "api_key": api_key, "api_url": f"{sandbox.current_rms}/api/v1"},
-        "provider": {
-            "kind": kind, tenant_key: tokens["tenant"],
-            "client_id": f"clientid-{uuid.uuid4().hex}", "client_secret": f"clientsecret-{uuid.uuid4().hex}",
-            "access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
-            "expires_at": (datetime.now(timezone.utc) + timedelta(minutes=30)).isoformat(),
-            "api_url": f"{base}{api_path}", "token_url": f"{base}{token_path}",
-        },
-        "policies": {"create_contact_on_create": False},
-    }
+    body = integration_body(
+        sandbox, kind, api_key=f"apikey-{uuid.uuid4().hex}", client_id=f"clientid-{uuid.uuid4().hex}",
+        client_secret=f"clientsecret-{uuid.uuid4().hex}", policies={"create_contact_on_create": False},
+    )
     body.update(changes)
     return body
 
