@@ -28,7 +28,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_STATE_FILE = Path(os.environ.get("VAR_DIR", "var")) / "sandbox.json"
 
 #: stand-in -> its URL paths below the server's base (the real systems' own layout,
-#: reference/providers.md and current_rms.md).
+#: the providers' API documentation and current_rms.md).
 STAND_INS: dict[str, dict[str, str]] = {
     "current_rms": {"api_url": "/api/v1"},
     "xero": {

@@ -1,9 +1,7 @@
 """The bodies ``make run`` sends to set up its demo integrations, and the commands it prints.
 
 Pure functions of their arguments (no HTTP), so the shapes are tested on their own. The
-integration body follows CONTRACT §3; the webhook body follows reference/samples/
-webhook_member_update.json; the organisation is reference/samples/member_organisation.json
-(copied beside this file, so a clone without ``../shared`` can run the demo).
+integration body follows CONTRACT §3; the webhook body follows the Current RMS webhook documentation; the organisation is tests/fixtures/member_organisation.json.
 """
 from __future__ import annotations
 
@@ -93,7 +91,7 @@ def refresh_body(
 
 
 def webhook_body(member_id: int, action_id: int, name: str) -> dict[str, Any]:
-    """A ``member_update`` action, shaped like reference/samples/webhook_member_update.json."""
+    """A ``member_update`` action, shaped like the Current RMS webhook documentation."""
     return {
         "action": {
             "id": action_id,

@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import os
 import threading
 import time
 import uuid
@@ -13,10 +12,10 @@ from typing import Any, Callable, Iterator
 
 from dramatiq import Worker
 
-#: ``../shared`` beside the project (CI lays a copy there); ``SHARED_DIR`` points elsewhere.
-SHARED = Path(os.environ.get("SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared")
-SAMPLES = SHARED / "reference" / "samples"
-SPECS = SHARED / "reference" / "specs"
+#: The project's own sample payloads (Current RMS shapes) and the official specs it checks
+#: bodies against; ``tests/specs/PROVENANCE.md`` says where each spec comes from.
+SAMPLES = Path(__file__).resolve().parent / "fixtures"
+SPECS = Path(__file__).resolve().parent / "specs"
 _action_ids = itertools.count(int(time.time() * 1000))
 
 #: Where each stand-in serves its API and token endpoint (CONTRACT §9 base paths).

@@ -2,7 +2,7 @@
 
 Every call goes through ``providers.http.ApiClient`` (timeouts, the optional gate, metrics,
 network/5xx/429 translation); authentication is the API key pair of headers ``X-SUBDOMAIN`` and
-``X-AUTH-TOKEN`` (reference/current_rms.md §2.1), so there is no ``TokenSource``.
+``X-AUTH-TOKEN`` (the Current RMS API documentation §2.1), so there is no ``TokenSource``.
 """
 from __future__ import annotations
 

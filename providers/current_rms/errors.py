@@ -1,6 +1,6 @@
 """Current RMS answers -> ``core.errors`` types, for ``ApiClient(error_for=...)``.
 
-reference/current_rms.md §2.1: clients handle 401 (auth), 422 (validation, ``{"errors": ...}``)
+the Current RMS API documentation §2.1: clients handle 401 (auth), 422 (validation, ``{"errors": ...}``)
 and 429 (rate limit) [3P]. A refused API key is the rental system's, not the accounting
 system's, so it is ``SourceCredentialsRefused`` ("reconnect the rental system", CONTRACT §5).
 """

@@ -3,7 +3,7 @@
 Reading (``organisation_from_member``), organisation -> ``ContactFields``:
 
 ==================  ============================================================================
-ContactFields       member JSON (reference/samples/member_organisation.json)
+ContactFields       member JSON (tests/fixtures/member_organisation.json)
 ==================  ============================================================================
 name                ``name``
 address_line1       ``primary_address.street``, first non-blank line

@@ -1,6 +1,6 @@
 """The API routes under ``/api/v1``: authentication, rate limit, members, webhooks.
 
-reference/current_rms.md §2: headers ``X-SUBDOMAIN`` and ``X-AUTH-TOKEN`` (some clients send
+the Current RMS API documentation §2: headers ``X-SUBDOMAIN`` and ``X-AUTH-TOKEN`` (some clients send
 ``?subdomain=&apikey=`` instead [3P], also accepted); 401 / 422 / 429 answers [3P]. Error bodies
 are ``{"errors": ["..."]}``: 422 bodies carry ``errors`` (reference §2.1); the exact shape of
 the 401 and 429 bodies is unconfirmed and follows the same form here.

@@ -1,6 +1,6 @@
 """Webhook deliveries: the action JSON POSTed to each target URL from a background thread.
 
-reference/current_rms.md §1.3: "a POST request will be made to that URL. The body of the
+the Current RMS API documentation §1.3: "a POST request will be made to that URL. The body of the
 request will consist of a JSON representation of the action". Headers are undocumented; the
 stand-in sends ``Content-Type: application/json`` and no signature (none is known, §1.3).
 Retries are undocumented too, so none is made: each delivery is tried once and its response

@@ -1,6 +1,6 @@
 """The list query of ``GET /members``: paging, ``filtermode`` and the Ransack filters used.
 
-reference/current_rms.md §2.2: ``page``, ``per_page``, ``filtermode`` and ``q[...]`` filters;
+the Current RMS API documentation §2.2: ``page``, ``per_page``, ``filtermode`` and ``q[...]`` filters;
 the answer's ``meta`` carries ``total_row_count``, ``row_count``, ``page``, ``per_page``.
 """
 from __future__ import annotations

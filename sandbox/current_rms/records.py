@@ -1,8 +1,8 @@
 """Member records in Current RMS's read shape, built and edited from write bodies.
 
-The read shape is ``reference/samples/member_organisation.json``: every stored member has
+The read shape is ``tests/fixtures/member_organisation.json``: every stored member has
 exactly those keys. Write bodies are accepted in two forms, since the real API's rules for
-nested records are not documented (reference/current_rms.md §2.2, "One third-party PUT sends
+nested records are not documented (the Current RMS API documentation §2.2, "One third-party PUT sends
 ``primary_address_attributes``"; the Zapier create body sends plain ``emails``):
 
 - ``<name>_attributes`` (Rails nested attributes): an item with an ``id`` updates that record,

@@ -1,6 +1,6 @@
 """A faithful local stand-in of the Xero Accounting API and its OAuth identity service.
 
-See ``app.create_app``; the reference is shared/reference/providers.md §A and the official spec.
+See ``app.create_app``; the reference is the providers' API documentation §A and the official spec.
 """
 from __future__ import annotations
 

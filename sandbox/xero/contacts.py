@@ -1,6 +1,6 @@
 """Xero contacts as the stand-in stores, validates and echoes them.
 
-Shapes follow the official spec (``Contact``, ``Address``, ``Phone``; reference/specs/
+Shapes follow the official spec (``Contact``, ``Address``, ``Phone``; tests/specs/
 xero_accounting.yaml) and providers.md A2/A3. Pure functions over plain dicts: the store
 (``state.py``) holds the lock and decides what is saved.
 """

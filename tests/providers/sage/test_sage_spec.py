@@ -1,5 +1,5 @@
 """The bodies SageProvider sends validate against ``postContacts`` / ``putContacts`` of Sage's
-v3.1 Swagger (``../shared/reference/specs``), made strict: every object refuses properties the
+v3.1 Swagger (``tests/specs``), made strict: every object refuses properties the
 spec does not name. The Swagger lacks ``idempotency_id`` (Sage documents it in its idempotency
 guide, providers.md §C3b), so it is allowed explicitly, as 32 hex digits."""
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The bodies XeroProvider sends, and the stand-in's answers, against the official Xero spec.
 
-The spec (reference/specs/xero_accounting.yaml) is loaded as is and its ``$ref``s resolved by
+The spec (tests/specs/xero_accounting.yaml) is loaded as is and its ``$ref``s resolved by
 jsonschema against the document itself. ``Contact``, ``Address`` and ``Phone`` are made strict
 (no undeclared property) for what we send: Xero refuses unknown and read-only echo elements (A3).
 """
