@@ -13,11 +13,12 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test bench migrate redis clean
+.PHONY: help install run test lint bench migrate redis clean
 
 help:
 	@echo "make run      the service, worker and scheduler on this machine, with a sandbox demo"
 	@echo "make test     the whole test suite (starts a local Redis if none answers)"
+	@echo "make lint     ruff and mypy (both must report nothing)"
 	@echo "make bench    the benchmarks (never part of make test)"
 	@echo "make migrate  apply the database migrations (alembic upgrade head)"
 	@echo "make clean    stop the Redis that make run/test started and remove var/"
@@ -27,8 +28,10 @@ $(VENV_PYTHON):
 		|| { echo "Python 3.11 or newer is needed (found $(PYTHON)); set PYTHON=..." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): requirements.txt | $(VENV_PYTHON)
+$(INSTALLED): requirements.txt pyproject.toml | $(VENV_PYTHON)
 	$(VENV_PYTHON) -m pip install --disable-pip-version-check -r requirements.txt
+	@# This checkout itself, editable and without dependencies: puts crms-link in .venv/bin.
+	$(VENV_PYTHON) -m pip install --disable-pip-version-check --no-deps --no-build-isolation -q -e .
 	@touch $(INSTALLED)
 
 install: $(INSTALLED)
@@ -41,6 +44,10 @@ redis: install
 
 test: redis
 	TEST_REDIS_URL="$(TEST_REDIS_URL)" $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: install
 	$(VENV_PYTHON) -m scripts.local_redis
