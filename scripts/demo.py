@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import requests
 
+from core.models import IntegrationStatus
 from scripts import demo_payloads as payloads
 from scripts.local_secrets import write_private
 
@@ -86,7 +87,7 @@ def refresh_integration(api: AdminApi, integration_id: str, build_patch: Any) ->
     if status == 404:
         return None
     api.call("PATCH", f"/api/integrations/{integration_id}",
-             build_patch(reactivate=current.get("status") == "reconnect_needed"))
+             build_patch(reactivate=current.get("status") == IntegrationStatus.RECONNECT_NEEDED))
     _, found = api.call("GET", f"/api/integrations/{integration_id}/links")
     for link in found.get("links", []):
         api.call("DELETE", f"/api/integrations/{integration_id}/links/{link['organisation_id']}",
@@ -127,7 +128,7 @@ def set_up_demo(api: AdminApi, sandbox: Sandbox, state_path: Path, client: tuple
                                      "api_key": secrets.token_urlsafe(24)}
     state["rental"] = seed_rental(sandbox, rental)
     integrations = state.setdefault("integrations", {})
-    for kind in payloads.KINDS:
+    for kind in payloads.demo_kinds(sandbox):
         integrations[kind] = set_up_integration(api, sandbox, kind, state["rental"],
                                                 integrations.get(kind), client)
         save_state(state_path, state)  # after each: a failure later never leads to duplicates

@@ -11,17 +11,24 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-#: The accounting systems, in the order the demo sets them up.
-KINDS = ("xero", "quickbooks", "sage")
+from core.models import IntegrationStatus
+from providers import registry
+
 #: Where each accounting system's tenant goes in ``provider`` (CONTRACT §3).
-TENANT_FIELDS = {"xero": "tenant_id", "quickbooks": "realm_id", "sage": "business_id"}
-DISPLAY_NAMES = {"xero": "Xero", "quickbooks": "QuickBooks Online", "sage": "Sage Accounting"}
+TENANT_FIELDS = registry.TENANT_KEYS
+DISPLAY_NAMES = registry.TITLES
 #: The sandbox rental-system account every demo integration reads from.
 DEMO_SUBDOMAIN = "demo"
 SAMPLE_MEMBER_FILE = Path(__file__).with_name("demo_member.json")
 #: An update of an organisation that has no link yet creates its contact, so the demo's
 #: first ``member_update`` webhook shows a contact being made (CONTRACT §3 policies).
 DEMO_POLICIES = {"create_contact_on_edit_if_unlinked": True}
+
+
+def demo_kinds(sandbox: Mapping[str, Any]) -> tuple[str, ...]:
+    """The registered accounting systems the sandbox stands in for, in registration order:
+    the demo sets up one integration for each."""
+    return tuple(kind for kind in registry.kinds() if kind in sandbox)
 
 
 def sample_member() -> dict[str, Any]:
@@ -86,7 +93,7 @@ def refresh_body(
         "provider": provider_body(kind, issued, sandbox[kind], client, now),
     }
     if reactivate:
-        body["status"] = "active"
+        body["status"] = IntegrationStatus.ACTIVE
     return body
 
 
