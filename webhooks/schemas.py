@@ -179,9 +179,13 @@ class EventListSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+#: The settled statuses a bulk replay may select (the document lists them in this order).
+REPLAYABLE = (EventStatus.FAILED, EventStatus.SKIPPED, EventStatus.SUCCEEDED)
+
+
 class ReplayFilterSchema(StrictSchema):
     integration = fields.String(validate=SHORT)
-    status = fields.String(validate=validate.OneOf(EventStatus.final()), load_default=EventStatus.FAILED)
+    status = fields.String(validate=validate.OneOf(REPLAYABLE), load_default=EventStatus.FAILED)
     since = fields.AwareDateTime(default_timezone=None)
 
 
