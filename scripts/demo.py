@@ -94,7 +94,7 @@ def refresh_integration(api: AdminApi, integration_id: str, build_patch: Any) ->
                  expect=(204, 404))
     _, registered = api.call("POST", f"/api/integrations/{integration_id}/register-webhooks",
                              expect=(200, 201, 202))
-    return registered["webhook_url"]
+    return str(registered["webhook_url"])
 
 
 def set_up_integration(
@@ -107,7 +107,7 @@ def set_up_integration(
         return payloads.refresh_body(kind, rental, sandbox, issued, client, reactivate=reactivate)
 
     webhook_url = refresh_integration(api, known["id"], build_patch) if known else None
-    if webhook_url:
+    if known and webhook_url:
         return {**known, "webhook_url": webhook_url, "tenant": issued["tenant"]}
     created = create_integration(api, payloads.integration_body(kind, rental, sandbox, issued, client))
     return {**created, "tenant": issued["tenant"]}

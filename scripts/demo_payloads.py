@@ -32,7 +32,8 @@ def demo_kinds(sandbox: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def sample_member() -> dict[str, Any]:
-    return json.loads(SAMPLE_MEMBER_FILE.read_text())["member"]
+    member: dict[str, Any] = json.loads(SAMPLE_MEMBER_FILE.read_text())["member"]
+    return member
 
 
 def expires_at(expires_in: int | float, now: datetime | None = None) -> str:

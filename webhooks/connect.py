@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import structlog
-from flask import Blueprint, Response, current_app, redirect, request
+from flask import Blueprint, current_app, redirect, request
+from werkzeug.wrappers import Response
 
 from core.errors import CredentialsRefused, ProviderError
 from core.integration_settings import IntegrationSettings
@@ -38,7 +39,8 @@ COOKIE = "connect_binding"
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 def redirect_uri(rt: Runtime) -> str:

@@ -18,7 +18,11 @@ from core.errors import ContactNotFound, CredentialsRefused, NameClash, Transien
 from core.models import Contact, ContactFields, same_name
 from core.ratelimit import Limits
 from providers.base import (
-    AccountingProvider, BatchResult, ProviderContext, ProviderUrls, TenantFromRedirect,
+    AccountingProvider,
+    BatchResult,
+    ProviderContext,
+    ProviderUrls,
+    TenantFromRedirect,
     idempotency_key,
 )
 from providers.http import ApiClient

@@ -17,7 +17,11 @@ from core.errors import ContactNotFound, ProviderError, Rejected, Transient
 from core.models import Contact, ContactFields, same_name
 from core.ratelimit import Limits
 from providers.base import (
-    AccountingProvider, BatchResult, ProviderContext, ProviderUrls, idempotency_key,
+    AccountingProvider,
+    BatchResult,
+    ProviderContext,
+    ProviderUrls,
+    idempotency_key,
 )
 from providers.http import ApiClient
 from providers.xero import errors, mapping

@@ -131,7 +131,7 @@ def _without_duplicates(rows: list[CsvRow], outcome: CsvOutcome) -> list[CsvRow]
     refused: set[int] = set()
     for organisation_id, named in by_organisation.items():
         _refuse_all(named, f"organisation {organisation_id} is named in rows", outcome, refused)
-    for contact_id, named in by_contact.items():
+    for named in by_contact.values():
         _refuse_all(named, f"contact {named[0].contact_id} is named for several organisations "
                            "in rows", outcome, refused)
     return [row for row in rows if row.number not in refused]

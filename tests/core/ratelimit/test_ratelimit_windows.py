@@ -17,6 +17,7 @@ from sandbox.runner import ServerThread
 
 from .conftest import REDIS_URL
 
+
 class FixedWindowServer:
     """A server enforcing a fixed window as the real systems do; counts 429s and calls in flight."""
 
