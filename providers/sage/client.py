@@ -24,6 +24,9 @@ from providers.sage.errors import SYSTEM, error_for
 PAGE_SIZE = 200
 #: Sage's idempotency_id is "a random 32 character hyphenless GUID".
 IDEMPOTENCY_ID_LENGTH = 32
+#: Key window: "how long a key is remembered" is not documented (§C3b): UNCONFIRMED. A retry
+#: re-sends a create with its idempotency_id only within 5 minutes.
+KEY_WINDOW_SECONDS = 5 * 60.0
 _CONTACT_ID = re.compile(r"^[0-9a-f]{32}$")
 _JSON = {"Content-Type": "application/json"}
 
@@ -37,6 +40,7 @@ class SageProvider(AccountingProvider):
     oauth_scopes = "full_access"
     #: Sage's token endpoint takes client_id and client_secret in the form body (§C6).
     oauth_client_auth = "body"
+    idempotency_window = KEY_WINDOW_SECONDS
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

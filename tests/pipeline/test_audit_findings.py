@@ -233,7 +233,7 @@ def test_5_an_event_that_kills_its_worker_reaches_the_give_up_and_says_so_plainl
     # Then the give-up clock started at the killed attempt: it gives up, in plain words
     event = event_store.get(rt.db, event_id)
     assert status == "failed", (event.status, event.first_failure_at)
-    assert event.outcome["reason"].startswith("gave up after retrying for")
+    assert event.outcome["reason"].startswith("gave up retrying after")
     assert "will retry" not in event.outcome["reason"]
 
 
