@@ -25,18 +25,47 @@ from typing import Callable, Sequence
 
 import structlog
 
+from core.db import Database
 from core.decision import (
-    Create, CurrentLink, Fail, Forget, LinkedElsewhere, LinkTo, Lookup, LookUpByName, LookUpNamed,
-    LookUpSent, Nothing, Overwrite, Resend, SentBefore, Situation, Skip, Step, already_linked,
+    Create,
+    CurrentLink,
+    Fail,
+    Forget,
+    LinkedElsewhere,
+    LinkTo,
+    Lookup,
+    LookUpByName,
+    LookUpNamed,
+    LookUpSent,
+    Nothing,
+    Overwrite,
+    Resend,
+    SentBefore,
+    Situation,
+    Skip,
+    Step,
+    already_linked,
     decide,
 )
-from core.db import Database
 from core.errors import (
-    AccountNumberClash, ContactNotFound, CredentialsRefused, LockLost, NameClash, RateLimited,
+    AccountNumberClash,
+    ContactNotFound,
+    CredentialsRefused,
+    LockLost,
+    NameClash,
+    ProviderError,
+    RateLimited,
     Rejected,
 )
 from core.locks import OrganisationLock
-from core.models import Contact, ContactFields, EventKind, Organisation, Outcome, Policies
+from core.models import (
+    Contact,
+    ContactFields,
+    EventKind,
+    Organisation,
+    Outcome,
+    Policies,
+)
 from core.store import links
 from core.store.links import ContactAlreadyLinked, LinkWrite, Marker, Sending
 from core.tables import utcnow
@@ -418,7 +447,13 @@ class Executor:
         field_name = self.integration.policies.write_link_to_field
         if not field_name or not contact.url or organisation.custom_field(field_name) == contact.url:
             return
-        self.integration.source.update_organisation(organisation.id, custom_fields={field_name: contact.url})
+        try:
+            self.integration.source.update_organisation(organisation.id, custom_fields={field_name: contact.url})
+        except ProviderError as error:
+            # The link stands; a failure here must not undo or repeat it. The next sync that
+            # finds the field without the address writes it again.
+            log.warning("link not written back", organisation_id=organisation.id, error=str(error))
+            return
         link = links.get(self.db, self.integration.integration_id, organisation.id)
         if link is not None:
             links.touch(self.db, link.id, written_link=contact.url)

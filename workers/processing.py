@@ -21,7 +21,13 @@ import structlog
 
 from core import metrics
 from core.errors import (
-    CredentialsRefused, LockBusy, LockLost, ProviderError, RateLimited, Rejected, Transient,
+    CredentialsRefused,
+    LockBusy,
+    LockLost,
+    ProviderError,
+    RateLimited,
+    Rejected,
+    Transient,
 )
 from core.locks import OrganisationLock
 from core.logging import REDACTED, scrub

@@ -14,7 +14,12 @@ import structlog
 
 from core.errors import ContactNotFound, ProviderError, Rejected, Transient
 from core.models import Contact, ContactFields, same_name
-from providers.base import AccountingProvider, BatchResult, ProviderContext, idempotency_key
+from providers.base import (
+    AccountingProvider,
+    BatchResult,
+    ProviderContext,
+    idempotency_key,
+)
 from providers.http import ApiClient
 from providers.xero import errors, mapping
 

@@ -10,7 +10,13 @@ from typing import Any, Callable
 import requests
 
 from core.store import events as event_store
-from tests.support import PROVIDER_PATHS, edit_organisation, sample_member, seed_organisation, wait_for
+from tests.support import (
+    PROVIDER_PATHS,
+    edit_organisation,
+    sample_member,
+    seed_organisation,
+    wait_for,
+)
 
 ID_KEYS = {"xero": "ContactID", "quickbooks": "Id", "sage": "id"}
 NAME_KEYS = {"xero": "Name", "quickbooks": "DisplayName", "sage": "name"}

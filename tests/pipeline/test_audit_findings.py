@@ -22,10 +22,23 @@ from core.tables import Event, utcnow
 from providers import factory
 from providers.current_rms.mapping import organisation_from_member
 from tests.pipeline.pipeline_support import (
-    calls_since, contact, final, in_thread, inject, named, new_organisation, set_email,
+    calls_since,
+    contact,
+    final,
+    in_thread,
+    inject,
+    named,
+    new_organisation,
+    set_email,
     xero_hand_edit,
 )
-from tests.support import RunningWorker, create_integration, edit_organisation, send_webhook, wait_for
+from tests.support import (
+    RunningWorker,
+    create_integration,
+    edit_organisation,
+    send_webhook,
+    wait_for,
+)
 from workers.processing import process_event
 
 

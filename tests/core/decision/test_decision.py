@@ -11,8 +11,23 @@ from typing import Any
 import pytest
 
 from core.decision import (
-    Create, CurrentLink, Fail, Forget, LinkedElsewhere, LinkTo, Lookup, LookUpByName, LookUpNamed,
-    LookUpSent, Nothing, Overwrite, Resend, SentBefore, Situation, Skip, decide,
+    Create,
+    CurrentLink,
+    Fail,
+    Forget,
+    LinkedElsewhere,
+    LinkTo,
+    Lookup,
+    LookUpByName,
+    LookUpNamed,
+    LookUpSent,
+    Nothing,
+    Overwrite,
+    Resend,
+    SentBefore,
+    Situation,
+    Skip,
+    decide,
 )
 from core.errors import NameClash
 from core.models import Contact, ContactFields, Organisation, Policies
