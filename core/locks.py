@@ -20,7 +20,7 @@ Since issue 12 the TTL no longer has to cover a whole sync: while a sync runs, a
 rate-limit waits, token refreshes and calls alike, and the fence is checked right before each
 request is sent (``providers.base.FencedGate``), after every wait. What is left between the last
 check and a write landing is one call, at most connect + read timeout; ``check_budget`` refuses
-at start-up a TTL that cannot cover it (with a third of the TTL to spare for a missed renewal).
+at start-up a TTL that cannot cover it.
 
 Redis round trips: one per ``acquire``, ``check``, ``extend`` and ``release``.
 """
@@ -129,13 +129,14 @@ class OrganisationLock:
 def check_budget(ttl: float, timeout: tuple[float, float]) -> None:
     """Stop a process whose lock TTL cannot cover one call after the last fencing check.
 
-    The keeper renews every ``ttl / 3``; a renewal may be missed while the process is stalled,
-    so the call (connect + read timeout) must fit in the remaining two thirds."""
+    The fencing check renews the lock to a full TTL right before the request is sent; from
+    there the call lasts at most connect + read timeout, which must end before the TTL does
+    (the keeper renews meanwhile, but a frozen process renews nothing)."""
     connect, read = timeout
-    needed = 1.5 * (connect + read)
-    if ttl < needed:
+    needed = connect + read
+    if ttl <= needed:
         raise ConfigError(
             f"LOCK_TTL_SECONDS={ttl:g} is too short for one call after the fencing check: "
             f"HTTP_CONNECT_TIMEOUT_SECONDS + HTTP_READ_TIMEOUT_SECONDS = {connect + read:g} s, "
-            f"so LOCK_TTL_SECONDS must be at least {needed:g} (or shorten those timeouts)"
+            f"so LOCK_TTL_SECONDS must be above {needed:g} (or shorten those timeouts)"
         )

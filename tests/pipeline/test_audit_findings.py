@@ -266,3 +266,26 @@ def test_5_a_whole_request_400_from_a_xero_batch_is_isolated_not_spread(
     # Then the halves were sent again and every element has its own answer: all created
     assert [r.error for r in results] == [None, None, None]
     assert sorted(r.contact.name for r in results) == sorted(m["name"] for m in members)
+
+
+# -- 4. ... and a worker whose TTL cannot cover one call refuses to start ---------------------
+def test_4_a_worker_whose_lock_ttl_cannot_cover_one_call_stops_naming_the_setting(tmp_path: Any, redis_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import make_env, migrate
+
+    # Given a lock TTL shorter than one call (connect + read timeout)
+    env = make_env(f"sqlite:///{tmp_path}/app.db", LOCK_TTL_SECONDS="5")
+    migrate(env["DATABASE_URL"])
+    # When a worker process starts as the Procfile starts it
+    process = subprocess.run(
+        [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "1"],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
+    # Then it stops, and says which setting does not fit
+    output = process.stdout + process.stderr
+    assert process.returncode != 0, output[-2000:]
+    assert "LOCK_TTL_SECONDS=5" in output and "HTTP_READ_TIMEOUT_SECONDS" in output, output[-2000:]
