@@ -58,27 +58,31 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app({"TESTING": True}, rt=rt)
     world = World(rt=rt, client=app.test_client(),
                   admin={"Authorization": f"Bearer {ADMIN_TOKEN}"}, sandbox=sandbox)
-    profile = settings(max_examples=1, stateful_step_count=args.steps, deadline=None,
-                       suppress_health_check=list(HealthCheck), phases=[Phase.generate])
     violations: list[str] = []
     started = time.monotonic()
     try:
-        for number in range(args.examples):
+        # One hypothesis search over the runs left; a violation ends that search (no shrinking:
+        # generate only), is counted, and a new search takes the remaining runs.
+        while world.stats["runs"] < args.examples:
             sandbox.reset()
+            profile = settings(max_examples=args.examples - world.stats["runs"], database=None,
+                               stateful_step_count=args.steps, deadline=None,
+                               suppress_health_check=list(HealthCheck), phases=[Phase.generate])
             try:
                 run_state_machine_as_test(build(world), settings=profile)
             except AssertionError as violation:
                 violations.append(str(violation).splitlines()[0][:300])
-                print(f"run {number + 1}: VIOLATION {violations[-1]}", flush=True)
-            else:
-                print(f"run {number + 1}: ok ({world.stats['steps']} steps so far)", flush=True)
+                print(f"after run {world.stats['runs']}: VIOLATION {violations[-1]}", flush=True)
+            print(f"{world.stats['runs']} runs, {world.stats['steps']} steps, "
+                  f"{world.stats['events']} events so far", flush=True)
     finally:
         for server in servers.values():
             server.stop()
         runtime_module.install(None)
         rt.close()
     seconds = time.monotonic() - started
-    note = f"{world.stats['runs']} runs, {world.stats['steps']} steps in {seconds:.0f} s"
+    note = (f"{world.stats['runs']} runs, {world.stats['steps']} steps, {world.stats['events']} "
+            f"webhook events in {seconds:.0f} s")
     emit("pipeline_property_steps", world.stats["steps"], unit="steps", target="-", note=note)
     emit("pipeline_property_violations", len(violations), unit="violations", target="0",
          met=not violations, note="; ".join(violations[:3]))

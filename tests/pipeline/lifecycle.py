@@ -83,7 +83,7 @@ class World:
     client: Any
     admin: dict[str, str]
     sandbox: Any
-    stats: dict[str, int] = field(default_factory=lambda: {"runs": 0, "steps": 0})
+    stats: dict[str, int] = field(default_factory=lambda: {"runs": 0, "steps": 0, "events": 0})
 
 
 def email_of(kind: str, contact: dict[str, Any]) -> str:
@@ -243,6 +243,7 @@ def build(world: World) -> type[RuleBasedStateMachine]:
             response = send_webhook(world.client, self.integrations[org.kind], org.member_id, action, action_id)
             assert response.status_code == 202, response.get_json()
             org.action_ids.append(action_id)
+            world.stats["events"] += 1
 
         def _events(self, org: Org) -> list[Event]:
             with world.rt.db.session() as session:

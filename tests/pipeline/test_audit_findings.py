@@ -110,6 +110,29 @@ def test_2_a_rename_after_a_lost_create_answer_still_makes_one_contact(
     assert links.get(rt.db, integration["id"], member["id"]).contact_id == everything[0]["ContactID"]
 
 
+def test_2_a_lost_batch_answer_then_a_rename_still_makes_one_contact_each(
+    client: Any, admin: Any, sandbox: Any, rt: Any,
+) -> None:
+    # Given three creates waiting, sent as one Xero batch whose answer is lost
+    integration = create_integration(client, admin, sandbox, "xero")
+    members = [new_organisation(sandbox, integration["subdomain"]) for _ in range(3)]
+    event_ids = [webhook(client, integration, m["id"], "create") for m in members]
+    inject(sandbox, "xero", method="PUT", path="/Contacts$", mode="lost", times=1)
+    with RunningWorker(rt, threads=1):
+        wait_for(lambda: all(event_store.get(rt.db, e).status == "retrying" for e in event_ids),
+                 timeout=20, what="the lost batch answer")
+    assert len(sandbox.get("xero", "contacts", tenant=integration["tenant"])["Contacts"]) == 3
+    # When one organisation is renamed before the retries run
+    renamed = members[0]["name"] + " Renamed"
+    edit_organisation(sandbox, integration["subdomain"], members[0]["id"], {"name": renamed})
+    with RunningWorker(rt, threads=1):
+        settled = [final(rt, e) for e in event_ids]
+    # Then each found the contact the batch made for it (by the name it sent): three contacts
+    assert [e.status for e in settled] == ["succeeded"] * 3, [(e.outcome, e.last_error) for e in settled]
+    names = sorted(c["Name"] for c in sandbox.get("xero", "contacts", tenant=integration["tenant"])["Contacts"])
+    assert names == sorted([renamed] + [m["name"] for m in members[1:]])
+
+
 # -- 3. A stale create marker adopts a foreign contact ----------------------------------------
 def test_3_a_create_refused_for_its_name_leaves_no_marker_and_a_replay_adopts_nothing(
     client: Any, admin: Any, sandbox: Any, rt: Any,

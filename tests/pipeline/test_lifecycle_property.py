@@ -13,7 +13,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from tests.pipeline.lifecycle import World, build
 
 BOUNDED = settings(
-    max_examples=8, stateful_step_count=20, deadline=None, derandomize=False,
+    max_examples=8, stateful_step_count=20, deadline=None, database=None,
     suppress_health_check=list(HealthCheck), phases=[Phase.generate],
 )
 
@@ -23,5 +23,5 @@ def test_the_lifecycle_keeps_its_invariants_over_all_three_systems(
 ) -> None:
     world = World(rt=rt, client=client, admin=admin, sandbox=sandbox)
     run_state_machine_as_test(build(world), settings=BOUNDED)
-    print("LIFECYCLE", world.stats)
-    assert world.stats["runs"] >= 1 and world.stats["steps"] >= 1, world.stats
+    # The runs did real work: steps taken and events sent through the whole pipeline.
+    assert world.stats["steps"] >= 20 and world.stats["events"] >= 5, world.stats
