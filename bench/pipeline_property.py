@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     world = World(rt=rt, client=app.test_client(),
                   admin={"Authorization": f"Bearer {ADMIN_TOKEN}"}, sandbox=sandbox)
     violations: list[str] = []
+    harness: list[str] = []  # a failure of the test's own machinery, not of an invariant
     started = time.monotonic()
     try:
         # One hypothesis search over the runs left; a violation ends that search (no shrinking:
@@ -70,9 +71,14 @@ def main(argv: list[str] | None = None) -> int:
                                suppress_health_check=list(HealthCheck), phases=[Phase.generate])
             try:
                 run_state_machine_as_test(build(world), settings=profile)
-            except AssertionError as violation:
-                violations.append(str(violation).splitlines()[0][:300])
-                print(f"after run {world.stats['runs']}: VIOLATION {violations[-1]}", flush=True)
+            except Exception as failure:  # noqa: BLE001 - counted and reported, then go on
+                found = _assertion(failure)
+                if found is None:
+                    harness.append(f"{type(failure).__name__}: {str(failure).splitlines()[0][:300]}")
+                    print(f"after run {world.stats['runs']}: HARNESS ERROR {harness[-1]}", flush=True)
+                else:
+                    violations.append(str(found).splitlines()[0][:300])
+                    print(f"after run {world.stats['runs']}: VIOLATION {violations[-1]}", flush=True)
             print(f"{world.stats['runs']} runs, {world.stats['steps']} steps, "
                   f"{world.stats['events']} events so far", flush=True)
     finally:
@@ -86,7 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     emit("pipeline_property_steps", world.stats["steps"], unit="steps", target="-", note=note)
     emit("pipeline_property_violations", len(violations), unit="violations", target="0",
          met=not violations, note="; ".join(violations[:3]))
-    return 1 if violations else 0
+    if harness:
+        print(f"harness errors (not violations): {harness}", flush=True)
+    return 1 if violations or harness else 0
+
+
+def _assertion(failure: BaseException) -> AssertionError | None:
+    """The invariant that failed, inside hypothesis' wrapping (exception groups), if any."""
+    if isinstance(failure, AssertionError):
+        return failure
+    for inner in getattr(failure, "exceptions", ()):
+        found = _assertion(inner)
+        if found is not None:
+            return found
+    return None
 
 
 if __name__ == "__main__":
