@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 
 from bench.common import ADMIN_TOKEN, ROOT, emit, flush_bench_redis, redis_url
 
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     violations.append(str(found).splitlines()[0][:300])
                     print(f"after run {world.stats['runs']}: VIOLATION {violations[-1]}", flush=True)
+                    # The steps that led there (hypothesis notes them on the failure).
+                    print("\n".join(traceback.format_exception(failure))[-6000:], flush=True)
             print(f"{world.stats['runs']} runs, {world.stats['steps']} steps, "
                   f"{world.stats['events']} events so far", flush=True)
     finally:
