@@ -22,7 +22,10 @@ from core.tables import Event, utcnow
 from providers import factory
 from providers.current_rms.mapping import organisation_from_member
 from tests.pipeline.pipeline_support import (
+    ID_KEYS,
+    NAME_KEYS,
     calls_since,
+    contacts,
     contact,
     final,
     in_thread,
@@ -40,6 +43,11 @@ from tests.support import (
     wait_for,
 )
 from workers.processing import process_event
+
+
+def slow_retries(rt: Any) -> None:
+    """A retry waits 2-3 s, so the test can stop the worker and change something before it."""
+    rt.settings = rt.settings.with_overrides(retry_min_seconds=3.0, retry_max_seconds=3.0)
 
 
 def webhook(client: Any, integration: dict[str, Any], member_id: int, kind: str = "update") -> str:
@@ -85,35 +93,42 @@ def test_1_a_replay_undoes_a_hand_edit_in_xero(client: Any, admin: Any, sandbox:
 
 
 # -- 2. Rename between a lost create answer and its retry -------------------------------------
+CREATE_PATHS = {"xero": ("PUT", "/Contacts$"), "quickbooks": ("POST", "/customer$"), "sage": ("POST", "/contacts$")}
+
+
+@pytest.mark.parametrize("kind", ["xero", "quickbooks", "sage"])
 @pytest.mark.parametrize("account_number", [False, True], ids=["no-account-number", "account-number"])
 def test_2_a_rename_after_a_lost_create_answer_still_makes_one_contact(
-    account_number: bool, client: Any, admin: Any, sandbox: Any, rt: Any,
+    kind: str, account_number: bool, client: Any, admin: Any, sandbox: Any, rt: Any,
 ) -> None:
-    # Given a create that reaches Xero but whose answer is lost
-    integration = create_integration(client, admin, sandbox, "xero")
+    # Given a create that reaches the system but whose answer is lost
+    slow_retries(rt)
+    integration = create_integration(client, admin, sandbox, kind)
     member = new_organisation(sandbox, integration["subdomain"], account_number=account_number)
-    inject(sandbox, "xero", method="PUT", path="/Contacts$", mode="lost", times=1)
+    method, path = CREATE_PATHS[kind]
+    inject(sandbox, kind, method=method, path=path, mode="lost", times=1)
     with RunningWorker(rt, threads=1):
         event_id = webhook(client, integration, member["id"], "create")
         wait_for(lambda: event_store.get(rt.db, event_id).status == "retrying", timeout=20,
                  what="the lost answer")
-    assert len(named(sandbox, "xero", integration["tenant"], member["name"])) == 1
+    assert len(named(sandbox, kind, integration["tenant"], member["name"])) == 1
     # When the organisation is renamed before the retry runs
     edit_organisation(sandbox, integration["subdomain"], member["id"], {"name": member["name"] + " Renamed"})
     with RunningWorker(rt, threads=1):
         event = final(rt, event_id)
     # Then the retry found the contact its first attempt made: one contact, renamed, linked
     assert event.status == "succeeded", (event.outcome, event.last_error)
-    everything = [c for c in sandbox.get("xero", "contacts", tenant=integration["tenant"])["Contacts"]]
-    assert [c["Name"] for c in everything] == [member["name"] + " Renamed"]
-    assert event.outcome["contact_id"] == everything[0]["ContactID"]
-    assert links.get(rt.db, integration["id"], member["id"]).contact_id == everything[0]["ContactID"]
+    everything = contacts(sandbox, kind, integration["tenant"])
+    assert [c[NAME_KEYS[kind]] for c in everything] == [member["name"] + " Renamed"]
+    assert event.outcome["contact_id"] == str(everything[0][ID_KEYS[kind]])
+    assert links.get(rt.db, integration["id"], member["id"]).contact_id == str(everything[0][ID_KEYS[kind]])
 
 
 def test_2_a_lost_batch_answer_then_a_rename_still_makes_one_contact_each(
     client: Any, admin: Any, sandbox: Any, rt: Any,
 ) -> None:
     # Given three creates waiting, sent as one Xero batch whose answer is lost
+    slow_retries(rt)
     integration = create_integration(client, admin, sandbox, "xero")
     members = [new_organisation(sandbox, integration["subdomain"]) for _ in range(3)]
     event_ids = [webhook(client, integration, m["id"], "create") for m in members]
@@ -159,6 +174,7 @@ def test_3_a_create_refused_with_503_never_adopts_a_same_name_contact_made_later
     client: Any, admin: Any, sandbox: Any, rt: Any,
 ) -> None:
     # Given a create answered 503 with nothing written
+    slow_retries(rt)
     integration = create_integration(client, admin, sandbox, "xero", policies={"link_existing_by_name": False})
     member = new_organisation(sandbox, integration["subdomain"], name="Later Stranger Ltd")
     inject(sandbox, "xero", method="PUT", path="/Contacts$", status=503, times=1)
