@@ -193,8 +193,10 @@ def build(world: World) -> type[RuleBasedStateMachine]:
             event = self._events(org)[-1]
             answer = world.client.post(f"/api/events/{event.id}/replay", headers=world.admin)
             assert answer.status_code == 202, answer.get_json()
-            if answer.get_json()["status"] == "queued":
-                org.hand_edited = False  # this run writes the contact whatever it holds
+            # Only a finished event is run again (one still owed is left as it is, and its run
+            # writes nothing if no mapped field changed): then it writes whatever the contact holds.
+            if event.status in FINAL:
+                org.hand_edited = False
 
         # -- the accounting system's side ------------------------------------------------------
         @precondition(lambda self: self.orgs)
