@@ -183,3 +183,29 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+# -- pipeline (issue 12): what a create sent -------------------------------------------------
+class SentCreate(Base):
+    """The "create pending" marker, recording exactly what was sent: written (committed) right
+    before a create goes out, removed once the link is stored or the create was certainly
+    refused or never sent. A retry that finds one re-sends the identical request (the system
+    replays its answer) or, past the system's key window, looks up the name and account number
+    it sent; it never adopts anything else (DESIGN "Invariants")."""
+
+    __tablename__ = "sent_creates"
+
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: Whether a request carrying this create may have reached the system.
+    sent: Mapped[bool] = mapped_column(Boolean, default=True)
+    name: Mapped[str] = mapped_column(String(500))
+    account_number: Mapped[str] = mapped_column(String(200), default="")
+    #: The idempotency scope the provider hashed with the body; "" when the create went out in a
+    #: batch (the key covered the whole request, which cannot be re-sent for one element).
+    idempotency_key: Mapped[str] = mapped_column(String(300), default="")
+    #: ``ContactFields.digest()`` of what was sent ("" when not known: an older marker).
+    body_digest: Mapped[str] = mapped_column(String(64), default="")
+    #: The fields sent, so that the identical body can be built again.
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
