@@ -56,6 +56,7 @@ def create_app(
     )
     app = Flask(__name__)
     app.extensions["sandbox"] = state
+    app.extensions["sandbox_stop"] = state.webhooks.stop
     control = Control()
     control.install(app, reset=state.reset)
     control.extra_stats = lambda: {
