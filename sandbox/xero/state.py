@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.models import same_name
+from sandbox.webhooks import WebhookSender, xero_sender
 from sandbox.xero import contacts as shapes
 from sandbox.xero import settings
 from sandbox.xero.throttle import Throttle
-from sandbox.webhooks import WebhookSender, xero_sender
 from sandbox.xero.tokens import TokenStore
 
 #: How long an ``Idempotency-Key`` replays its first answer. The spec gives none; the
