@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.models import same_name
+from sandbox.webhooks import WebhookSender, xero_sender
 from sandbox.xero import contacts as shapes
+from sandbox.xero import settings
 from sandbox.xero.throttle import Throttle
 from sandbox.xero.tokens import TokenStore
 
@@ -31,6 +33,8 @@ class Tenant:
     name: str
     short_code: str
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ContactGroupID -> group, with the ids of its contacts (``sandbox.xero.settings``)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -39,6 +43,8 @@ class ElementResult:
 
     contact: dict[str, Any] | None = None
     echo: dict[str, Any] | None = None
+    #: A new contact (a webhook ``CREATE``), not an update (``UPDATE``).
+    created: bool = False
 
     @property
     def ok(self) -> bool:
@@ -61,8 +67,12 @@ class XeroState:
     """Everything the stand-in remembers, thread-safe."""
 
     def __init__(self, *, tokens: TokenStore, throttle: Throttle,
-                 idempotency_window: float = IDEMPOTENCY_WINDOW) -> None:
+                 idempotency_window: float = IDEMPOTENCY_WINDOW,
+                 webhooks: WebhookSender | None = None) -> None:
         self.tokens = tokens
+        self.webhooks = webhooks or xero_sender()
+        #: The last event sequence number sent to each webhook subscription.
+        self.sequences: dict[int, int] = {}
         self.throttle = throttle
         self.idempotency_window = idempotency_window
         self.tenants: dict[str, Tenant] = {}
@@ -103,12 +113,13 @@ class XeroState:
             return ElementResult(echo=shapes.echo(element, target_id, ["Contact not found."]))
         base = current or shapes.blank_contact(shapes.new_contact_id())
         merged = shapes.apply(base, element)
-        errors = shapes.field_errors(merged) + self._clashes(tenant, merged)
+        errors = (shapes.field_errors(merged) + settings.default_errors(merged)
+                  + self._clashes(tenant, merged))
         if errors:
             return ElementResult(echo=shapes.echo(element, target_id or shapes.ZERO_ID, errors))
         merged["UpdatedDateUTC"] = shapes.msdate()
         tenant.contacts[merged["ContactID"]] = merged
-        return ElementResult(contact=merged)
+        return ElementResult(contact=merged, created=current is None)
 
     def _clashes(self, tenant: Tenant, contact: dict[str, Any]) -> list[str]:
         """Name unique among ACTIVE contacts (A3). AccountNumber likewise: unconfirmed whether
@@ -144,6 +155,46 @@ class XeroState:
                           UpdatedDateUTC=shapes.msdate())
             return source
 
+    def archive(self, tenant: Tenant, contact_id: str) -> dict[str, Any]:
+        """Archive as a person does in Xero's UI; ``KeyError`` if unknown."""
+        with self.lock:
+            contact = tenant.contacts[contact_id.lower()]
+            contact.update(ContactStatus="ARCHIVED", UpdatedDateUTC=shapes.msdate())
+            return contact
+
+    def delete(self, tenant: Tenant, contact_id: str) -> dict[str, Any]:
+        """Remove a contact outright. Xero's API and UI cannot delete contacts (they archive);
+        this plays a contact erased on a GDPR request: every read of it answers 404."""
+        with self.lock:
+            return tenant.contacts.pop(contact_id.lower())
+
+    # -- contact groups ---------------------------------------------------------------------
+    def add_group(self, tenant: Tenant, name: str) -> dict[str, Any]:
+        with self.lock:
+            group = settings.new_group(name)
+            tenant.groups[group["ContactGroupID"]] = group
+            return group
+
+    def join_group(self, tenant: Tenant, group_id: str, contact_ids: list[str]) -> list[dict[str, Any]]:
+        """Add contacts to a group; ``KeyError`` for an unknown group or contact."""
+        with self.lock:
+            group = tenant.groups[group_id.lower()]
+            joined = [tenant.contacts[c.lower()] for c in contact_ids]
+            for contact in joined:
+                if contact["ContactID"] not in group["contact_ids"]:
+                    group["contact_ids"].append(contact["ContactID"])
+                    contact["ContactGroups"] = [*contact["ContactGroups"], settings.group_summary(group)]
+                    contact["UpdatedDateUTC"] = shapes.msdate()
+            return joined
+
+    def leave_group(self, tenant: Tenant, group_id: str, contact_id: str) -> None:
+        with self.lock:
+            group = tenant.groups[group_id.lower()]
+            contact = tenant.contacts[contact_id.lower()]
+            group["contact_ids"] = [c for c in group["contact_ids"] if c != contact["ContactID"]]
+            contact["ContactGroups"] = [g for g in contact["ContactGroups"]
+                                        if g["ContactGroupID"] != group["ContactGroupID"]]
+
     # -- idempotency ------------------------------------------------------------------------
     def stored_answer(self, tenant_id: str, key: str) -> StoredAnswer | None:
         with self.lock:
@@ -162,6 +213,9 @@ class XeroState:
         with self.lock:
             for tenant in self.tenants.values():
                 tenant.contacts.clear()
+                tenant.groups.clear()
             self.answers.clear()
+            self.sequences.clear()
             self.replays = 0
         self.throttle.reset()
+        self.webhooks.reset()

@@ -42,11 +42,20 @@ def test_consent_redirects_with_a_single_use_code(xero_server):
     assert connections[0]["tenantType"] == "ORGANISATION" and connections[0]["tenantId"]
 
 
-def test_the_token_endpoint_wants_http_basic(xero_server):
-    # When
+def test_the_token_endpoint_takes_credentials_in_the_body_too(xero_server):
+    # When (xero-python refreshes with body credentials: issue 17, gap 2)
     answer = requests.post(f"{xero_server.url}/connect/token", timeout=5,
                            data={"grant_type": "refresh_token", "refresh_token": "x",
                                  "client_id": CLIENT[0], "client_secret": CLIENT[1]})
+    # Then the client is authenticated; the unknown refresh token is what is refused
+    assert answer.status_code == 400 and answer.json() == {"error": "invalid_grant"}
+
+
+def test_the_token_endpoint_refuses_a_request_without_credentials(xero_server):
+    # When
+    answer = requests.post(f"{xero_server.url}/connect/token", timeout=5,
+                           data={"grant_type": "refresh_token", "refresh_token": "x",
+                                 "client_id": CLIENT[0]})
     # Then
     assert answer.status_code == 400 and answer.json() == {"error": "invalid_client"}
 
@@ -97,3 +106,15 @@ def test_a_revoked_connection_refuses_its_tokens(xero):
     # Then
     assert answer.status_code == 401 and answer.json()["Detail"] == "AuthenticationUnsuccessful"
     assert refresh.json() == {"error": "invalid_grant"}
+
+
+def test_connections_answers_in_the_sdks_casing_too(xero_server):
+    # Given (issue 17, gap 3: xero-python asks for /Connections)
+    tokens = requests.post(f"{xero_server.url}/_sandbox/tokens", json={}, timeout=5).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    # When
+    answers = [requests.get(f"{xero_server.url}/{path}", headers=headers, timeout=5)
+               for path in ("connections", "Connections")]
+    # Then
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json()[0]["tenantId"] == answers[1].json()[0]["tenantId"] == tokens["tenant"]
