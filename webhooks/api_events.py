@@ -1,11 +1,14 @@
 """``/api/events``: list with filters and cursor paging, show, replay one or many (CONTRACT §6)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from flask import Blueprint, current_app, request
 
+from core import cursors
 from core.runtime import Runtime
 from core.store import events
 from core.store.events import EventFilter
@@ -21,6 +24,16 @@ blueprint = Blueprint("api_events", __name__, url_prefix="/api/events")
 STATUSES = ("queued", "processing", "retrying", "succeeded", "skipped", "failed")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+#: The largest organisation id a database BIGINT holds.
+MAX_ORGANISATION_ID = 2**63 - 1
+#: The times the filters accept: ISO 8601 with a zone, years 1970-2999, real calendar days (no
+#: 29 February: one regular expression cannot know leap years), minutes, optional seconds and
+#: fraction. The OpenAPI document gives the same pattern, so what it calls valid is accepted.
+TIME_PATTERN = (
+    r"^(19[7-9][0-9]|2[0-9]{3})-"
+    r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
 
 
 def _rt() -> Runtime:
@@ -32,12 +45,22 @@ def _rt() -> Runtime:
 def list_events() -> dict[str, Any]:
     filters = filters_from(request.args)
     limit = _int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-    try:
-        rows, next_cursor = events.page(_rt().db, filters, limit=limit, cursor=request.args.get("cursor"))
-    except ValueError:
-        raise ApiError(400, "invalid query", fields={"cursor": ["not a cursor this service made"]}) from None
+    rows, next_cursor = page_of_events(filters, limit=limit, cursor=request.args.get("cursor"))
     history = events.attempts_of(_rt().db, [row.id for row in rows])
     return {"events": [event_view(row, history[row.id]) for row in rows], "next_cursor": next_cursor}
+
+
+def page_of_events(filters: EventFilter, *, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+    """A page of events; cursors are ``core.cursors`` positions (400 for another shape)."""
+    position = None
+    if cursor:
+        try:
+            at, event_id = cursors.decode(cursor)
+        except ValueError:
+            raise ApiError(400, "invalid query", fields={"cursor": ["not a cursor this service made"]}) from None
+        position = events.encode_cursor(SimpleNamespace(received_at=at, id=event_id))  # type: ignore[arg-type]
+    rows, store_next = events.page(_rt().db, filters, limit=limit, cursor=position)
+    return rows, (cursors.encode(rows[-1].received_at, rows[-1].id) if store_next and rows else None)
 
 
 def filters_from(args: Any) -> EventFilter:
@@ -46,7 +69,8 @@ def filters_from(args: Any) -> EventFilter:
     if status is not None and status not in STATUSES:
         raise ApiError(400, "invalid query", fields={"status": [f"one of {', '.join(STATUSES)}"]})
     organisation = args.get("organisation_id") or None
-    if organisation is not None and (not organisation.isdigit() or len(organisation) > 19):
+    if organisation is not None and not (organisation.isascii() and organisation.isdigit()
+                                         and 1 <= int(organisation) <= MAX_ORGANISATION_ID):
         raise ApiError(400, "invalid query", fields={"organisation_id": ["must be a positive integer"]})
     return EventFilter(
         integration_id=args.get("integration") or None, status=status,
@@ -59,25 +83,22 @@ def _time_arg(args: Any, name: str) -> datetime | None:
     raw = args.get(name)
     if not raw:
         return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, "invalid query", fields={name: ["must be an ISO 8601 time"]}) from None
-    if value.tzinfo is None:
-        raise ApiError(400, "invalid query", fields={name: ["must carry a time zone (Z or +hh:mm)"]})
-    return value
+    if not re.fullmatch(TIME_PATTERN, raw):
+        raise ApiError(400, "invalid query", fields={name: [
+            "must be an ISO 8601 time from 1970 with its zone, e.g. 2026-01-31T09:00Z"]})
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
 
 
 def _int_arg(name: str, default: int, *, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ApiError(400, "invalid query", fields={name: [f"must be an integer from {low} to {high}"]})
     return int(raw)
 
 
-@blueprint.get("/<event_id>")
+@blueprint.get("/<string(length=32):event_id>")
 @admin_required
 def show(event_id: str) -> dict[str, Any]:
     event = events.get(_rt().db, event_id) if len(event_id) <= 64 else None
@@ -86,7 +107,7 @@ def show(event_id: str) -> dict[str, Any]:
     return event_view(event, events.attempts_of(_rt().db, [event.id])[event.id])
 
 
-@blueprint.post("/<event_id>/replay")
+@blueprint.post("/<string(length=32):event_id>/replay")
 @admin_required
 def replay_one(event_id: str) -> tuple[dict[str, Any], int]:
     event = events.get(_rt().db, event_id) if len(event_id) <= 64 else None
@@ -99,7 +120,7 @@ def replay_one(event_id: str) -> tuple[dict[str, Any], int]:
 @blueprint.post("/replay")
 @admin_required
 def replay_many() -> tuple[dict[str, Any], int]:
-    data = load(ReplayFilterSchema(), json_body())
+    data = load(ReplayFilterSchema(), json_body(required=False))
     filters = EventFilter(integration_id=data.get("integration"), status=data["status"],
                           since=data.get("since"))
     return {"replayed": replay.replay_matching(_rt(), filters)}, 202

@@ -13,7 +13,10 @@ PROVIDER_KINDS = ("xero", "quickbooks", "sage")
 SUBDOMAIN = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$", error="not a valid subdomain")
 HTTP_URL = fields.Url(schemes={"http", "https"}, require_tld=False)
 SHORT = validate.Length(min=1, max=200)
-SECRET = validate.Length(min=1, max=4096)
+#: Secrets, tenant and business ids travel in HTTP headers: printable ASCII only (anything else
+#: cannot be encoded in a header and would fail every call).
+HEADER_SAFE = validate.Regexp(r"^[\x21-\x7e]*$", error="printable ASCII without spaces")
+SECRET = [validate.Length(min=1, max=4096), HEADER_SAFE]
 FIELD_NAME = validate.Length(min=1, max=100)
 
 
@@ -40,9 +43,9 @@ class SourceSchema(StrictSchema):
 
 class ProviderSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(PROVIDER_KINDS))
-    tenant_id = fields.String(validate=SHORT)
+    tenant_id = fields.String(validate=[SHORT, HEADER_SAFE])
     realm_id = fields.String(validate=validate.Regexp(r"^\d{1,30}$", error="must be digits"))
-    business_id = fields.String(validate=SHORT)
+    business_id = fields.String(validate=[SHORT, HEADER_SAFE])
     client_id = fields.String(load_only=True, validate=SECRET)
     client_secret = fields.String(load_only=True, validate=SECRET)
     access_token = fields.String(load_only=True, validate=SECRET)

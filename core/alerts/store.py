@@ -1,8 +1,6 @@
 """The ``alerts`` rows: record, claim for delivery, save what each receiver answered, list."""
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from core import cursors
 from core.alert_settings import AlertSettings
 from core.db import Database
 from core.tables import Alert, AlertCondition, utcnow
@@ -147,17 +146,8 @@ def page(db: Database, filters: AlertFilter, *, limit: int, cursor: str | None) 
 
 
 def encode_cursor(alert: Alert) -> str:
-    raw = json.dumps([alert.created_at.isoformat(), alert.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode(alert.created_at, alert.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, alert_id = json.loads(raw)
-        value = datetime.fromisoformat(at)
-    except (ValueError, TypeError):  # bad base64, JSON, shape or time
-        raise ValueError("not a cursor") from None
-    if value.tzinfo is None or not isinstance(alert_id, str):
-        raise ValueError("not a cursor")
-    return value, alert_id
+    return cursors.decode(cursor)

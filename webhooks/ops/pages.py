@@ -40,7 +40,7 @@ def _event_listing() -> tuple[dict[str, Any], str | None]:
     """The filtered page of events; an unusable filter is shown, not a JSON error."""
     try:
         filters = api_events.filters_from(request.args)
-        rows, cursor = events.page(rt().db, filters, limit=PAGE_SIZE, cursor=request.args.get("cursor"))
+        rows, cursor = api_events.page_of_events(filters, limit=PAGE_SIZE, cursor=request.args.get("cursor"))
     except ApiError as error:
         return {"events": [], "older_url": None, "filters": EventFilter()}, _describe(error)
     except ValueError:
