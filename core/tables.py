@@ -115,6 +115,9 @@ class Event(Base):
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # branch alerts: a failed event resolved by a person (CONTRACT §6).
+    resolved_at: Mapped[datetime | None]
+    resolved_note: Mapped[str | None] = mapped_column(Text)
 
 
 class EventAttempt(Base):

@@ -78,6 +78,10 @@ class EventSchema(Schema):
     outcome = fields.Dict(allow_none=True)
     last_error = fields.String(allow_none=True)
     payload = fields.Dict()
+    resolved_at = _nullable_time("a failed event resolved by a person")
+    resolved_note = fields.String(allow_none=True)
+    superseded_by = fields.String(allow_none=True, metadata={
+        "description": "a failed event: the later event of its organisation that succeeded"})
 
 
 class EventListSchema(Schema):

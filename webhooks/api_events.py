@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, request
 
 from core import cursors
 from core.runtime import Runtime
-from core.store import events
+from core.store import event_resolution, events
 from core.store.events import EventFilter
 from webhooks.api_integrations import load
 from webhooks.auth import admin_required
@@ -47,7 +47,9 @@ def list_events() -> dict[str, Any]:
     limit = _int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
     rows, next_cursor = page_of_events(filters, limit=limit, cursor=request.args.get("cursor"))
     history = events.attempts_of(_rt().db, [row.id for row in rows])
-    return {"events": [event_view(row, history[row.id]) for row in rows], "next_cursor": next_cursor}
+    later = event_resolution.superseding(_rt().db, rows)
+    return {"events": [event_view(row, history[row.id], later.get(row.id)) for row in rows],
+            "next_cursor": next_cursor}
 
 
 def page_of_events(filters: EventFilter, *, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
@@ -72,7 +74,11 @@ def filters_from(args: Any) -> EventFilter:
     if organisation is not None and not (organisation.isascii() and organisation.isdigit()
                                          and 1 <= int(organisation) <= MAX_ORGANISATION_ID):
         raise ApiError(400, "invalid query", fields={"organisation_id": ["must be a positive integer"]})
-    return EventFilter(
+    attention = args.get("needs_attention") or "false"
+    if attention not in ("true", "false"):
+        raise ApiError(400, "invalid query", fields={"needs_attention": ["true or false"]})
+    kind = event_resolution.AttentionFilter if attention == "true" else EventFilter
+    return kind(
         integration_id=args.get("integration") or None, status=status,
         organisation_id=int(organisation) if organisation else None,
         since=_time_arg(args, "since"), until=_time_arg(args, "until"),
@@ -101,16 +107,41 @@ def _int_arg(name: str, default: int, *, low: int, high: int) -> int:
 @blueprint.get("/<string(length=32):event_id>")
 @admin_required
 def show(event_id: str) -> dict[str, Any]:
-    event = events.get(_rt().db, event_id) if len(event_id) <= 64 else None
+    event = events.get(_rt().db, event_id)
     if event is None:
         raise ApiError(404, "no such event")
-    return event_view(event, events.attempts_of(_rt().db, [event.id])[event.id])
+    return full_view(event)
+
+
+def full_view(event: Any) -> dict[str, Any]:
+    later = event_resolution.superseding(_rt().db, [event])
+    return event_view(event, events.attempts_of(_rt().db, [event.id])[event.id], later.get(event.id))
+
+
+@blueprint.post("/<string(length=32):event_id>/resolve")
+@admin_required
+def resolve(event_id: str) -> dict[str, Any]:
+    """A person has dealt with a failed event: it leaves "needs attention" (CONTRACT §6)."""
+    body = json_body(required=False)
+    unknown = sorted(set(body) - {"note"})
+    note = body.get("note")
+    if unknown:
+        raise ApiError(400, "invalid body", fields={key: ["unknown field"] for key in unknown})
+    if note is not None and (not isinstance(note, str) or len(note) > event_resolution.MAX_NOTE):
+        raise ApiError(400, "invalid body", fields={"note": [f"text of at most {event_resolution.MAX_NOTE} characters"]})
+    event = events.get(_rt().db, event_id)
+    if event is None:
+        raise ApiError(404, "no such event")
+    resolved = event_resolution.resolve(_rt().db, event.id, note.strip() or None if note else None)
+    if resolved is None:
+        raise ApiError(409, f"only a failed event can be resolved; this one is {event.status}")
+    return full_view(resolved)
 
 
 @blueprint.post("/<string(length=32):event_id>/replay")
 @admin_required
 def replay_one(event_id: str) -> tuple[dict[str, Any], int]:
-    event = events.get(_rt().db, event_id) if len(event_id) <= 64 else None
+    event = events.get(_rt().db, event_id)
     if event is None:
         raise ApiError(404, "no such event")
     status = replay.replay_event(_rt(), event.id)

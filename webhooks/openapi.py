@@ -94,6 +94,8 @@ EVENT_FILTERS = [
     ORGANISATION_FILTER,
     _time_filter("since", "received at or after"),
     _time_filter("until", "received at or before"),
+    _param("needs_attention", enum=["", "true", "false"],
+           description="true: failed events neither resolved (since they last failed) nor superseded"),
     _param("limit", type="integer", minimum=1, maximum=MAX_LIMIT, default=50),
     _param("cursor", description="next_cursor of the previous page", pattern=_or_empty(CURSOR_PATTERN)),
 ]
@@ -108,6 +110,8 @@ ALERT_FILTERS = [
 JOB_BODY = {"type": "object", "additionalProperties": False, "properties": {
     "batch_size": {"type": "integer", "minimum": 1, "maximum": MAX_BATCH_SIZE,
                    "description": "contacts per batch call (export only)"}}}
+RESOLVE_BODY = {"type": "object", "additionalProperties": False, "properties": {
+    "note": {"type": "string", "maxLength": 2000, "nullable": True}}}
 EMPTY_BODY = {"type": "object", "additionalProperties": False, "properties": {}}
 STARTED = {"202": _json(answers.JobStartedSchema, "a job"),
            "409": _json("Error", "an export or import of this integration is already under way (its job_id "
@@ -211,8 +215,15 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "post": _op("Replay one event (not if it is queued or processing)",
                     {"202": _json(answers.ReplayAnswerSchema, "its status")}, params=[EVENT]),
     },
+    "/api/events/{event_id}/resolve": {
+        "post": _op("Resolve a failed event by hand, with an optional note", {
+            "200": _json("Event", "the event, with resolved_at and resolved_note"),
+            "409": {"description": "the event is not failed"}},
+            params=[EVENT], body=RESOLVE_BODY, body_required=False),
+    },
     "/api/events/replay": {
-        "post": _op("Replay every event matching the filter (every key optional; status defaults to failed)",
+        "post": _op("Replay every event matching the filter (every key optional; status defaults to failed); "
+                    "status retrying runs those events now instead of at their next attempt",
                     {"202": _json(answers.ReplayedSchema, "how many were replayed")}, body="ReplayFilter",
                     body_required=False),
     },

@@ -143,7 +143,8 @@ class EventListSchema(Schema):
 
 class ReplayFilterSchema(StrictSchema):
     integration = fields.String(validate=SHORT)
-    status = fields.String(validate=validate.OneOf(("failed", "skipped", "succeeded")), load_default="failed")
+    status = fields.String(validate=validate.OneOf(("failed", "retrying", "skipped", "succeeded")),
+                           load_default="failed")
     since = fields.AwareDateTime(default_timezone=None)
 
 

@@ -67,7 +67,9 @@ def integration_view(integration: Integration) -> dict[str, Any]:
     }
 
 
-def event_view(event: Event, attempts: list[EventAttempt]) -> dict[str, Any]:
+def event_view(event: Event, attempts: list[EventAttempt], superseded_by: str | None = None) -> dict[str, Any]:
+    """``superseded_by``: the later success of the organisation, for a failed event
+    (``core.store.event_resolution.superseding``)."""
     view = {
         "id": event.id,
         "integration_id": event.integration_id,
@@ -82,6 +84,9 @@ def event_view(event: Event, attempts: list[EventAttempt]) -> dict[str, Any]:
         "outcome": event.outcome,
         "last_error": event.last_error,
         "payload": event.payload,
+        "resolved_at": iso(event.resolved_at),
+        "resolved_note": event.resolved_note,
+        "superseded_by": superseded_by,
     }
     view["attempt_history"] = [
         {"number": a.number, "status": a.status, "started_at": iso(a.started_at),

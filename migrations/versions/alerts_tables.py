@@ -1,4 +1,4 @@
-"""alerts: the alerts table and the alerted conditions (branch alerts)
+"""alerts: the alerts table, the alerted conditions, and resolved failed events (branch alerts)
 
 Revision ID: alerts_1
 Revises: 0001
@@ -15,6 +15,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    op.add_column('events', sa.Column('resolved_at', sa.DateTime(), nullable=True))
+    op.add_column('events', sa.Column('resolved_note', sa.Text(), nullable=True))
     op.create_table(
         'alerts',
         sa.Column('id', sa.String(length=32), nullable=False),
@@ -44,6 +46,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('events') as batch:
+        batch.drop_column('resolved_note')
+        batch.drop_column('resolved_at')
     op.drop_table('alert_conditions')
     op.drop_index('ix_alerts_kind', table_name='alerts')
     op.drop_index('ix_alerts_due', table_name='alerts')

@@ -6,7 +6,7 @@ from typing import Any
 from flask import current_app, render_template, request, url_for
 
 from core.runtime import Runtime
-from core.store import events, integrations, links
+from core.store import event_resolution, events, integrations, links
 from core.store.events import EventFilter
 from webhooks import api_events, api_links
 from webhooks.errors import ApiError
@@ -42,12 +42,11 @@ def _event_listing() -> tuple[dict[str, Any], str | None]:
         filters = api_events.filters_from(request.args)
         rows, cursor = api_events.page_of_events(filters, limit=PAGE_SIZE, cursor=request.args.get("cursor"))
     except ApiError as error:
-        return {"events": [], "older_url": None, "filters": EventFilter()}, _describe(error)
-    except ValueError:
-        return {"events": [], "older_url": None, "filters": EventFilter()}, "That page link is no longer valid."
+        return {"events": [], "older_url": None, "filters": EventFilter(), "superseded": {}}, _describe(error)
     kept = {key: value for key, value in request.args.items() if key != "cursor" and value}
     older = url_for("ops.overview", cursor=cursor, **kept) if cursor else None
-    return {"events": rows, "older_url": older, "filters": filters}, None
+    return {"events": rows, "older_url": older, "filters": filters,
+            "superseded": event_resolution.superseding(rt().db, rows)}, None
 
 
 def _describe(error: ApiError) -> str:
@@ -67,6 +66,8 @@ def event_page(event_id: str) -> Any:
     return render_template(
         "ops/event.html", event=event, attempts=events.attempts_of(rt().db, [event.id])[event.id],
         integration=integration, link=link, refresh=event.status not in SETTLED,
+        superseded_by=event_resolution.superseding(rt().db, [event]).get(event.id),
+        resolved=event_resolution.resolved_since_failure(event),
         source_url=data.source_web_url(integration, event.organisation_id),
     )
 
