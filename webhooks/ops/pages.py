@@ -10,7 +10,7 @@ from core.store import event_resolution, events, integrations, links
 from core.store.events import EventFilter
 from webhooks import api_events, api_links
 from webhooks.errors import ApiError
-from webhooks.ops import blueprint, data
+from webhooks.ops import blueprint, data, names, waiting
 from webhooks.ops.security import ops_required
 
 PAGE_SIZE = 50
@@ -27,6 +27,7 @@ def rt() -> Runtime:
 def overview() -> Any:
     everything = data.active_integrations(rt())
     figures, redis_error = data.queue_figures(rt())
+    figures = waiting.with_waiting_events(rt(), figures)
     listing, filter_error = _event_listing()
     return render_template(
         "ops/overview.html", attention=data.needing_attention(everything),
@@ -42,11 +43,13 @@ def _event_listing() -> tuple[dict[str, Any], str | None]:
         filters = api_events.filters_from(request.args)
         rows, cursor = api_events.page_of_events(filters, limit=PAGE_SIZE, cursor=request.args.get("cursor"))
     except ApiError as error:
-        return {"events": [], "older_url": None, "filters": EventFilter(), "superseded": {}}, _describe(error)
+        return {"events": [], "older_url": None, "filters": EventFilter(), "superseded": {},
+                "org_names": {}}, _describe(error)
     kept = {key: value for key, value in request.args.items() if key != "cursor" and value}
     older = url_for("ops.overview", cursor=cursor, **kept) if cursor else None
     return {"events": rows, "older_url": older, "filters": filters,
-            "superseded": event_resolution.superseding(rt().db, rows)}, None
+            "superseded": event_resolution.superseding(rt().db, rows),
+            "org_names": names.organisation_names(rt().db, rows)}, None
 
 
 def _describe(error: ApiError) -> str:
@@ -67,6 +70,7 @@ def event_page(event_id: str) -> Any:
         "ops/event.html", event=event, attempts=events.attempts_of(rt().db, [event.id])[event.id],
         integration=integration, link=link, refresh=event.status not in SETTLED,
         superseded_by=event_resolution.superseding(rt().db, [event]).get(event.id),
+        org_name=names.organisation_names(rt().db, [event]).get((event.integration_id, event.organisation_id)),
         resolved=event_resolution.resolved_since_failure(event),
         source_url=data.source_web_url(integration, event.organisation_id),
     )
@@ -85,6 +89,7 @@ def integration_page(integration_id: str) -> Any:
         "ops/integration.html", integration=integration, links=links.all_of(rt().db, integration.id),
         attention=data.needing_attention([integration]), events=recent,
         names={integration.id: integration.name}, jobs=bulk_jobs, refresh=data.moving(bulk_jobs),
+        org_names=names.organisation_names(rt().db, recent),
     )
 
 
