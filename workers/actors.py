@@ -58,3 +58,4 @@ def run_job(job_id: str) -> None:
 
 
 import workers.alerts  # noqa: F401 - the alerts actor (its own queue) runs in every worker
+import workers.worker_info  # noqa: F401 - each worker process records its host, pid, queues, threads

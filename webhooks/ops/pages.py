@@ -10,10 +10,12 @@ from core.store import event_resolution, events, integrations, links
 from core.store.events import EventFilter
 from webhooks import api_events, api_links
 from webhooks.errors import ApiError
-from webhooks.ops import blueprint, data, names, waiting
+from webhooks.ops import blueprint, data, names, throughput, waiting
 from webhooks.ops.security import ops_required
 
 PAGE_SIZE = 50
+#: The overview reloads itself this often (a meta refresh: no script, the CSP unchanged).
+OVERVIEW_REFRESH_SECONDS = 15
 #: Statuses after which an event page stops refreshing itself.
 SETTLED = ("succeeded", "skipped", "failed")
 
@@ -34,6 +36,8 @@ def overview() -> Any:
         queues=figures, redis_error=redis_error, counts=data.recent_counts(rt(), everything),
         statuses=data.STATUSES, integrations=everything, names=data.integration_names(rt()),
         running_jobs=data.unfinished_jobs(rt()), filter_error=filter_error, args=request.args, **listing,
+        chart=throughput.svg(throughput.per_minute(rt())), chart_legend=throughput.legend(),
+        refresh=True, refresh_seconds=OVERVIEW_REFRESH_SECONDS,
     )
 
 
