@@ -72,13 +72,15 @@ def _failed_digest(
         return None
     after = previous.covers_until if previous is not None and previous.covers_until else now - FIRST_DIGEST_LOOKBACK
     rows = session.execute(
-        select(Event.last_error, Event.finished_at).where(
+        select(Event.outcome, Event.last_error, Event.finished_at).where(
             Event.integration_id == integration.id, Event.status == "failed", Event.finished_at > after,
         )
     ).all()
     if not rows:
         return None
-    grouped = Counter(reason_patterns.pattern_of(error) for error, _ in rows)
+    # The plain-language reason the sync recorded, else the raw error.
+    grouped = Counter(reason_patterns.pattern_of((outcome or {}).get("reason") or error)
+                      for outcome, error, _ in rows)
     reasons = [f"{count} × {reason}" if count > 1 else reason for reason, count in grouped.most_common(MAX_REASONS)]
     count = len(rows)
     minutes = settings.digest_minutes
@@ -86,7 +88,7 @@ def _failed_digest(
             f"(digest, at most one every {minutes} min). " + "; ".join(reasons))
     payload = _payload("events_failed", integration, count, reasons,
                        f"{_public(rt)}/ops?integration={integration.id}&status=failed", text)
-    return store.record(session, settings, payload, covers_until=max(at for _, at in rows), now=now)
+    return store.record(session, settings, payload, covers_until=max(at for _, _, at in rows), now=now)
 
 
 # --- edge-triggered conditions ---

@@ -11,8 +11,8 @@ _PATTERNS = (
     # UUIDs and long hex ids (Xero/Sage contact ids, event ids).
     (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<id>"),
     (re.compile(r"\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "<id>"),
-    # Quoted values: names, account numbers.
-    (re.compile(r"'[^']{1,200}'"), "'…'"),
+    # Quoted values: names, account numbers (not apostrophes: "the organisation's number").
+    (re.compile(r"(?<!\w)'[^']{1,200}'(?!\w)"), "'…'"),
     (re.compile(r"\"[^\"]{1,200}\""), "\"…\""),
     # Numbers of two digits or more (organisation ids, QuickBooks ids), but not HTTP statuses
     # after "HTTP", which say what kind of failure it was.

@@ -12,7 +12,12 @@ from core.tables import Link
 
 
 def organisation_names(db: Database, rows: Iterable[Any]) -> dict[tuple[str, int], str]:
-    wanted = {(row.integration_id, row.organisation_id) for row in rows if row.organisation_id is not None}
+    """By (integration, organisation): the linked name, else the name an event's outcome
+    recorded (``outcome.organisation_name``, where the sync writes one)."""
+    rows = list(rows)
+    recorded = {(row.integration_id, row.organisation_id): (row.outcome or {}).get("organisation_name")
+                for row in rows if row.organisation_id is not None}
+    wanted = set(recorded)
     if not wanted:
         return {}
     integration_ids = {integration_id for integration_id, _ in wanted}
@@ -22,4 +27,5 @@ def organisation_names(db: Database, rows: Iterable[Any]) -> dict[tuple[str, int
             select(Link.integration_id, Link.organisation_id, Link.organisation_name).where(
                 Link.integration_id.in_(integration_ids), Link.organisation_id.in_(organisation_ids))
         ).all()
-    return {(i, o): name for i, o, name in found if (i, o) in wanted and name}
+    linked = {(i, o): name for i, o, name in found if (i, o) in wanted and name}
+    return {**{key: name for key, name in recorded.items() if name}, **linked}

@@ -17,7 +17,7 @@ COLOURS = {"succeeded": "#1f7a44", "skipped": "#8a93a6", "queued": "#2457d6", "p
            "retrying": "#d08a00", "failed": "#b42318"}
 #: Enough for a busy hour; beyond it the chart counts the latest this many.
 MAX_ROWS = 200_000
-WIDTH, HEIGHT, BAR, GAP, AXIS = 720, 120, 10, 2, 28
+WIDTH, HEIGHT, GAP, AXIS = 1080, 110, 3, 24
 
 
 def per_minute(rt: Runtime, *, now: datetime | None = None) -> list[Counter[str]]:
