@@ -16,12 +16,12 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
 from marshmallow import fields, validate
 
+from core.cursors import PATTERN as CURSOR_PATTERN
 from webhooks import answers, schemas
-from webhooks.api_events import MAX_LIMIT, TIME_PATTERN
 from webhooks.api_csv import DRY_RUN_VALUES
+from webhooks.api_events import MAX_LIMIT, TIME_PATTERN
 from webhooks.api_jobs import MAX_BATCH_SIZE
 from webhooks.api_links import QUERY_PATTERN
-from core.cursors import PATTERN as CURSOR_PATTERN
 from webhooks.auth import admin_required
 
 blueprint = Blueprint("openapi", __name__)

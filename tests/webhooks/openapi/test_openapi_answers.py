@@ -7,8 +7,8 @@ from typing import Any
 
 import jsonschema
 
-from core.alerts import detect
 from core.alert_settings import AlertSettings
+from core.alerts import detect
 from core.store import integrations
 from tests.support import create_integration, seed_organisation, send_webhook
 
