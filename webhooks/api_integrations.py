@@ -97,7 +97,7 @@ def patch(integration_id: str) -> dict[str, Any]:
     data = load(IntegrationPatchSchema(), json_body())
     provider = data.get("provider", {})
     if provider.get("kind") not in (None, integration.provider_kind):
-        raise ApiError(400, "invalid body", fields={"provider": {"kind": ["cannot be changed"]}})
+        raise ApiError(409, "invalid body", fields={"provider": {"kind": ["cannot be changed"]}})
     rt = _rt()
     integrations.update(rt.db, integration.id, **_merged_values(integration, data))
     secrets = _provider_secrets(provider)

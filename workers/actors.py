@@ -81,3 +81,7 @@ BULK_TIME_LIMIT_MS = 24 * 3600 * 1000
 def run_job(job_id: str) -> None:
     """Run or resume one bulk job (a repeated message continues it; a finished one is a no-op)."""
     run_bulk_job(runtime(), job_id)
+
+
+import workers.alerts  # noqa: F401 - the alerts actor (its own queue) runs in every worker
+import workers.worker_info  # noqa: F401 - each worker process records its host, pid, queues, threads
