@@ -14,8 +14,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 #: ``(request, reply) -> bool``: whether a rule applies to this reply.
 Match = Callable[[bytes, bytes], bool]
@@ -71,7 +71,7 @@ class TcpProxy:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         threading.Thread(target=self._accept, daemon=True, name="tcp-proxy-accept").start()
         return self
 

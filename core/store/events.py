@@ -325,7 +325,7 @@ def owed_unsent(db: Database, *, limit: int = 500) -> list[Event]:
     """Owed events that are due and were never handed to the broker (new while Redis was
     down, or put back to wait for a retry)."""
     now = utcnow()
-    with db.session() as session:
+    with db.reading() as session:
         return list(session.scalars(
             select(Event).where(
                 Event.status.in_(OWED), Event.sent_at.is_(None),
@@ -338,7 +338,7 @@ def owed_sent_before(db: Database, *, older_than: float, limit: int = 2000) -> l
     """(id, message id) of owed events handed to the broker more than ``older_than`` seconds
     ago: the relay asks the broker whether it still holds each message."""
     stale = utcnow() - timedelta(seconds=older_than)
-    with db.session() as session:
+    with db.reading() as session:
         return [(row.id, row.message_id) for row in session.execute(
             select(Event.id, Event.message_id).where(
                 Event.status.in_(OWED), Event.sent_at.is_not(None), Event.sent_at < stale,

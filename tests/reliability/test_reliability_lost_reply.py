@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from core.store import events
-from core.tables import Event
-from workers.broker import SYNC_QUEUE
-
 from tests.reliability.conftest import wait_until
-from tests.reliability.reliability_helpers import all_in, contact_names, new_organisation
+from tests.reliability.reliability_helpers import (
+    all_in,
+    contact_names,
+    new_organisation,
+)
 from tests.support import create_integration, send_webhook
 from tests.tcp_proxy import dramatiq_fetch_with_messages
+from workers.broker import SYNC_QUEUE
 
 
 def test_a_dropped_fetch_reply_strands_no_event_while_the_worker_lives(
