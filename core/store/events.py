@@ -381,6 +381,15 @@ def prune(db: Database, *, older_than: datetime, batch: int = 1000) -> int:
             ).rowcount
 
 
+def has_events_for(db: Database, integration_id: str, organisation_id: int) -> bool:
+    """Whether any event of this organisation was recorded already (``ix_events_organisation``)."""
+    with db.reading() as session:
+        return session.scalars(
+            select(Event.id).where(Event.integration_id == integration_id,
+                                   Event.organisation_id == organisation_id).limit(1)
+        ).first() is not None
+
+
 def by_ids(db: Database, ids: Iterable[str]) -> list[Event]:
     with db.reading() as session:
         return list(session.scalars(select(Event).where(Event.id.in_(list(ids)))))
