@@ -109,7 +109,7 @@ def _tokens(rt: Runtime, integration: Integration, cls: type[AccountingProvider]
         client_id=secrets.get("client_id") or app.client_id or "",
         client_secret=secrets.get("client_secret") or app.client_secret or "",
         client_auth=cls.oauth_client_auth, load=load, save=save, on_refused=refused,
-        timeout=rt.settings.http_timeout,
+        vault=rt.vault, timeout=rt.settings.http_timeout,
     )
 
 
