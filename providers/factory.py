@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from core.ratelimit import DEFAULT_LIMITS, Limits, RateLimiter
+from core.ratelimit import DEFAULT_LIMITS, MAX_WAIT, Limits, RateLimiter
 from core.runtime import Runtime
 from core.store import integrations
 from core.tables import Integration
@@ -59,7 +59,8 @@ def accounting_provider(
     return cls(context)
 
 
-def rental_system(rt: Runtime, integration: Integration, *, priority: str = "live") -> CurrentRMS:
+def rental_system(rt: Runtime, integration: Integration, *, priority: str = "live",
+                  max_wait: float = MAX_WAIT) -> CurrentRMS:
     secrets = integrations.secrets_of(rt.vault, integration)
     source = (integration.settings or {}).get("source", {})
     return CurrentRMS(
@@ -69,7 +70,7 @@ def rental_system(rt: Runtime, integration: Integration, *, priority: str = "liv
         timeout=rt.settings.http_timeout,
         gate=RateLimiter(
             rt.redis, system="current_rms", tenant=integration.source_subdomain,
-            limits=limits_for(rt, "current_rms", integration), priority=priority,
+            limits=limits_for(rt, "current_rms", integration), priority=priority, max_wait=max_wait,
         ),
     )
 
