@@ -6,8 +6,8 @@ shares db 15 of the session Redis. Each test gets its own ``redis-server`` on a 
 ``--save "" --appendonly no`` so that a restart loses everything, as a Redis without
 persistence does (the fault the issue names).
 
-How the test process reaches it. ``workers.broker`` builds its broker from ``REDIS_URL`` when
-first imported, which happened long before this suite runs. Re-pointing that broker's
+How the test process reaches it. ``workers.broker`` builds the process's broker once, from the
+settings (``init``), usually long before this suite runs. Re-pointing that broker's
 ``client`` would leave its registered Lua scripts and connection pool behind, so instead
 ``broker_on`` builds a complete new broker with the production ``make_broker(url)`` and moves
 every declared actor to it: ``dramatiq.set_broker`` for actors declared later, ``actor.broker``
@@ -118,8 +118,12 @@ def broker_at(url: str) -> Iterator[Any]:
     and back to the old one afterwards."""
     import dramatiq
 
-    import workers.actors  # noqa: F401 - declares the actors on the current broker
     import workers.broker as broker_module
+    from core.settings import Settings
+
+    if "broker" not in vars(broker_module):  # the first test of the session: the shared one
+        broker_module.init(Settings.from_env(make_env("sqlite://")))
+    import workers.actors  # noqa: F401 - declares the actors on the current broker
 
     old = broker_module.broker
     new = broker_module.make_broker(url)
