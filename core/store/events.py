@@ -90,6 +90,8 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
     """Take the event for this worker, or ``None`` if it is not owed (done, or another
     worker's lease is still live). A lapsed lease (a killed worker) may be taken over."""
     now = utcnow()
+    if not _maybe_claimable(db, event_id, now):
+        return None
     with db.session() as session:
         taken = session.execute(
             update(Event)
@@ -106,6 +108,24 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
         if not taken:
             return None
         return session.get(Event, event_id)
+
+
+def _maybe_claimable(db: Database, event_id: str, now: datetime) -> bool:
+    """A read first, without the write lock: the relay re-sends owed events by age (a message
+    may be stranded in a live worker's ack set), so most repeated messages find their event
+    done or running, and need not queue for SQLite's write lock to learn it."""
+    with db.reading() as session:
+        row = session.execute(
+            select(Event.status, Event.lease_until, Event.subject_type).where(Event.id == event_id)
+        ).first()
+    if row is None or row.subject_type != SYNCED_SUBJECT:
+        return False
+    if row.status in OWED:
+        return True
+    lease = row.lease_until
+    if row.status != "processing" or lease is None:
+        return False
+    return (lease if lease.tzinfo else lease.replace(tzinfo=now.tzinfo)) < now
 
 
 def claim_more(
