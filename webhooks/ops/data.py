@@ -69,7 +69,7 @@ def recent_counts(rt: Runtime, all_integrations: list[Integration]) -> list[Coun
     within_hour = case((Event.received_at >= now - hour, 1), else_=0)
     query = select(Event.integration_id, Event.status, within_hour).where(Event.received_at >= now - day)
     with rt.db.reading() as session:
-        tally = Counter(session.execute(query).tuples())
+        tally = Counter(tuple(row) for row in session.execute(query))
     for (integration_id, status, in_hour), count in tally.items():
         if integration_id not in counts:
             continue
