@@ -38,12 +38,13 @@ class OutboxRedisBroker(RedisBroker):
 #: messages it had fetched but not acknowledged go back to their queue at the next maintenance
 #: pass of any live worker (Dramatiq's default: 60 s). A live process heartbeats on every fetch
 #: of any of its consumers, about every ``dramatiq_worker_timeout`` (100 ms, Procfile) while even
-#: one of its queues is idle (its delay queues always are), so 10 s is a wide margin.
-HEARTBEAT_TIMEOUT_MS = 10_000
+#: one of its queues is idle (its delay queues always are), so 5 s is a wide margin; a live
+#: worker taken for dead only sees its messages delivered twice, and a repeat finds nothing to do.
+HEARTBEAT_TIMEOUT_MS = 5_000
 #: Fetches, out of 1,000,000, that also run that maintenance pass (Dramatiq's default: 1,000).
-#: An idle worker process fetches about 40 times a second (four queues), so a pass runs every
-#: few seconds; it costs a look at the heartbeat set when nobody died (issue 13, finding 8).
-MAINTENANCE_CHANCE = 10_000
+#: An idle consumer fetches about ten times a second, so on each queue a pass runs about every
+#: second; it costs a look at the heartbeat set when nobody died (issue 13, finding 8).
+MAINTENANCE_CHANCE = 100_000
 
 
 def make_broker(url: str) -> OutboxRedisBroker:
