@@ -19,23 +19,40 @@ syncs meet one. Printed at the end:
 - ``duplicated``: contacts beyond one per organisation;
 - ``stale``: contacts not holding their organisation's latest email;
 - ``429s received`` from both stand-ins, and the throughput in events per second.
+
+Faults beside the provider's (issue 13), one every ``--fault-every`` seconds while the
+deliveries are sent, in turn:
+
+- ``proxy_drop``: every process reaches Redis through a TCP proxy on loopback
+  (``tests/tcp_proxy.py``), which drops the next reply to a worker's fetch that carries messages
+  (Redis moved them to that live worker's ack set; the worker never got them);
+- ``redis_restart``: the private Redis is killed and started again empty (no persistence);
+- ``worker_kill``: one worker process group is SIGKILLed and started again at once.
+
+For each fault the events owed at that moment are noted, and its recovery time is how long
+until every one of them is final; the slowest and median per kind are printed.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import random
+import signal
+import statistics
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import requests
 
 from bench.common import (
-    Sandbox, Service, Wired, emit, flush_bench_redis, procfile_command, seed_member, webhook_body,
+    Sandbox, Service, Wired, _signal_group, emit, flush_bench_redis, procfile_command, seed_member, webhook_body,
     wire_integration,
 )
 
@@ -55,6 +72,10 @@ DEFAULT_DELIVERIES = 5000
 #: 5 s to 10 min), the reconciliation poll off so that every event counted is a delivery.
 SERVICE_ENV = {"RETRY_MIN_SECONDS": "0.5", "RETRY_MAX_SECONDS": "5", "RECONCILE_INTERVAL_SECONDS": "0",
                "LOG_LEVEL": "WARNING"}
+FAULT_KINDS = ("proxy_drop", "redis_restart", "worker_kill")
+#: Seconds between two infrastructure faults while the deliveries are sent.
+DEFAULT_FAULT_EVERY = 8.0
+OWED = ("queued", "retrying", "processing")
 
 
 @dataclass
@@ -193,21 +214,131 @@ def tally(sandbox: Sandbox, plan: Plan) -> tuple[int, int, int]:
     return missing, duplicated, stale
 
 
-def run(deliveries: int, tenant_count: int, window: float) -> dict[str, Any]:
+def owed_ids(rt: Any) -> set[str]:
+    from sqlalchemy import select
+
+    from core.tables import Event
+
+    with rt.db.reading() as session:
+        return set(session.scalars(select(Event.id).where(Event.status.in_(OWED))))
+
+
+@dataclass
+class Fault:
+    kind: str
+    at: float
+    owed: set[str]
+    recovered_after: float | None = None
+
+
+class Faults:
+    """Infrastructure faults at a steady pace, and the time each takes to be recovered from."""
+
+    def __init__(self, rt: Any, actions: dict[str, Callable[[], None]], every: float) -> None:
+        self.rt, self.actions, self.every = rt, actions, every
+        self.faults: list[Fault] = []
+        self.stopping = threading.Event()
+        self.sending = threading.Event()
+        self.threads = [threading.Thread(target=self._inject, daemon=True),
+                        threading.Thread(target=self._watch, daemon=True)]
+
+    def start(self) -> Faults:
+        self.sending.set()
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def _inject(self) -> None:
+        kinds = itertools.cycle(FAULT_KINDS)
+        while self.sending.is_set() and not self.stopping.wait(self.every):
+            if not self.sending.is_set():
+                return
+            kind = next(kinds)
+            owed = owed_ids(self.rt)
+            at = time.monotonic()
+            try:
+                self.actions[kind]()
+            except Exception as error:  # noqa: BLE001 - a benchmark reports, it does not stop
+                print(f"fault {kind} could not be injected: {error}", flush=True)
+                continue
+            self.faults.append(Fault(kind, at, owed))
+
+    def _watch(self) -> None:
+        while not self.stopping.wait(0.5):
+            pending = [f for f in self.faults if f.recovered_after is None]
+            if not pending:
+                continue
+            still = owed_ids(self.rt)
+            for fault in pending:
+                if not fault.owed & still:
+                    fault.recovered_after = time.monotonic() - fault.at
+
+    def stop(self) -> None:
+        self.sending.clear()
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = {}
+        for kind in FAULT_KINDS:
+            times = [f.recovered_after for f in self.faults if f.kind == kind]
+            done = [t for t in times if t is not None]
+            result[kind] = {"faults": len(times), "unrecovered": len(times) - len(done),
+                            "max_s": round(max(done), 1) if done else None,
+                            "median_s": round(statistics.median(done), 1) if done else None}
+        return result
+
+
+def infrastructure(folder: Path) -> tuple[Any, Any]:
+    """A private Redis without persistence and a TCP proxy in front of it; every process of the
+    service reaches Redis through the proxy (``BENCH_REDIS_URL``)."""
+    from tests.reliability.conftest import PrivateRedis
+    from tests.tcp_proxy import TcpProxy
+
+    server = PrivateRedis(folder).start()
+    proxy = TcpProxy(server.port).start()
+    os.environ["BENCH_REDIS_URL"] = proxy.url
+    return server, proxy
+
+
+def run(deliveries: int, tenant_count: int, window: float, fault_every: float = DEFAULT_FAULT_EVERY) -> dict[str, Any]:
+    from tests.tcp_proxy import dramatiq_fetch_with_messages
+    from workers.broker import SYNC_QUEUE
+
+    server, proxy = infrastructure(Path(tempfile.mkdtemp(prefix="soak-redis-")))
     flush_bench_redis()
     sandbox = Sandbox(window=window, rate_limit=60)
     service = Service(window=window, extra_env=SERVICE_ENV)
+    faults: Faults | None = None
+    worker_command = procfile_command("worker").replace("${WORKER_PROCESSES:-1}", "1")
     try:
         rt = service.runtime()
         tenants = [wire_integration(rt, sandbox) for _ in range(tenant_count)]
         plan = build_plan(sandbox, tenants, deliveries, random.Random(7))
         service.start_web()
-        for n in (1, 2):
-            service.start(f"worker{n}", procfile_command("worker").replace("${WORKER_PROCESSES:-1}", "1"))
+        workers = {n: service.start(f"worker{n}", worker_command) for n in (1, 2)}
         service.start("scheduler")
+
+        def kill_worker() -> None:
+            victim = workers[2]
+            _signal_group(victim.pid, signal.SIGKILL)
+            victim.popen.wait(timeout=10)
+            service.processes.remove(victim)
+            workers[2] = service.start("worker2", worker_command)
+
+        faults = Faults(rt, {
+            "proxy_drop": lambda: proxy.drop_reply(dramatiq_fetch_with_messages(SYNC_QUEUE)),
+            "redis_restart": server.restart,
+            "worker_kill": kill_worker,
+        }, fault_every)
         started = time.monotonic()
+        faults.start()
         statuses = send_all(sandbox, service.url, plan)
+        faults.sending.clear()
         counts = drain(rt, time.monotonic() + DRAIN_TIMEOUT)
+        time.sleep(1.0)  # the watcher's last look
+        faults.stop()
         seconds = time.monotonic() - started
         missing, duplicated, stale = tally(sandbox, plan)
         unanswered = sum(n for status, n in statuses.items() if status not in (200, 202))
@@ -221,10 +352,14 @@ def run(deliveries: int, tenant_count: int, window: float) -> dict[str, Any]:
                 "answers": dict(statuses), "lost_parts": {"unanswered": unanswered, "not_done": not_done,
                                                           "no_contact": missing, "unrecorded": unique - recorded},
                 "lost": lost, "duplicated": duplicated, "stale": stale, "429s": refused,
-                "seconds": seconds, "throughput": recorded / seconds}
+                "seconds": seconds, "throughput": recorded / seconds, "recovery": faults.summary()}
     finally:
+        if faults is not None:
+            faults.stop()
         service.stop()
         sandbox.stop()
+        proxy.stop()
+        server.stop()
 
 
 def main() -> None:
@@ -232,8 +367,10 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=DEFAULT_DELIVERIES)
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--window", type=float, default=1.0, help="seconds of each rate-limit 'minute'")
+    parser.add_argument("--fault-every", type=float, default=DEFAULT_FAULT_EVERY,
+                        help="seconds between two infrastructure faults (proxy drop, Redis restart, worker kill)")
     args = parser.parse_args()
-    result = run(args.deliveries, args.tenants, args.window)
+    result = run(args.deliveries, args.tenants, args.window, args.fault_every)
     print(f"deliveries   {result['deliveries']} ({result['unique']} distinct, {result['events']} events recorded)")
     print(f"statuses     {result['statuses']}")
     print(f"answers      {result['answers']}")
@@ -242,6 +379,8 @@ def main() -> None:
     print(f"stale        {result['stale']}")
     print(f"429s received {result['429s']}")
     print(f"throughput   {result['throughput']:.1f} events/s over {result['seconds']:.1f} s")
+    for kind, figures in result["recovery"].items():
+        print(f"recovery     {kind}: {figures}")
     _emit(result, args.deliveries)
 
 
@@ -261,6 +400,11 @@ def _emit(result: dict[str, Any], asked: int) -> None:
     emit("soak: throughput", round(result["throughput"], 1), unit="events/s", target="reported",
          note=f"{result['events']:,} events recorded in {result['seconds']:.0f} s, with one provider fault "
               f"per {DELIVERIES_PER_FAULT} deliveries")
+    for kind, figures in result["recovery"].items():
+        emit(f"soak: recovery after {kind}", figures["max_s"], unit="s", target="reported",
+             met=None if figures["faults"] else False,
+             note=f"slowest of {figures['faults']} (median {figures['median_s']} s, "
+                  f"{figures['unrecovered']} unrecovered): until every event owed at the fault was final")
 
 
 if __name__ == "__main__":

@@ -257,3 +257,32 @@ class AlertCondition(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     since: Mapped[datetime] = mapped_column(default=utcnow)
     alert_id: Mapped[str | None] = mapped_column(String(32))
+
+
+# --- owed (issue 13): events counted per integration and status as they change ---------------
+
+from sqlalchemy import event as sa_event  # noqa: E402 - this block is appended by branch owed
+
+
+class EventCount(Base):
+    """How many events an integration has in each status, kept by triggers on ``events``
+    (``core.store.event_count_triggers``) so that ``/metrics`` reads a few rows, not a million."""
+
+    __tablename__ = "event_counts"
+
+    integration_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def _install_event_count_triggers(_target: Any, connection: Any, **_kw: Any) -> None:
+    # After the whole metadata (the triggers need both tables); migrations install them too.
+    from core.store import event_count_triggers
+
+    event_count_triggers.install(connection)
+
+
+sa_event.listen(Base.metadata, "after_create", _install_event_count_triggers)
+
+#: The ops page counts the last day's events by integration and status from this index alone.
+Index("ix_events_received_status", Event.received_at, Event.integration_id, Event.status)

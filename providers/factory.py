@@ -11,7 +11,7 @@ from typing import Any
 
 from core.integration_settings import IntegrationSettings
 from core.models import IntegrationStatus
-from core.ratelimit import Limits, RateLimiter, published_limits
+from core.ratelimit import MAX_WAIT, Limits, RateLimiter, published_limits
 from core.runtime import Runtime
 from core.store import integrations
 from core.tables import Integration
@@ -64,7 +64,8 @@ def provider_context(
     )
 
 
-def rental_system(rt: Runtime, integration: Integration, *, priority: str = "live") -> CurrentRMS:
+def rental_system(rt: Runtime, integration: Integration, *, priority: str = "live",
+                  max_wait: float = MAX_WAIT) -> CurrentRMS:
     secrets = integrations.secrets_of(rt.vault, integration)
     source = IntegrationSettings.of(integration).source
     return CurrentRMS(
@@ -74,7 +75,7 @@ def rental_system(rt: Runtime, integration: Integration, *, priority: str = "liv
         timeout=rt.settings.http_timeout,
         gate=RateLimiter(
             rt.redis, system="current_rms", tenant=integration.source_subdomain,
-            limits=limits_for(rt, "current_rms", integration), priority=priority,
+            limits=limits_for(rt, "current_rms", integration), priority=priority, max_wait=max_wait,
         ),
     )
 
@@ -114,7 +115,7 @@ def _tokens(rt: Runtime, integration: Integration, cls: type[AccountingProvider]
         client_id=secrets.get("client_id") or app.client_id or "",
         client_secret=secrets.get("client_secret") or app.client_secret or "",
         client_auth=cls.oauth_client_auth, load=load, save=save, on_refused=refused,
-        timeout=rt.settings.http_timeout,
+        vault=rt.vault, timeout=rt.settings.http_timeout,
     )
 
 

@@ -11,6 +11,12 @@ refresh token: Xero keeps it valid for a 30-minute grace period (providers.md A6
 so there the retry meets ``invalid_grant`` and the integration needs reconnecting. ``invalid_grant``
 marks the integration ``reconnect_needed`` (``on_refused``) and raises ``CredentialsRefused``;
 other failures raise ``Transient``. Tokens are never logged.
+
+A refresh spends the old refresh token, so the fresh set must not be lost between the token
+endpoint's answer and the database (issue 13, finding 4). It is first kept in Redis, sealed with
+the vault (``PendingTokens``), then saved, with a few retries; only once the save succeeds is it
+removed from Redis. A worker that finds a pending set under the refresh lock stores that set
+instead of refreshing the spent token (which would meet ``invalid_grant``).
 """
 from __future__ import annotations
 
@@ -18,9 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+import time
+
 import redis as redis_lib
 import requests
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from core import metrics
 from core.errors import CredentialsRefused, ProviderError, Transient
@@ -46,6 +55,12 @@ REFUSED_ERRORS = ("invalid_grant", "invalid_client", "unauthorized_client")
 #: Answer keys that are credentials, kept out of what ``exchange_code`` returns besides tokens.
 TOKEN_KEYS = ("access_token", "refresh_token", "id_token")
 CLIENT_AUTH_MODES = ("basic", "body")
+#: Tries of saving a fresh token set, and the pause after each failed one (seconds).
+SAVE_ATTEMPTS = 3
+SAVE_PAUSE = 0.5
+#: How long a fresh token set that could not be stored waits in Redis: longer than any outage
+#: worth surviving, shorter than the refresh tokens' own lives (Xero 60 days, QuickBooks 100).
+PENDING_TTL_SECONDS = 30 * 86400
 
 
 @dataclass
@@ -80,6 +95,27 @@ class TokenSet:
         )
 
 
+class PendingTokens:
+    """A fresh token set kept in Redis, sealed with the vault, until the database has it."""
+
+    def __init__(self, redis: Any, integration_id: str, vault: Any) -> None:
+        self.redis = redis
+        self.key = f"oauth:pending:{integration_id}"
+        self.vault = vault
+
+    def keep(self, tokens: TokenSet) -> None:
+        self.redis.set(self.key, self.vault.seal(tokens.to_dict()), ex=PENDING_TTL_SECONDS)
+
+    def get(self) -> TokenSet | None:
+        sealed = self.redis.get(self.key)
+        if sealed is None:
+            return None
+        return TokenSet.from_dict(self.vault.open(sealed.decode() if isinstance(sealed, bytes) else sealed))
+
+    def clear(self) -> None:
+        self.redis.delete(self.key)
+
+
 class OAuthTokens:
     """Valid access tokens for one integration, refreshed once per expiry across all workers."""
 
@@ -96,6 +132,7 @@ class OAuthTokens:
         load: Callable[[], TokenSet],
         save: Callable[[TokenSet], None],
         on_refused: Callable[[str], None],
+        vault: Any,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     ) -> None:
         _check_client_auth(client_auth)
@@ -110,6 +147,7 @@ class OAuthTokens:
         self.save = save
         self.on_refused = on_refused
         self.timeout = timeout
+        self.pending = PendingTokens(redis, integration_id, vault)
         self._tokens: TokenSet | None = None
         self._log = log.bind(integration_id=integration_id, system=system)
 
@@ -133,16 +171,40 @@ class OAuthTokens:
         if not lock.acquire():
             raise Transient("another worker's token refresh is taking too long", system=self.system)
         try:
+            kept = self.pending.get()
+            if kept is not None:
+                # An earlier refresh whose save failed: its refresh token is the live one.
+                self._store(kept)
+                self._tokens = kept
+                if kept.access_token != stale and not kept.expires_within(REFRESH_MARGIN):
+                    return kept.access_token
             current = self.load()
             if current.access_token != stale and not current.expires_within(REFRESH_MARGIN):
                 self._tokens = current  # refreshed by another worker meanwhile
                 return current.access_token
             fresh = self._refresh(current.refresh_token)
-            self.save(fresh)  # stored before anything uses the new pair
+            self.pending.keep(fresh)  # the old refresh token is spent: never lose the new one
+            self._store(fresh)  # stored before anything uses the new pair
             self._tokens = fresh
             return fresh.access_token
         finally:
             _release(lock)
+
+    def _store(self, tokens: TokenSet) -> None:
+        """Save ``tokens``, retrying; then drop them from Redis. After the last failed try they
+        stay in Redis for the next worker, and this call raises ``Transient``."""
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            try:
+                self.save(tokens)
+                break
+            except SQLAlchemyError as error:
+                self._log.warning("could not store the refreshed tokens", attempt=attempt,
+                                  error=type(error).__name__)
+                if attempt == SAVE_ATTEMPTS:
+                    raise Transient("the refreshed tokens could not be stored yet; kept until they are",
+                                    system=self.system) from error
+                time.sleep(SAVE_PAUSE * attempt)
+        self.pending.clear()
 
     def _refresh(self, refresh_token: str) -> TokenSet:
         """Refresh, retrying a lost answer with the same refresh token (module docstring)."""

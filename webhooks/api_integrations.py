@@ -1,11 +1,13 @@
 """``/api/integrations``: create, list, show, update (merging), disable, delete (CONTRACT §3)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Blueprint, current_app
 from marshmallow import Schema, ValidationError
 
+from core.errors import RateLimited
 from core.runtime import Runtime
 from core.store import integrations
 from core.store.integrations import NewIntegration
@@ -147,7 +149,12 @@ def _merged_values(integration: Integration, data: dict[str, Any]) -> dict[str, 
 def delete(integration_id: str) -> tuple[str, int]:
     integration = found(integration_id)
     rt = _rt()
-    webhook_registration.unregister(rt, integration)
+    try:
+        webhook_registration.unregister(rt, integration)
+    except RateLimited as error:
+        # Nothing is deleted yet: the caller tries again (CONTRACT §7, at most ~2 s of waiting).
+        raise ApiError(503, "the rental system's rate limit has no room now; try again",
+                       headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))}) from None
     integrations.soft_delete(rt.db, integration.id)
     return "", 204
 

@@ -6,13 +6,13 @@ Redis and are lost with it (Bogdanp/dramatiq #360, PR #545, #431).
 """
 from __future__ import annotations
 
-import os
-import time
-
 import dramatiq
 import redis
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
+
+from core.runtime import runtime
+from core.settings import Settings
 
 #: Live syncs and bulk work run on separate queues (DESIGN invariant).
 SYNC_QUEUE = "sync"
@@ -34,45 +34,45 @@ class OutboxRedisBroker(RedisBroker):
         return message
 
 
-def make_broker(url: str | None = None) -> RedisBroker:
+#: A worker process whose Dramatiq heartbeat is older than this is taken for dead, and the
+#: messages it had fetched but not acknowledged go back to their queue at the next maintenance
+#: pass of any live worker (Dramatiq's default: 60 s). A live process heartbeats on every fetch
+#: of any of its consumers, about every ``dramatiq_worker_timeout`` (100 ms, Procfile) while even
+#: one of its queues is idle (its delay queues always are), so 5 s is a wide margin; a live
+#: worker taken for dead only sees its messages delivered twice, and a repeat finds nothing to do.
+HEARTBEAT_TIMEOUT_MS = 5_000
+#: Fetches, out of 1,000,000, that also run that maintenance pass (Dramatiq's default: 1,000).
+#: An idle consumer fetches about ten times a second, so on each queue a pass runs about every
+#: second; it costs a look at the heartbeat set when nobody died (issue 13, finding 8).
+MAINTENANCE_CHANCE = 100_000
+
+
+def make_broker(url: str) -> OutboxRedisBroker:
+    """A broker on ``url`` with both queues declared (no global state is touched)."""
     # Short socket timeouts: a webhook must not hang on an unreachable Redis; its event is
     # already committed and the relay sends it later.
     # (RedisBroker drops socket options given beside a URL, so the client is built here.)
-    client = redis.Redis.from_url(
-        url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        socket_connect_timeout=1, socket_timeout=5,
-    )
-    broker = OutboxRedisBroker(client=client, namespace=NAMESPACE)
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+    broker = OutboxRedisBroker(client=client, namespace=NAMESPACE, heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+                               maintenance_chance=MAINTENANCE_CHANCE)
     broker.declare_queue(SYNC_QUEUE)
     broker.declare_queue(BULK_QUEUE)
     return broker
 
 
-broker = make_broker()
-dramatiq.set_broker(broker)
+def init(settings: Settings) -> OutboxRedisBroker:
+    """Build the process's broker from ``settings`` and make it Dramatiq's. Called explicitly by
+    whoever first needs it (``workers.actors`` through ``broker``), never at import time."""
+    global broker
+    broker = make_broker(settings.redis_url)
+    dramatiq.set_broker(broker)
+    return broker
 
 
-#: A worker process whose last heartbeat is older than this is taken for dead. A live one
-#: heartbeats on every fetch of any of its consumers (dramatiq's dispatch.lua), about once a
-#: second while even one of its queues is idle (its delay queues always are).
-DEAD_WORKER_SECONDS = 15.0
-
-
-def message_held(redis_client, queue: str, message_id: str) -> bool:
-    """Whether the broker still holds the message for a live worker: Dramatiq keeps each
-    message in ``<ns>:<queue>.msgs`` until it is acknowledged, but one fetched by a worker that
-    was killed stays in that worker's ack set until a maintenance pass requeues it, which runs
-    on 1 dispatch in 1,000 and only 60 s after the death: possibly many minutes later. Such a
-    message counts as lost (a repeat is harmless: only one ``claim`` succeeds)."""
-    if not redis_client.hexists(f"{NAMESPACE}:{queue}.msgs", message_id):
-        return False
-    return not any(
-        redis_client.sismember(f"{NAMESPACE}:__acks__.{worker.decode()}.{queue}", message_id)
-        for worker in dead_workers(redis_client)
-    )
-
-
-def dead_workers(redis_client) -> list[bytes]:
-    """Ids of worker processes whose heartbeat is older than ``DEAD_WORKER_SECONDS``."""
-    stale_ms = (time.time() - DEAD_WORKER_SECONDS) * 1000
-    return redis_client.zrangebyscore(f"{NAMESPACE}:__heartbeats__", 0, stale_ms)
+def __getattr__(name: str) -> OutboxRedisBroker:
+    # ``from workers.broker import broker`` before any ``init``: build it from the process's
+    # settings (``core.runtime``), which a test or an entry point has installed or which come
+    # from the environment, once, when first asked for.
+    if name == "broker":
+        return init(runtime().settings)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,7 @@ from core import logging as app_logging
 from core.runtime import Runtime, runtime
 from core.store import integrations
 from core.tables import utcnow
-from providers import registry
+from providers import registry, webhook_registration
 from workers import alerts, outbox
 
 log = structlog.get_logger(__name__)
@@ -29,6 +29,7 @@ LEADER_KEY = "scheduler:leader"
 LEADER_TTL_MS = 10_000
 RELAY_INTERVAL = 1.0
 RETENTION_INTERVAL = 3600.0
+REPOINT_INTERVAL = 10.0
 KEEPALIVE_INTERVAL = 6 * 3600.0
 #: Refresh an idle integration's tokens when its access token expired this long ago: each
 #: provider class's ``keepalive_idle``, well inside its refresh-token lifetime.
@@ -92,9 +93,15 @@ def relay(rt: Runtime) -> object:
     return sent
 
 
+def finish_webhook_repoints(rt: Runtime) -> int:
+    """Webhooks left to re-point after a rotation that met the rental system's rate limit."""
+    return webhook_registration.finish_pending(rt)
+
+
 def jobs(rt: Runtime) -> list[Periodic]:
     return [
         Periodic("relay", RELAY_INTERVAL, relay),
+        Periodic("webhook_repoints", REPOINT_INTERVAL, finish_webhook_repoints),
         Periodic("reconcile", float(rt.settings.reconcile_interval_seconds), reconcile_all),
         Periodic("retention", RETENTION_INTERVAL, prune),
         Periodic("keep_alive", KEEPALIVE_INTERVAL, keep_alive),

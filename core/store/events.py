@@ -22,6 +22,9 @@ from core.tables import Event, EventAttempt, new_id, utcnow
 #: Statuses a worker still owes work for.
 OWED = ("queued", "retrying")
 FINAL = ("succeeded", "skipped", "failed")
+#: The only subject that is ever synced (CONTRACT §6): any other is recorded ``skipped`` and
+#: stays so, replayed or not (its ``subject_id`` is not an organisation's id).
+SYNCED_SUBJECT = "Member"
 
 
 @dataclass(frozen=True)
@@ -71,24 +74,29 @@ def _skipped_outcome(new: NewEvent) -> dict[str, Any]:
             "reason": f"not a member ({new.subject_type})"}
 
 
-def mark_sent(db: Database, event_id: str, message_id: str | None) -> None:
-    """The broker holds a message for the event (outbox bookkeeping)."""
+def mark_sent(db: Database, event_id: str, message_id: str | None) -> bool:
+    """Record that the broker is about to be handed ``message_id`` for this owed, unsent event;
+    ``False`` when it is not owed or already sent. The outbox marks *before* it enqueues, so a
+    worker's ``retry_later`` can never be overwritten by a late mark (the mark is undone with
+    ``mark_unsent`` when the enqueue fails), and of two senders only one enqueues."""
     with db.session() as session:
-        session.execute(
-            update(Event).where(Event.id == event_id)
+        return bool(session.execute(
+            update(Event).where(Event.id == event_id, Event.status.in_(OWED), Event.sent_at.is_(None))
             .values(sent_at=utcnow(), message_id=message_id)
-        )
+        ).rowcount)
 
 
 def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
     """Take the event for this worker, or ``None`` if it is not owed (done, or another
     worker's lease is still live). A lapsed lease (a killed worker) may be taken over."""
     now = utcnow()
+    if not _maybe_claimable(db, event_id, now):
+        return None
     with db.session() as session:
         taken = session.execute(
             update(Event)
             .where(
-                Event.id == event_id,
+                Event.id == event_id, Event.subject_type == SYNCED_SUBJECT,
                 or_(
                     Event.status.in_(OWED),
                     and_(Event.status == "processing", Event.lease_until < now),
@@ -100,6 +108,24 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
         if not taken:
             return None
         return session.get(Event, event_id)
+
+
+def _maybe_claimable(db: Database, event_id: str, now: datetime) -> bool:
+    """A read first, without the write lock: the relay re-sends owed events by age (a message
+    may be stranded in a live worker's ack set), so most repeated messages find their event
+    done or running, and need not queue for SQLite's write lock to learn it."""
+    with db.reading() as session:
+        row = session.execute(
+            select(Event.status, Event.lease_until, Event.subject_type).where(Event.id == event_id)
+        ).first()
+    if row is None or row.subject_type != SYNCED_SUBJECT:
+        return False
+    if row.status in OWED:
+        return True
+    lease = row.lease_until
+    if row.status != "processing" or lease is None:
+        return False
+    return (lease if lease.tzinfo else lease.replace(tzinfo=now.tzinfo)) < now
 
 
 def claim_more(
@@ -212,10 +238,11 @@ def _close_attempt(
 
 def requeue_for_replay(db: Database, event_id: str) -> Event | None:
     """Make a finished event owed again as a replay; ``None`` if it is queued or processing
-    already (a replay never runs an event twice)."""
+    already (a replay never runs an event twice), or its subject is not a member."""
     with db.session() as session:
         changed = session.execute(
-            update(Event).where(Event.id == event_id, Event.status.in_(FINAL))
+            update(Event).where(Event.id == event_id, Event.status.in_(FINAL),
+                                Event.subject_type == SYNCED_SUBJECT)
             .values(status="queued", force_write=True, next_attempt_at=None, sent_at=None,
                     message_id=None, finished_at=None, first_failure_at=None)
         ).rowcount
@@ -318,7 +345,7 @@ def owed_unsent(db: Database, *, limit: int = 500) -> list[Event]:
     """Owed events that are due and were never handed to the broker (new while Redis was
     down, or put back to wait for a retry)."""
     now = utcnow()
-    with db.session() as session:
+    with db.reading() as session:
         return list(session.scalars(
             select(Event).where(
                 Event.status.in_(OWED), Event.sent_at.is_(None),
@@ -331,7 +358,7 @@ def owed_sent_before(db: Database, *, older_than: float, limit: int = 2000) -> l
     """(id, message id) of owed events handed to the broker more than ``older_than`` seconds
     ago: the relay asks the broker whether it still holds each message."""
     stale = utcnow() - timedelta(seconds=older_than)
-    with db.session() as session:
+    with db.reading() as session:
         return [(row.id, row.message_id) for row in session.execute(
             select(Event.id, Event.message_id).where(
                 Event.status.in_(OWED), Event.sent_at.is_not(None), Event.sent_at < stale,
@@ -355,18 +382,32 @@ def mark_unsent(db: Database, lost: Sequence[tuple[str, str | None]]) -> int:
 
 
 def prune(db: Database, *, older_than: datetime, batch: int = 1000) -> int:
-    """Delete events (and their attempts) received before ``older_than``; links stay."""
+    """Delete finished events (and their attempts) received before ``older_than``; links stay.
+    An owed or processing event is never pruned, however old: it is the record of work owed."""
     removed = 0
     while True:
         with db.session() as session:
             ids = list(session.scalars(
-                select(Event.id).where(Event.received_at < older_than).limit(batch)
+                select(Event.id).where(Event.received_at < older_than, Event.status.in_(FINAL))
+                .limit(batch)
             ))
             if not ids:
                 return removed
-            session.execute(delete(EventAttempt).where(EventAttempt.event_id.in_(ids)))
-            session.execute(delete(Event).where(Event.id.in_(ids)))
-            removed += len(ids)
+            # The status again: an event replayed since the select is owed now, and kept.
+            final = select(Event.id).where(Event.id.in_(ids), Event.status.in_(FINAL))
+            session.execute(delete(EventAttempt).where(EventAttempt.event_id.in_(final)))
+            removed += session.execute(
+                delete(Event).where(Event.id.in_(ids), Event.status.in_(FINAL))
+            ).rowcount
+
+
+def has_events_for(db: Database, integration_id: str, organisation_id: int) -> bool:
+    """Whether any event of this organisation was recorded already (``ix_events_organisation``)."""
+    with db.reading() as session:
+        return session.scalars(
+            select(Event.id).where(Event.integration_id == integration_id,
+                                   Event.organisation_id == organisation_id).limit(1)
+        ).first() is not None
 
 
 def by_ids(db: Database, ids: Iterable[str]) -> list[Event]:

@@ -49,13 +49,13 @@ def create(db: Database, integration_id: str, kind: str, *, total: int = 0,
 def get(db: Database, job_id: str) -> Job | None:
     if not job_id or len(job_id) > 64:
         return None
-    with db.session() as session:
+    with db.reading() as session:
         return session.get(Job, job_id)
 
 
 def unfinished(db: Database, integration_id: str, kind: str) -> Job | None:
     """The job of this kind still queued or running for the integration, if any."""
-    with db.session() as session:
+    with db.reading() as session:
         return session.scalars(select(Job).where(
             Job.integration_id == integration_id, Job.kind == kind,
             Job.status.in_(("queued", "running")),
@@ -66,13 +66,13 @@ def recent(db: Database, *, integration_id: str | None = None, limit: int = 20) 
     query = select(Job)
     if integration_id:
         query = query.where(Job.integration_id == integration_id)
-    with db.session() as session:
+    with db.reading() as session:
         return list(session.scalars(query.order_by(Job.created_at.desc()).limit(limit)))
 
 
 def stale(db: Database, *, idle_before: datetime) -> list[Job]:
     """Queued or running jobs untouched since ``idle_before``: their worker probably died."""
-    with db.session() as session:
+    with db.reading() as session:
         return list(session.scalars(select(Job).where(
             Job.status.in_(("queued", "running")), Job.updated_at < idle_before,
         )))

@@ -6,8 +6,8 @@ shares db 15 of the session Redis. Each test gets its own ``redis-server`` on a 
 ``--save "" --appendonly no`` so that a restart loses everything, as a Redis without
 persistence does (the fault the issue names).
 
-How the test process reaches it. ``workers.broker`` builds its broker from ``REDIS_URL`` when
-first imported, which happened long before this suite runs. Re-pointing that broker's
+How the test process reaches it. ``workers.broker`` builds the process's broker once, from the
+settings (``init``), usually long before this suite runs. Re-pointing that broker's
 ``client`` would leave its registered Lua scripts and connection pool behind, so instead
 ``broker_on`` builds a complete new broker with the production ``make_broker(url)`` and moves
 every declared actor to it: ``dramatiq.set_broker`` for actors declared later, ``actor.broker``
@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -46,9 +47,8 @@ START_TIMEOUT = 20.0
 LOCK_TTL_SECONDS = 3.0
 #: How often the relay runs in the test process (the scheduler: every second).
 RELAY_INTERVAL = 0.1
-#: Shortened outbox thresholds (production: 20 s and 15 s, ``workers.outbox``/``workers.broker``).
-LOST_AFTER_SECONDS = 1.0
-DEAD_WORKER_SECONDS = 2.0
+#: Shortened outbox re-send bound (production: 30 s, ``workers.outbox.RESEND_AFTER_SECONDS``).
+RESEND_AFTER_SECONDS = 1.0
 
 
 def free_port() -> int:
@@ -112,27 +112,41 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server.stop()
 
 
-@pytest.fixture
-def broker_on(private_redis: PrivateRedis) -> Iterator[Any]:
-    """The broker of the test process, on the private Redis (module docstring)."""
+@contextmanager
+def broker_at(url: str) -> Iterator[Any]:
+    """Every declared actor moved to a new production broker on ``url`` (module docstring),
+    and back to the old one afterwards."""
     import dramatiq
 
-    import workers.actors  # noqa: F401 - declares the actors on the current broker
     import workers.broker as broker_module
+    from core.settings import Settings
+
+    if "broker" not in vars(broker_module):  # the first test of the session: the shared one
+        broker_module.init(Settings.from_env(make_env("sqlite://")))
+    import workers.actors  # noqa: F401 - declares the actors on the current broker
 
     old = broker_module.broker
-    new = broker_module.make_broker(private_redis.url)
+    new = broker_module.make_broker(url)
     for actor in list(old.actors.values()):
         actor.broker = new
         new.declare_actor(actor)
     dramatiq.set_broker(new)
     broker_module.broker = new
-    yield new
-    for actor in list(old.actors.values()):
-        actor.broker = old
-    dramatiq.set_broker(old)
-    broker_module.broker = old
-    new.close()
+    try:
+        yield new
+    finally:
+        for actor in list(old.actors.values()):
+            actor.broker = old
+        dramatiq.set_broker(old)
+        broker_module.broker = old
+        new.close()
+
+
+@pytest.fixture
+def broker_on(private_redis: PrivateRedis) -> Iterator[Any]:
+    """The broker of the test process, on the private Redis (module docstring)."""
+    with broker_at(private_redis.url) as broker:
+        yield broker
 
 
 @pytest.fixture
@@ -289,11 +303,9 @@ class Relay:
 
 @pytest.fixture
 def relay(rt: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Relay]:
-    import workers.broker
     import workers.outbox
 
-    monkeypatch.setattr(workers.outbox, "LOST_AFTER_SECONDS", LOST_AFTER_SECONDS)
-    monkeypatch.setattr(workers.broker, "DEAD_WORKER_SECONDS", DEAD_WORKER_SECONDS, raising=False)
+    monkeypatch.setattr(workers.outbox, "RESEND_AFTER_SECONDS", RESEND_AFTER_SECONDS)
     running = Relay(rt).start()
     yield running
     running.stop()
@@ -302,3 +314,22 @@ def relay(rt: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Relay]:
 def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str = "") -> Any:
     """``tests.support.wait_for`` at this suite's pace."""
     return wait_for(predicate, timeout=timeout, interval=interval, what=what)
+
+
+@pytest.fixture
+def redis_proxy(private_redis: PrivateRedis) -> Iterator[Any]:
+    """A TCP proxy in front of the private Redis that can drop or delay chosen replies."""
+    from tests.tcp_proxy import TcpProxy
+
+    proxy = TcpProxy(private_redis.port).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def proxied_workers(service_env: dict[str, str], tmp_path: Path, private_redis: PrivateRedis,
+                    redis_proxy: Any, rt: Any) -> Iterator[WorkerPool]:
+    """Worker processes whose Redis connections all go through ``redis_proxy``."""
+    pool = WorkerPool({**service_env, "REDIS_URL": redis_proxy.url}, tmp_path, private_redis)
+    yield pool
+    pool.stop_all()

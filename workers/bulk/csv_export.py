@@ -35,5 +35,5 @@ def link_rows(source: CurrentRMS, db: Database, integration_id: str
 def contact_ids(db: Database, integration_id: str, organisation_ids: list[int]) -> dict[int, str]:
     query = select(Link.organisation_id, Link.contact_id).where(
         Link.integration_id == integration_id, Link.organisation_id.in_(organisation_ids))
-    with db.session() as session:
+    with db.reading() as session:  # a read: never SQLite's write lock
         return {organisation_id: contact_id for organisation_id, contact_id in session.execute(query)}

@@ -18,13 +18,17 @@ from typing import Any, Callable, Iterator
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from flask import Flask, request
 
+from core.crypto import Vault
 from providers.oauth import TokenSet
 from sandbox.control import Control, Fault
 from sandbox.runner import ServerThread
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+#: Seals a fresh token set kept in Redis until it is stored (``providers.oauth.PendingTokens``).
+VAULT = Vault((Fernet.generate_key().decode(),))
 CLIENT_ID, CLIENT_SECRET = "app-client", "app-secret"
 AUTH_CODE, REDIRECT_URI = "code-1", "http://127.0.0.1/connect/callback"
 

@@ -12,7 +12,7 @@ from core.errors import CredentialsRefused, Transient
 from providers.oauth import OAuthTokens
 
 from .conftest import (
-    CLIENT_ID, CLIENT_SECRET, REDIS_URL, RedisTokenStore, TokenEndpoint, token_set,
+    CLIENT_ID, CLIENT_SECRET, REDIS_URL, VAULT, RedisTokenStore, TokenEndpoint, token_set,
 )
 
 
@@ -21,7 +21,7 @@ def _tokens(token_url: str, store: RedisTokenStore, refused: list[str], system: 
         redis=redis.Redis.from_url(REDIS_URL), integration_id=store.key, system=system,
         token_url=token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
         client_auth="basic", load=store.load, save=store.save, on_refused=refused.append,
-        timeout=(1.0, 2.0),
+        vault=VAULT, timeout=(1.0, 2.0),
     )
 
 

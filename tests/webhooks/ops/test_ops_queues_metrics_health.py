@@ -18,13 +18,14 @@ from tests.support import create_integration
 from tests.webhooks.ops_support import make_event
 from webhooks import create_app, queues
 from workers import retention
-from workers.broker import SYNC_QUEUE, broker
+from workers import broker as broker_module
+from workers.broker import SYNC_QUEUE
 
 
 def enqueue(queue: str, *, age_seconds: float = 0.0, delay_ms: int | None = None) -> dramatiq.Message:
     message = dramatiq.Message(queue_name=queue, actor_name="sync_event", args=("x",), kwargs={},
                                options={}, message_timestamp=int((time.time() - age_seconds) * 1000))
-    return broker.enqueue(message, delay=delay_ms)
+    return broker_module.broker.enqueue(message, delay=delay_ms)  # built from the test's runtime
 
 
 def test_queue_stats_read_depth_delayed_dead_and_oldest_age(rt: Any) -> None:

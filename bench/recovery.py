@@ -1,0 +1,153 @@
+"""Recovery times after the faults of issue 13, with real processes (nothing patched).
+
+    python -m bench.recovery [--events 30] [--only kill_restart,kill_other,fetch_drop,redis_flush]
+
+The service runs as the Procfile says (gunicorn, ``dramatiq workers.actors`` and the scheduler
+whose relay re-sends what is owed), on a private Redis reached through a TCP proxy on loopback
+(``tests/tcp_proxy.py``), with the sandbox's rental system and Xero, whose create calls are held
+for ``HELD_SECONDS`` so that events are in flight when the fault comes. Each scenario sends
+``--events`` creates, then:
+
+- ``kill_restart``: SIGKILL of the worker process group with the events in flight, and a new
+  worker at once; figure: seconds from the new worker's start until every event succeeded
+  (target 15 s);
+- ``kill_other``: the same with a second worker alive all along and no restart; seconds from the
+  kill (target 60 s);
+- ``fetch_drop``: the proxy drops the worker's next fetch reply that carries messages; seconds
+  from the drop;
+- ``redis_flush``: Redis is flushed while the events wait in its queue (no worker yet), then a
+  worker starts; seconds from the flush.
+
+Settings are production's (``LOCK_TTL_SECONDS`` 120, the relay's 30 s re-send bound, Dramatiq's
+heartbeat timeout as ``workers.broker`` sets it) unless ``--lock-ttl`` says otherwise, except
+that the rate limits' minute is shortened to ``LIMIT_WINDOW`` seconds (service and sandbox).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.common import (
+    Sandbox, Service, _signal_group, emit, procfile_command, seed_member, webhook_body, wire_integration,
+)
+
+HELD_SECONDS = 3.0
+LIMIT_WINDOW = 1.0
+TARGETS = {"kill_restart": 15.0, "kill_other": 60.0, "fetch_drop": 60.0, "redis_flush": 60.0}
+TIMEOUT = 400.0
+WORKER_THREADS = 15  # with a prefetch of as many: 30 events held by one process
+
+
+def succeeded(rt: Any, ids: list[str]) -> bool:
+    from sqlalchemy import func, select
+
+    from core.tables import Event
+
+    with rt.db.reading() as session:
+        done = session.scalar(select(func.count()).where(Event.id.in_(ids), Event.status == "succeeded"))
+    return done == len(ids)
+
+
+def wait(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def creates_in_flight(sandbox: Sandbox) -> int:
+    calls = sandbox.get(sandbox.xero, "calls")["calls"]
+    return sum(1 for c in calls if c["method"] == "PUT" and c["path"].endswith("/Contacts"))
+
+
+def scenario(name: str, events: int, lock_ttl: float | None) -> float | None:
+    from tests.reliability.conftest import PrivateRedis
+    from tests.tcp_proxy import TcpProxy, dramatiq_fetch_with_messages
+    from workers.broker import SYNC_QUEUE
+
+    server = PrivateRedis(Path(tempfile.mkdtemp(prefix="recovery-redis-"))).start()
+    proxy = TcpProxy(server.port).start()
+    os.environ["BENCH_REDIS_URL"] = proxy.url
+    extra = {"LOG_LEVEL": "WARNING", "RECONCILE_INTERVAL_SECONDS": "0", "WORKER_THREADS": str(WORKER_THREADS),
+             "BATCH_CREATES": "0"}
+    if lock_ttl:
+        extra["LOCK_TTL_SECONDS"] = str(lock_ttl)
+    # The limiter's "minute" is shortened to LIMIT_WINDOW seconds, so that 30 syncs and their
+    # retries measure the recovery, not the rental system's 60 calls a minute.
+    sandbox = Sandbox(window=LIMIT_WINDOW, rate_limit=10_000)
+    service = Service(window=LIMIT_WINDOW, extra_env=extra)
+    worker_command = procfile_command("worker").replace("${WORKER_PROCESSES:-1}", "1")
+    try:
+        rt = service.runtime()
+        wired = wire_integration(rt, sandbox)
+        members = [seed_member(sandbox, wired.subdomain, f"Recovery {n} {time.time_ns()}") for n in range(events)]
+        service.start_web()
+        service.start("scheduler")
+        sandbox.post(sandbox.xero, "faults", {"mode": "delay", "delay": HELD_SECONDS, "method": "PUT",
+                                              "path": "/Contacts$", "times": events})
+        worker = None if name == "redis_flush" else service.start("worker1", worker_command)
+        if name == "kill_other":
+            service.start("worker2", worker_command)
+        if name == "fetch_drop":
+            time.sleep(3.0)  # the worker is consuming
+            proxy.drop_reply(dramatiq_fetch_with_messages(SYNC_QUEUE))
+        action_ids = itertools.count(time.time_ns())
+        session = requests.Session()
+        ids = [session.post(f"{service.url}{wired.webhook_path}", data=webhook_body(m, next(action_ids)),
+                            headers={"Content-Type": "application/json"}, timeout=30).json()["event_id"]
+               for m in members]
+        if name in ("kill_restart", "kill_other"):
+            assert worker is not None
+            wait(lambda: creates_in_flight(sandbox) >= WORKER_THREADS // 2, 60)
+            _signal_group(worker.pid, signal.SIGKILL)
+            worker.popen.wait(timeout=10)
+            service.processes.remove(worker)
+            start = time.monotonic()
+            if name == "kill_restart":
+                service.start("worker1b", worker_command)
+                start = time.monotonic()
+        elif name == "fetch_drop":
+            start = time.monotonic()
+        else:  # redis_flush
+            time.sleep(1.0)
+            server.flush()
+            start = time.monotonic()
+            service.start("worker1", worker_command)
+        if not wait(lambda: succeeded(rt, ids), TIMEOUT):
+            return None
+        return time.monotonic() - start
+    finally:
+        service.stop()
+        sandbox.stop()
+        proxy.stop()
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=30)
+    parser.add_argument("--only", default=",".join(TARGETS))
+    parser.add_argument("--lock-ttl", type=float, default=None, help="LOCK_TTL_SECONDS (default: production's)")
+    args = parser.parse_args()
+    for name in args.only.split(","):
+        seconds = scenario(name, args.events, args.lock_ttl)
+        figure = round(seconds, 1) if seconds is not None else None
+        print(f"{name}: {figure} s", flush=True)
+        ttl = f"LOCK_TTL_SECONDS={args.lock_ttl:g}" if args.lock_ttl else "production settings"
+        emit(f"recovery: {name}", figure, unit="s", target=f"<= {TARGETS[name]:.0f} s",
+             met=figure is not None and figure <= TARGETS[name], note=f"{args.events} events in flight; {ttl}")
+
+
+if __name__ == "__main__":
+    main()
