@@ -257,7 +257,7 @@ def _exact_inputs(self: Any, field: fields.Field, **_: Any) -> dict[str, Any]:
     if isinstance(field, fields.Url):
         return {"pattern": URL_PATTERN}
     if isinstance(field, fields.Dict) and field.key_field is not None and field.value_field is not None:
-        names = [choice for v in field.key_field.validators if isinstance(v, validate.OneOf) for choice in v.choices]
+        names = [choice for v in field.key_field.validators if isinstance(v, (validate.OneOf, schemas.KnownSystem)) for choice in v.choices]
         if names:
             value = self.field2property(field.value_field)
             return {"properties": {name: value for name in names}, "additionalProperties": False}

@@ -51,10 +51,21 @@ def known_kind(value: str) -> None:
         raise ValidationError(f"must be one of: {', '.join(registry.kinds())}")
 
 
-def known_system(value: str) -> None:
-    """A key of ``rate_limits``: a registered kind or the rental system."""
-    if value != RENTAL_SYSTEM and value not in registry.PROVIDERS:
-        raise ValidationError(f"must be one of: {', '.join(registry.kinds() + (RENTAL_SYSTEM,))}")
+class KnownSystem(validate.Validator):
+    """A key of ``rate_limits``: a registered kind or the rental system. ``choices`` is read
+    live from the registry, and the OpenAPI document lists the same names."""
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return registry.kinds() + (RENTAL_SYSTEM,)
+
+    def __call__(self, value: str) -> str:
+        if value not in self.choices:
+            raise ValidationError(f"must be one of: {', '.join(self.choices)}")
+        return value
+
+
+known_system = KnownSystem()
 
 
 def tenant_value(key: str) -> Any:

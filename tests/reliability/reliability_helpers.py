@@ -61,7 +61,7 @@ def new_organisation(sandbox: Any, subdomain: str, **changes: Any) -> dict[str, 
     from tests.support import sample_member, seed_organisation
 
     unique = uuid.uuid4().hex[:8]
-    membership = {**sample_member()["membership"], "number": f"ACC-{unique}"}
+    membership = {**sample_member()["membership"], "number": f"A-{unique}"}
     return seed_organisation(sandbox, subdomain, name=changes.pop("name", f"Org {unique}"),
                              membership=membership, **changes)
 
