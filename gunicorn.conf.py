@@ -95,7 +95,12 @@ class RedactingJsonLogger(Logger):
             "remote_addr": environ.get("REMOTE_ADDR", "-"),
             "user_agent": environ.get("HTTP_USER_AGENT", "-"),
         }
-        self.access_log.info("http_request", extra={"fields": fields})
+        # The record is made directly: ``Logger.info`` would also walk the stack for a caller
+        # that the JSON line does not print.
+        log = self.access_log
+        if log.isEnabledFor(logging.INFO):
+            log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "http_request", None, None,
+                                      extra={"fields": fields}))
 
 
 bind = f"{os.environ.get('WEB_HOST') or '0.0.0.0'}:{_int_env('PORT', 8000)}"

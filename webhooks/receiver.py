@@ -5,6 +5,7 @@ run in the contract's order; each refusal is counted in a metric named after its
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 from weakref import WeakKeyDictionary
@@ -47,7 +48,7 @@ def receive(integration_id: str) -> Response:
     try:
         return _receive(rt, integration_id)
     except ApiError as error:
-        metrics.WEBHOOKS.labels(answer=str(error.status)).inc()
+        _counted(str(error.status)).inc()
         raise
 
 
@@ -162,14 +163,20 @@ def _record(rt: Runtime, integration_id: str, delivery: payloads.Delivery) -> Re
         raise ApiError(503, "the delivery could not be recorded; try again",
                        headers={"Retry-After": "5"}) from None
     if duplicate:
-        metrics.WEBHOOKS.labels(answer="duplicate").inc()
+        _counted("duplicate").inc()
         return _answer(200, {"event_id": event.id, "status": event.status, "duplicate": True})
     if message_id is not None:
         outbox.send_prepared(rt, event.id, message_id)
-    metrics.WEBHOOKS.labels(answer=event.status).inc()
+    _counted(event.status).inc()
     log.info("webhook recorded", integration_id=integration_id, event_id=event.id,
              organisation_id=delivery.subject_id, status=event.status, kind=delivery.kind)
     return _answer(202, {"event_id": event.id, "status": event.status})
+
+
+@functools.lru_cache(maxsize=32)
+def _counted(answer: str) -> Any:
+    """The ``webhooks_total`` child of one answer, looked up once (the answers are few)."""
+    return metrics.WEBHOOKS.labels(answer=answer)
 
 
 def _intake(rt: Runtime) -> EventIntake:
