@@ -327,20 +327,23 @@ def _report(targets: list[Target], seconds: float, rounds: int) -> None:
 
 
 def _profile(service: Target, ids: wrk.IdSpace, folder: Path, seconds: float) -> None:
-    """One more wrk run on the service, sampled by py-spy (not counted in the figures)."""
+    """Two more wrk runs on the service, sampled by py-spy (not counted in the figures): where
+    the CPU goes (the thread holding the GIL) and where the time goes (threads not idle)."""
     folder.mkdir(parents=True, exist_ok=True)
-    stacks = folder / "ingress-service.collapsed.txt"
-    recording = Recording.start(service.web.pid, stacks, seconds=seconds)
-    if recording is None:
-        return
-    time.sleep(1.0)  # py-spy attaches to every worker before the load starts
-    result = service.measure(ids, seconds)
-    collapsed = recording.finish()
-    if collapsed is None:
-        return
-    summary = summarise(collapsed)
-    (folder / "ingress-service.profile.txt").write_text(_line("under py-spy", result) + "\n\n" + summary)
-    print(f"\npy-spy profile of the service's web workers ({folder}):\n{_line('under py-spy', result)}\n{summary}")
+    for mode in ("gil", "wall"):
+        stacks = folder / f"ingress-service.{mode}.collapsed.txt"
+        recording = Recording.start(service.web.pid, stacks, seconds=seconds, gil=mode == "gil")
+        if recording is None:
+            return
+        time.sleep(1.0)  # py-spy attaches to every worker before the load starts
+        result = service.measure(ids, seconds)
+        collapsed = recording.finish()
+        if collapsed is None:
+            return
+        text = f"py-spy --{mode if mode == 'gil' else 'nonblocking'}: {_line('under py-spy', result).strip()}\n\n"
+        text += summarise(collapsed)
+        (folder / f"ingress-service.{mode}.profile.txt").write_text(text)
+        print(f"\npy-spy profile ({mode}) of the service's web workers, in {folder}:\n{text}", flush=True)
 
 
 if __name__ == "__main__":

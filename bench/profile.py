@@ -35,14 +35,17 @@ class Recording:
     process: subprocess.Popen[bytes]
 
     @classmethod
-    def start(cls, pid: int, output: Path, *, seconds: float, rate: int = 200) -> Recording | None:
+    def start(cls, pid: int, output: Path, *, seconds: float, rate: int = 200, gil: bool = False) -> Recording | None:
+        """``gil``: only samples of the thread holding the GIL (where the CPU goes); otherwise
+        every thread not idle, waits included (where the time goes)."""
         spy = binary()
         if spy is None:
             print(INSTALL_HINT, flush=True)
             return None
         process = subprocess.Popen(
             [spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--format", "raw",
-             "--rate", str(rate), "--duration", str(int(seconds)), "--output", str(output)],
+             "--rate", str(rate), "--duration", str(int(seconds)), "--output", str(output),
+             *(["--gil"] if gil else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         return cls(output, process)
@@ -97,7 +100,7 @@ def summarise(collapsed: str, *, top: int = 30) -> str:
         own[frames[-1]] += count
     if not total:
         return "no samples\n"
-    lines = [f"{total} samples (non-idle threads of every gunicorn worker)", "",
+    lines = [f"{total} samples of every gunicorn worker", "",
              f"inclusive: share of samples with the function on the stack (top {top})"]
     lines += [f"  {100 * count / total:5.1f}%  {name}" for name, count in inclusive.most_common(top)]
     lines += ["", f"self: share of samples with the function at the top of the stack (top {top})"]

@@ -63,6 +63,12 @@ class EventIntake:
         self._binds: list[tuple[str, Callable[[Any], Any] | None]] = [(name, processors[name]) for name in order]
         self._autocommit = dialect.name == "sqlite"
         self._local = threading.local()
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
+        # steps of 1, 2, 5, 10 ms... (its busy handler): the threads of one process queue on a
+        # Python lock instead, so only the processes contend for SQLite's.
+        self._one_writer: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if self._autocommit else contextlib.nullcontext()
+        )
 
     def record(self, new: NewEvent, *, message_id: str | None = None) -> tuple[Recorded, bool]:
         """Insert and commit the event; ``(first event, True)`` when this ``action.id`` was seen.
@@ -85,7 +91,8 @@ class EventIntake:
         try:
             cursor = raw.cursor()
             try:
-                cursor.execute(self._sql, parameters)
+                with self._one_writer:
+                    cursor.execute(self._sql, parameters)
             finally:
                 cursor.close()
             if not self._autocommit:
