@@ -5,29 +5,41 @@ run in the contract's order; each refusal is counted in a metric named after its
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
+from weakref import WeakKeyDictionary
 
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import metrics, webhook_tokens
+from core.db import Database
 from core.runtime import Runtime
-from core.store import events, integrations
+from core.store import integrations
+from core.store.event_intake import EventIntake, NotRecorded
 from core.store.events import NewEvent
-from webhooks import payloads, signatures
+from webhooks import payloads, sessions, signatures
 from webhooks.errors import ApiError
 from workers import outbox
 
 log = structlog.get_logger(__name__)
 blueprint = Blueprint("webhooks", __name__)
+# Deliveries carry no session cookie: opening one must cost nothing (webhooks/sessions.py).
+blueprint.record_once(lambda state: sessions.install(state.app))
 
 JSON_TYPES = ("application/json",)
 SIGNATURE_REFUSED = "missing, wrong or expired X-Signature"
 #: How far an oversized signed body is read to tell a wrong signature from a large body.
 MAX_SIGNED_SCAN_BYTES = 8 * 1024 * 1024
 SCAN_CHUNK_BYTES = 64 * 1024
+#: Integrations whose current token opened their webhook a moment ago (safe: see the class).
+recently_accepted = webhook_tokens.RecentlyAccepted()
+#: One ``EventIntake`` per database (a process has one; tests build several).
+_intakes: WeakKeyDictionary[Database, EventIntake] = WeakKeyDictionary()
 
 
 @blueprint.post("/webhooks/current-rms/<integration_id>")
@@ -36,16 +48,13 @@ def receive(integration_id: str) -> Response:
     try:
         return _receive(rt, integration_id)
     except ApiError as error:
-        metrics.WEBHOOKS.labels(answer=str(error.status)).inc()
+        _counted(str(error.status)).inc()
         raise
 
 
 def _receive(rt: Runtime, integration_id: str) -> Response:
-    integration = _integration(rt, integration_id)
-    if integration is None or integration.status == "disabled":
-        raise ApiError(404, "no such integration")
-    if not webhook_tokens.accepts(integration, request.args.get("token")):
-        raise ApiError(401, "missing or wrong token")
+    token = request.args.get("token")
+    integration = recently_accepted.get(integration_id, token) or _checked_integration(rt, integration_id, token)
     offered = _offered_signature(rt, integration)
     raw = _read_body(rt.settings.max_webhook_bytes, offered)
     if offered is not None and not offered.matches((raw,)):
@@ -56,6 +65,17 @@ def _receive(rt: Runtime, integration_id: str) -> Response:
     except payloads.BadPayload as error:
         raise ApiError(400, str(error), fields=error.fields) from None
     return _record(rt, integration.id, delivery)
+
+
+def _checked_integration(rt: Runtime, integration_id: str, token: str | None):  # -> the row
+    """The integration's row read from the database, after the 404 and 401 checks."""
+    integration = _integration(rt, integration_id)
+    if integration is None or integration.status == "disabled":
+        raise ApiError(404, "no such integration")
+    if not webhook_tokens.accepts(integration, token):
+        raise ApiError(401, "missing or wrong token")
+    recently_accepted.remember(integration_id, token, integration)
+    return integration
 
 
 def _integration(rt: Runtime, integration_id: str):  # -> Integration | None
@@ -137,23 +157,54 @@ def _record(rt: Runtime, integration_id: str, delivery: payloads.Delivery) -> Re
     )
     message_id = outbox.new_message_id() if is_member else None
     try:
-        event, duplicate = events.record(rt.db, new, message_id=message_id)
-    except SQLAlchemyError:
+        event, duplicate = _intake(rt).record(new, message_id=message_id)
+    except (NotRecorded, SQLAlchemyError):
         log.exception("could not record a delivery", integration_id=integration_id)
         raise ApiError(503, "the delivery could not be recorded; try again",
                        headers={"Retry-After": "5"}) from None
     if duplicate:
-        metrics.WEBHOOKS.labels(answer="duplicate").inc()
+        _counted("duplicate").inc()
         return _answer(200, {"event_id": event.id, "status": event.status, "duplicate": True})
     if message_id is not None:
         outbox.send_prepared(rt, event.id, message_id)
-    metrics.WEBHOOKS.labels(answer=event.status).inc()
+    _counted(event.status).inc()
     log.info("webhook recorded", integration_id=integration_id, event_id=event.id,
              organisation_id=delivery.subject_id, status=event.status, kind=delivery.kind)
     return _answer(202, {"event_id": event.id, "status": event.status})
+
+
+@functools.lru_cache(maxsize=32)
+def _counted(answer: str) -> Any:
+    """The ``webhooks_total`` child of one answer, looked up once (the answers are few)."""
+    return metrics.WEBHOOKS.labels(answer=answer)
+
+
+def _intake(rt: Runtime) -> EventIntake:
+    intake = _intakes.get(rt.db)
+    if intake is None:
+        intake = _intakes[rt.db] = EventIntake(rt.db)
+    return intake
 
 
 def _answer(status: int, body: dict) -> Response:
     response = jsonify(body)
     response.status_code = status
     return response
+
+
+# An integration changed by this process (a PATCH, a rotation, a delete through the admin API)
+# is forgotten at its commit, so the process that made the change answers by it at once; the
+# other processes of the host follow within ``webhook_tokens.ACCEPTED_FOR_SECONDS``.
+CHANGES_INTEGRATIONS = ("UPDATE integrations", "DELETE FROM integrations")
+
+
+@sqlalchemy_event.listens_for(Engine, "before_cursor_execute")
+def _note_integration_change(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    if statement.startswith(CHANGES_INTEGRATIONS):
+        connection.info["integrations_changed"] = True
+
+
+@sqlalchemy_event.listens_for(Engine, "commit")
+def _forget_changed_integrations(connection: Any) -> None:
+    if connection.info.pop("integrations_changed", False):
+        recently_accepted.clear()

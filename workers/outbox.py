@@ -61,7 +61,8 @@ def send_prepared(rt: Runtime, event_id: str, message_id: str) -> bool:
     down, take the id back so the relay sends the event as soon as Redis answers again."""
     from workers.actors import sync_event
 
-    message = sync_event.message(event_id).copy(options={"redis_message_id": message_id})
+    # Built with its options at once: ``message(...).copy(...)`` makes the message twice (issue 18).
+    message = sync_event.message_with_options(args=(event_id,), redis_message_id=message_id)
     try:
         sync_event.broker.enqueue(message)
         return True
