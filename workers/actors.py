@@ -17,11 +17,12 @@ from core.errors import ConfigError, ProviderError, SourceCredentialsRefused
 from core.locks import check_budget
 from core.runtime import runtime
 from core.store import integrations
-from workers import messages
+from workers import alerts, messages
 from workers.broker import broker
 from workers.bulk.jobs import run_job as run_bulk_job
 from workers.processing import process_event
 from workers.reconcile import reconcile
+from workers.worker_info import WorkerInfo
 
 app_logging.configure()
 log = structlog.get_logger(__name__)
@@ -45,6 +46,8 @@ class StartUpCheck(dramatiq.Middleware):
 
 
 broker.add_middleware(StartUpCheck())
+# Each worker process records its host, pid, queues and threads for the ops page's workers view.
+broker.add_middleware(WorkerInfo())
 
 
 @dramatiq.actor(actor_name=messages.SYNC_EVENT, queue_name=messages.QUEUES[messages.SYNC_EVENT],
@@ -83,5 +86,8 @@ def run_job(job_id: str) -> None:
     run_bulk_job(runtime(), job_id)
 
 
-import workers.alerts  # noqa: F401 - the alerts actor (its own queue) runs in every worker
-import workers.worker_info  # noqa: F401 - each worker process records its host, pid, queues, threads
+@dramatiq.actor(actor_name=messages.DELIVER_ALERTS, queue_name=messages.QUEUES[messages.DELIVER_ALERTS],
+                max_retries=0, time_limit=TIME_LIMIT_MS)
+def deliver_alerts() -> None:
+    """Send the alerts that are due (the database holds them and their next attempt)."""
+    alerts.deliver_due(runtime())

@@ -17,6 +17,8 @@ from core.settings import Settings
 #: Live syncs and bulk work run on separate queues (DESIGN invariant).
 SYNC_QUEUE = "sync"
 BULK_QUEUE = "bulk"
+#: Alerts go out on a queue of their own: a slow receiver never holds a sync back.
+ALERTS_QUEUE = "alerts"
 NAMESPACE = "dramatiq"
 
 
@@ -57,6 +59,7 @@ def make_broker(url: str) -> OutboxRedisBroker:
                                maintenance_chance=MAINTENANCE_CHANCE)
     broker.declare_queue(SYNC_QUEUE)
     broker.declare_queue(BULK_QUEUE)
+    broker.declare_queue(ALERTS_QUEUE)
     return broker
 
 

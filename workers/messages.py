@@ -13,15 +13,17 @@ from typing import Any
 import dramatiq
 from dramatiq import Message
 
-from workers.broker import BULK_QUEUE, SYNC_QUEUE
+from workers.broker import ALERTS_QUEUE, BULK_QUEUE, SYNC_QUEUE
 
 #: The actor names (``workers.actors`` declares them under these names).
 SYNC_EVENT = "sync_event"
 RECONCILE_INTEGRATION = "reconcile_integration"
 RUN_JOB = "run_job"
+DELIVER_ALERTS = "deliver_alerts"
 
 #: Each actor's queue: live work and bulk work never share one (DESIGN "Invariants").
-QUEUES = {SYNC_EVENT: SYNC_QUEUE, RECONCILE_INTEGRATION: SYNC_QUEUE, RUN_JOB: BULK_QUEUE}
+QUEUES = {SYNC_EVENT: SYNC_QUEUE, RECONCILE_INTEGRATION: SYNC_QUEUE, RUN_JOB: BULK_QUEUE,
+          DELIVER_ALERTS: ALERTS_QUEUE}
 
 
 def message(actor_name: str, *args: Any, message_id: str | None = None) -> Message:

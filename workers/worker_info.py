@@ -15,7 +15,7 @@ import dramatiq
 import structlog
 from dramatiq.middleware import Middleware
 
-from workers.broker import NAMESPACE, broker
+from workers.broker import NAMESPACE
 
 log = structlog.get_logger(__name__)
 
@@ -44,5 +44,3 @@ class WorkerInfo(Middleware):
         except Exception:  # noqa: BLE001 - best effort; the record expires anyway
             pass
 
-
-broker.add_middleware(WorkerInfo())

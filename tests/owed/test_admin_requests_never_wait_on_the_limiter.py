@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from core.ratelimit import DEFAULT_LIMITS, RateLimiter
+from core.ratelimit import RENTAL_LIMITS, RateLimiter
 from core.store import integrations
 from tests.support import create_integration
 from workers.scheduler import finish_webhook_repoints
@@ -20,7 +20,7 @@ PENALTY = 6.0
 
 def spend_rental_budget(rt: Any, subdomain: str, seconds: float) -> None:
     RateLimiter(rt.redis, system="current_rms", tenant=subdomain,
-                limits=DEFAULT_LIMITS["current_rms"]).penalise(seconds)
+                limits=RENTAL_LIMITS).penalise(seconds)
 
 
 def rental_webhooks(sandbox: Any, integration: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,7 +13,11 @@ from flask import current_app, render_template
 
 from webhooks.ops import blueprint
 from webhooks.ops.security import ops_required
-from workers.broker import DEAD_WORKER_SECONDS, NAMESPACE
+from workers.broker import HEARTBEAT_TIMEOUT_MS, NAMESPACE
+
+#: A worker whose heartbeat is older than Dramatiq's heartbeat timeout is the one Dramatiq
+#: itself takes for dead (its unacknowledged messages go back to their queue).
+DEAD_WORKER_SECONDS = HEARTBEAT_TIMEOUT_MS / 1000
 from workers.worker_info import info_key
 
 
