@@ -183,3 +183,25 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+# -- branch: matching (issue 15) ---------------------------------------------------------
+class MatchResult(Base):
+    """One organisation's result in the latest match review of an integration (CONTRACT §11):
+    ``full``, ``partial`` or ``none``, with the candidates and the keys each agreed on."""
+
+    __tablename__ = "match_results"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "organisation_id", name="uq_match_results_organisation"),
+        Index("ix_match_results_kind", "integration_id", "kind", "organisation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"))
+    job_id: Mapped[str] = mapped_column(String(32))
+    organisation_id: Mapped[int] = mapped_column(BigInteger)
+    organisation_name: Mapped[str] = mapped_column(String(500), default="")
+    kind: Mapped[str] = mapped_column(String(10))
+    #: ``[{"contact_id", "name", "url", "matched_on": [...]}]``, best first.
+    candidates: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -53,6 +53,7 @@ BLUEPRINT_MODULES = (
     "webhooks.connect",
     "webhooks.api_csv",
     "webhooks.api_jobs",
+    "webhooks.api_matches",
 )
 
 

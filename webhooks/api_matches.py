@@ -1,0 +1,203 @@
+"""Match review (CONTRACT §11): start a review job, read its results, confirm links.
+
+- ``POST …/match`` → 202 ``{"job_id"}``: the job (``workers.bulk.match``) reads the ledger and
+  the organisations and writes nothing to the accounting system.
+- ``GET …/matches?kind=full|partial|none`` → ``{"matches": [...], "counts": {...}}``;
+  ``GET …/matches.csv`` the same as a download whose link column is the links CSV's, so an
+  edited download can be uploaded to ``POST …/links.csv``.
+- ``POST …/matches/confirm`` with ``{"all_full": true}`` or ``{"links": [...]}`` → 200
+  ``{"linked", "errors"}``: each link made as ``PUT …/links/<id>`` makes it (the contact must
+  exist and be free; then the organisation syncs at once, overwriting the contact only if
+  ``update_contact_on_edit``).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from flask import Blueprint, Response, current_app, request
+from marshmallow import ValidationError as SchemaError
+from marshmallow import fields, validate, validates_schema
+
+from core.matching import MATCH_KEYS, MATCH_KINDS, valid_match_on
+from core.runtime import Runtime
+from core.store import jobs, links, matches
+from core.store.links import ContactAlreadyLinked, LinkWrite
+from core.tables import Integration, MatchResult
+from providers.registry import provider_class
+from webhooks.api_integrations import found, load
+from webhooks.api_links import _sync_now as sync_now
+from webhooks.api_links import asking_provider
+from webhooks.auth import admin_required
+from webhooks.errors import ApiError
+from webhooks.schemas import StrictBoolean, StrictSchema
+from webhooks.views import json_body
+from workers.bulk import csv_format
+from workers.bulk import jobs as bulk_jobs
+
+blueprint = Blueprint("api_matches", __name__, url_prefix="/api/integrations")
+
+KIND = "match"
+#: Links one confirm may carry (a larger batch: the links CSV upload, which becomes a job).
+MAX_LINKS = 500
+
+
+def _rt() -> Runtime:
+    return current_app.extensions["runtime"]
+
+
+class MatchStartSchema(StrictSchema):
+    match_on = fields.List(fields.String(validate=validate.OneOf(MATCH_KEYS)),
+                           validate=validate.Length(min=1, max=len(MATCH_KEYS)))
+
+
+class LinkPairSchema(StrictSchema):
+    organisation_id = fields.Integer(required=True, strict=True,
+                                     validate=validate.Range(min=1, max=2**63 - 1))
+    contact_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class ConfirmSchema(StrictSchema):
+    all_full = StrictBoolean()
+    links = fields.List(fields.Nested(LinkPairSchema), validate=validate.Length(min=1, max=MAX_LINKS))
+
+    @validates_schema
+    def _one_of(self, data: dict[str, Any], **_: Any) -> None:
+        if bool(data.get("all_full")) == bool(data.get("links")):
+            raise SchemaError("send either all_full: true or a list of links", field_name="_schema")
+
+
+@blueprint.post("/<integration_id>/match")
+@admin_required
+def start(integration_id: str) -> tuple[dict[str, Any], int]:
+    integration = found(integration_id)
+    options = load(MatchStartSchema(), json_body())
+    if "match_on" in options and valid_match_on(options["match_on"]):
+        raise ApiError(400, "invalid body", fields={"match_on": valid_match_on(options["match_on"])})
+    if integration.status != "active":
+        raise ApiError(409, f"the integration is {integration.status}")
+    running = jobs.unfinished(_rt().db, integration.id, KIND)
+    if running is not None:
+        raise ApiError(409, "a match review is already under way", extra={"job_id": running.id})
+    job = bulk_jobs.start(_rt(), integration.id, KIND, state={"options": options})
+    return {"job_id": job.id}, 202
+
+
+def _kind_arg() -> str | None:
+    kind = request.args.get("kind")
+    if kind is not None and kind not in MATCH_KINDS:
+        raise ApiError(400, "invalid query", fields={"kind": [f"one of {', '.join(MATCH_KINDS)}"]})
+    return kind
+
+
+def result_view(row: MatchResult) -> dict[str, Any]:
+    return {"organisation_id": row.organisation_id, "organisation_name": row.organisation_name,
+            "kind": row.kind, "candidates": list(row.candidates or [])}
+
+
+@blueprint.get("/<integration_id>/matches")
+@admin_required
+def listing(integration_id: str) -> dict[str, Any]:
+    integration = found(integration_id)
+    rows = matches.listed(_rt().db, integration.id, _kind_arg())
+    return {"matches": [result_view(r) for r in rows], "counts": matches.counts(_rt().db, integration.id)}
+
+
+@blueprint.get("/<integration_id>/matches.csv")
+@admin_required
+def download(integration_id: str) -> Response:
+    integration = found(integration_id)
+    rows = matches.listed(_rt().db, integration.id, _kind_arg())
+    column = provider_class(integration.provider_kind).csv_column
+    lines = (line.encode("utf-8") for line in csv_lines(column, rows))
+    return Response(lines, content_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="matches-{integration.id}.csv"'})
+
+
+def csv_lines(link_column: str, rows: list[MatchResult]) -> Iterator[str]:
+    """UTF-8 with a BOM, CRLF, formula-like cells defused (as the links CSV); one line per
+    candidate, one empty-handed line for an organisation without any."""
+    header = ["Organisation ID", csv_format.NAME_COLUMN, "Match", link_column, "Contact name",
+              "Matched on", "Web link"]
+    table = []
+    for row in rows:
+        for candidate in row.candidates or [{}]:
+            table.append([str(row.organisation_id), row.organisation_name, row.kind,
+                          candidate.get("contact_id", ""), candidate.get("name", ""),
+                          " ".join(candidate.get("matched_on", [])), candidate.get("url") or ""])
+    return _write([header, *table])
+
+
+def _write(table: list[list[str]]) -> Iterator[str]:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for number, cells in enumerate(table):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells if number == 0 else [csv_format.safe_cell(c) for c in cells])
+        yield (csv_format.BOM if number == 0 else "") + buffer.getvalue()
+
+
+@blueprint.post("/<integration_id>/matches/confirm")
+@admin_required
+def confirm(integration_id: str) -> dict[str, Any]:
+    integration = found(integration_id)
+    body = load(ConfirmSchema(), json_body())
+    if integration.status != "active":
+        raise ApiError(409, f"the integration is {integration.status}")
+    names = {r.organisation_id: r.organisation_name for r in matches.listed(_rt().db, integration.id)}
+    if body.get("all_full"):
+        pairs = [(r.organisation_id, str(r.candidates[0]["contact_id"]))
+                 for r in matches.listed(_rt().db, integration.id, "full") if r.candidates]
+    else:
+        pairs = [(p["organisation_id"], p["contact_id"].strip()) for p in body["links"]]
+    linked, errors = link_pairs(integration, pairs, names)
+    return {"linked": linked, "errors": errors}
+
+
+def link_pairs(integration: Integration, pairs: list[tuple[int, str]], names: dict[int, str]
+               ) -> tuple[int, list[dict[str, Any]]]:
+    """Make each link as ``PUT …/links/<id>`` does; an error for one pair stops no other."""
+    rt = _rt()
+    errors: list[dict[str, Any]] = []
+    seen_orgs: set[int] = set()
+    seen_contacts: set[str] = set()
+    wanted: list[tuple[int, str]] = []
+    for organisation_id, contact_id in pairs:
+        problem = None
+        if organisation_id in seen_orgs:
+            problem = "organisation named twice"
+        elif contact_id in seen_contacts:
+            problem = "contact named for two organisations"
+        elif (current := links.get(rt.db, integration.id, organisation_id)) is not None:
+            problem = f"organisation is already linked to contact {current.contact_id}"
+        seen_orgs.add(organisation_id)
+        seen_contacts.add(contact_id)
+        if problem:
+            errors.append({"organisation_id": organisation_id, "contact_id": contact_id, "error": problem})
+        else:
+            wanted.append((organisation_id, contact_id))
+    contacts = asking_provider(integration, lambda p: p.get_contacts(
+        [c for _, c in wanted if p.valid_contact_id(c)]))
+    done: list[int] = []
+    for organisation_id, contact_id in wanted:
+        contact = contacts.get(contact_id)
+        if contact is None:
+            errors.append({"organisation_id": organisation_id, "contact_id": contact_id,
+                           "error": f"no contact {contact_id} in the accounting system"})
+            continue
+        try:
+            links.save(rt.db, LinkWrite(
+                integration_id=integration.id, organisation_id=organisation_id,
+                organisation_name=names.get(organisation_id, ""), contact=contact, fields_hash=None))
+        except ContactAlreadyLinked as error:
+            errors.append({"organisation_id": organisation_id, "contact_id": contact_id,
+                           "error": f"contact {contact_id} is linked to organisation "
+                                    f"{error.link.organisation_id} '{error.link.organisation_name}'"})
+            continue
+        sync_now(integration.id, organisation_id)
+        done.append(organisation_id)
+    matches.remove(rt.db, integration.id, done)
+    return len(done), errors
