@@ -1,0 +1,68 @@
+"""``defaults`` and ``mapping.custom_fields`` over HTTP (CONTRACT §11): unknown keys, targets
+and values are a 400 naming them, and nothing is stored; PATCH merges key by key."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.store import integrations
+from tests.support import create_integration, integration_body
+
+
+def stored(rt: Any) -> int:
+    return len(integrations.all_active(rt.db))
+
+
+@pytest.mark.parametrize("kind, body, field", [
+    ("xero", {"defaults": {"currency": "NZD"}}, ["defaults", "currency"]),
+    ("quickbooks", {"defaults": {"default_currency": "USD"}}, ["defaults", "default_currency"]),
+    ("sage", {"defaults": {"credit_days": 400}}, ["defaults", "credit_days"]),
+    ("sage", {"defaults": {"currency": "EURO"}}, ["defaults", "currency"]),
+    ("xero", {"mapping": {"custom_fields": {"vat": "TaxNumberType"}}}, ["mapping", "custom_fields", "vat"]),
+    ("quickbooks", {"mapping": {"custom_fields": {"x": "AcctNum"}}}, ["mapping", "custom_fields", "x"]),
+    ("xero", {"mapping": {"other": {}}}, ["mapping", "other"]),
+    ("xero", {"policies": {"on_name_clash": "rename"}}, ["policies", "on_name_clash"]),
+    ("sage", {"policies": {"match_on": ["vat"]}}, ["policies", "match_on"]),
+])
+def test_unknown_keys_targets_and_values_are_400_naming_them(rt, client, admin, sandbox, kind, body, field):
+    before = stored(rt)
+    answer = client.post("/api/integrations", headers=admin, json={**integration_body(sandbox, kind), **body})
+    assert answer.status_code == 400, answer.get_json()
+    named: Any = answer.get_json()["fields"]
+    for key in field:
+        assert key in named, (key, named)
+        named = named[key]
+    assert stored(rt) == before
+
+
+def test_form_only_defaults_and_mapping_are_stored_shown_and_merged(rt, client, admin, sandbox):
+    created = create_integration(client, admin, sandbox, "sage", defaults={"credit_days": 30},
+                                 mapping={"custom_fields": {"vat_de": "registered_number"}},
+                                 policies={"match_on": ["email", "name"], "on_name_clash": "suffix"})
+    iid = created["id"]
+    shown = client.get(f"/api/integrations/{iid}", headers=admin).get_json()
+    assert shown["defaults"] == {"credit_days": 30}
+    assert shown["mapping"] == {"custom_fields": {"vat_de": "registered_number"}}
+    assert shown["policies"]["match_on"] == ["email", "name"] and shown["policies"]["on_name_clash"] == "suffix"
+    # PATCH merges key by key; null removes one
+    patched = client.patch(f"/api/integrations/{iid}", headers=admin, json={
+        "defaults": {"credit_limit": 500, "credit_days": None},
+        "mapping": {"custom_fields": {"memo": "notes"}}})
+    assert patched.status_code == 200, patched.get_json()
+    assert patched.get_json()["defaults"] == {"credit_limit": 500}
+    assert patched.get_json()["mapping"]["custom_fields"] == {"vat_de": "registered_number", "memo": "notes"}
+    # a refused PATCH changes nothing
+    refused = client.patch(f"/api/integrations/{iid}", headers=admin, json={"defaults": {"credit_days": -1}})
+    assert refused.status_code == 400 and "credit_days" in refused.get_json()["fields"]["defaults"]
+    assert client.get(f"/api/integrations/{iid}", headers=admin).get_json()["defaults"] == {"credit_limit": 500}
+
+
+def test_a_default_that_needs_a_look_up_without_a_usable_token_says_to_connect_first(rt, client, admin, sandbox):
+    body = integration_body(sandbox, "xero", defaults={"default_currency": "NZD"})
+    del body["provider"]["access_token"]
+    before = stored(rt)
+    answer = client.post("/api/integrations", headers=admin, json=body)
+    assert answer.status_code == 400
+    assert "connect" in " ".join(answer.get_json()["fields"]["defaults"])
+    assert stored(rt) == before
