@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-from core.matching import Candidate, Subject
+from core.matching import Candidate, MatchResult, Subject, find_match
+from core.models import Organisation
 from providers.base import AccountingProvider
 
 
@@ -21,3 +22,14 @@ def lookup(provider: AccountingProvider, subject: Subject, match_on: Sequence[st
 def ledger(provider: AccountingProvider) -> Iterator[Candidate]:
     """Review: every active customer, paged at bulk priority."""
     return iter(_module(provider).ledger(provider))
+
+
+def find(provider: AccountingProvider, organisation: Organisation, match_on: Sequence[str],
+         linked_to: Callable[[str], int | None]) -> MatchResult:
+    """The live rule for one unlinked organisation (CONTRACT §11), for the sync's decision:
+    the system's own queries, key by key, then ``core.matching.find_match``. ``linked_to``
+    answers which organisation a contact is linked to (``core.store.links.by_contact``)."""
+    subject = Subject.of(organisation)
+    candidates = lookup(provider, subject, match_on)
+    linked = {c.id: org for c in candidates if (org := linked_to(c.id)) is not None}
+    return find_match(subject, candidates, match_on, linked)

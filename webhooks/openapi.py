@@ -211,6 +211,56 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
+# -- branch matching (CONTRACT §11): the match review -------------------------------------
+class MatchCandidateSchema(Schema):
+    contact_id = fields.String()
+    name = fields.String()
+    url = fields.String(allow_none=True)
+    matched_on = fields.List(fields.String(), metadata={"description": "keys of match_on that agree"})
+
+
+class MatchSchema(Schema):
+    organisation_id = fields.Integer()
+    organisation_name = fields.String()
+    kind = fields.String(metadata={"enum": ["full", "partial", "none"]})
+    candidates = fields.List(fields.Nested(MatchCandidateSchema))
+
+
+class MatchListSchema(Schema):
+    matches = fields.List(fields.Nested(MatchSchema))
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class MatchConfirmedSchema(Schema):
+    linked = fields.Integer()
+    errors = fields.List(fields.Dict())
+
+
+MATCH_KIND = _param("kind", enum=["full", "partial", "none"])
+PATHS.update({
+    "/api/integrations/{integration_id}/match": {
+        "post": _op("Start a match review (writes nothing to the accounting system); optional "
+                    "body {match_on: [...]}", {"202": _json(JobStartedSchema, "a job"),
+                                               "409": {"description": "one is under way"}},
+                    params=[INTEGRATION]),
+    },
+    "/api/integrations/{integration_id}/matches": {
+        "get": _op("Results of the latest review, by kind", {"200": _json(MatchListSchema, "matches")},
+                   params=[INTEGRATION, MATCH_KIND]),
+    },
+    "/api/integrations/{integration_id}/matches.csv": {
+        "get": _op("The same as CSV (UTF-8 BOM, CRLF), one line per candidate",
+                   {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}},
+                   params=[INTEGRATION, MATCH_KIND]),
+    },
+    "/api/integrations/{integration_id}/matches/confirm": {
+        "post": _op("Link all full matches ({all_full: true}) or the pairs given ({links: [...]}) as "
+                    "PUT .../links/<id> does", {"200": _json(MatchConfirmedSchema, "linked and errors"),
+                                                "503": RETRY_LATER},
+                    params=[INTEGRATION], body={"type": "object"}),
+    },
+})
+
 NAMED_SCHEMAS = {
     "Integration": schemas.IntegrationSchema, "IntegrationCreated": schemas.IntegrationCreatedSchema,
     "IntegrationCreate": schemas.IntegrationCreateSchema, "IntegrationPatch": schemas.IntegrationPatchSchema,

@@ -108,3 +108,17 @@ def test_quickbooks_names_are_found_by_query_ignoring_case(rt, client, admin, sa
     assert [c.id for c in found] == [wanted] and found[0].url.endswith(f"nameId={wanted}")
     asked = sandbox.calls("quickbooks")[before:]
     assert len(asked) == 1 and "DisplayName" in str(asked[0])
+
+
+def test_find_names_the_other_organisation_when_the_only_match_is_linked(rt, client, admin, sandbox):
+    from core.matching import LinkedElsewhere
+    from core.models import ContactFields, Organisation
+
+    integration = create_integration(client, admin, sandbox, "xero")
+    contact = seed_contact(sandbox, "xero", integration["tenant"], "Taken Co")
+    organisation = Organisation(id=5, name="Taken Co", membership_type="Organisation", active=True,
+                                fields=ContactFields(name="Taken Co"))
+    found = search.find(provider_of(rt, integration), organisation, ["name"],
+                        lambda contact_id: 77 if contact_id == contact else None)
+    assert isinstance(found, LinkedElsewhere) and found.organisation_id == 77
+    assert "organisation 77" in found.reason(Subject.of(organisation))
