@@ -56,7 +56,7 @@ def match_on_of(policies: Mapping[str, object] | None) -> tuple[MatchKey, ...]:
     if not isinstance(raw, (list, tuple)) or not raw:
         return DEFAULT_MATCH_ON
     keys = tuple(k for k in dict.fromkeys(raw) if k in MATCH_KEYS)
-    return keys or DEFAULT_MATCH_ON  # type: ignore[return-value]
+    return keys or DEFAULT_MATCH_ON
 
 
 @dataclass(frozen=True)

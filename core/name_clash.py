@@ -12,7 +12,7 @@ DEFAULT_NAME_CLASH = "fail"
 
 def on_name_clash_of(policies: dict[str, object] | None) -> str:
     value = (policies or {}).get("on_name_clash")
-    return value if value in NAME_CLASH_POLICIES else DEFAULT_NAME_CLASH  # type: ignore[return-value]
+    return value if isinstance(value, str) and value in NAME_CLASH_POLICIES else DEFAULT_NAME_CLASH
 
 
 def suffix_of(account_number: str, organisation_id: int) -> str:

@@ -56,11 +56,13 @@ def _system(kind: str) -> Any:
 
 
 def default_keys(kind: str) -> Mapping[str, DefaultKey]:
-    return _system(kind).DEFAULTS
+    keys: Mapping[str, DefaultKey] = _system(kind).DEFAULTS
+    return keys
 
 
 def custom_targets(kind: str) -> Mapping[str, CustomTarget]:
-    return _system(kind).CUSTOM_FIELD_TARGETS
+    targets: Mapping[str, CustomTarget] = _system(kind).CUSTOM_FIELD_TARGETS
+    return targets
 
 
 # -- checks when an integration is saved ---------------------------------------------------

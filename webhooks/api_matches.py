@@ -42,7 +42,8 @@ MAX_LINKS = 500
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    runtime: Runtime = current_app.extensions["runtime"]
+    return runtime
 
 
 class MatchStartSchema(StrictSchema):
