@@ -20,18 +20,16 @@ from marshmallow import fields, validate, validates_schema
 
 from core.matching import MATCH_KEYS, MATCH_KINDS, valid_match_on
 from core.runtime import Runtime
-from core.store import jobs, links, matches
-from core.store.links import ContactAlreadyLinked, LinkWrite
+from core.store import jobs, matches
 from core.tables import Integration, MatchResult
 from providers.registry import provider_class
 from webhooks.api_integrations import found, load
-from webhooks.api_links import _sync_now as sync_now
 from webhooks.api_links import asking_provider
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from webhooks.schemas import StrictBoolean, StrictSchema
 from webhooks.views import json_body
-from workers.bulk import csv_format
+from workers.bulk import csv_format, match_confirm
 from workers.bulk import jobs as bulk_jobs
 
 blueprint = Blueprint("api_matches", __name__, url_prefix="/api/integrations")
@@ -143,62 +141,34 @@ def _write(table: list[list[str]]) -> Iterator[str]:
 
 @blueprint.post("/<integration_id>/matches/confirm")
 @admin_required
-def confirm(integration_id: str) -> dict[str, Any]:
+def confirm(integration_id: str) -> tuple[dict[str, Any], int]:
     integration = found(integration_id)
     body = load(ConfirmSchema(), json_body())
     if integration.status != "active":
         raise ApiError(409, f"the integration is {integration.status}")
-    names = {r.organisation_id: r.organisation_name for r in matches.listed(_rt().db, integration.id)}
+    rt = _rt()
     if body.get("all_full"):
         pairs = [(r.organisation_id, str(r.candidates[0]["contact_id"]))
-                 for r in matches.listed(_rt().db, integration.id, "full") if r.candidates]
+                 for r in matches.listed(rt.db, integration.id, "full") if r.candidates]
     else:
         pairs = [(p["organisation_id"], p["contact_id"].strip()) for p in body["links"]]
-    linked, errors = link_pairs(integration, pairs, names)
-    return {"linked": linked, "errors": errors}
+    outcome = match_confirm.Outcome()
+    wanted = match_confirm.screen(rt.db, integration.id, pairs, outcome)
+    calls = match_confirm.lookup_calls(provider_class(integration.provider_kind), len(wanted))
+    if calls > match_confirm.ANSWER_NOW_CALLS:
+        return _confirm_job(integration, pairs)
+    contacts = asking_provider(integration, lambda p: match_confirm.read_contacts(p, wanted))
+    match_confirm.link(rt, integration.id, wanted, contacts,
+                       match_confirm.names_of(rt.db, integration.id), outcome)
+    return {"linked": len(outcome.linked), "errors": outcome.errors}, 200
 
 
-def link_pairs(integration: Integration, pairs: list[tuple[int, str]], names: dict[int, str]
-               ) -> tuple[int, list[dict[str, Any]]]:
-    """Make each link as ``PUT …/links/<id>`` does; an error for one pair stops no other."""
-    rt = _rt()
-    errors: list[dict[str, Any]] = []
-    seen_orgs: set[int] = set()
-    seen_contacts: set[str] = set()
-    wanted: list[tuple[int, str]] = []
-    for organisation_id, contact_id in pairs:
-        problem = None
-        if organisation_id in seen_orgs:
-            problem = "organisation named twice"
-        elif contact_id in seen_contacts:
-            problem = "contact named for two organisations"
-        elif (current := links.get(rt.db, integration.id, organisation_id)) is not None:
-            problem = f"organisation is already linked to contact {current.contact_id}"
-        seen_orgs.add(organisation_id)
-        seen_contacts.add(contact_id)
-        if problem:
-            errors.append({"organisation_id": organisation_id, "contact_id": contact_id, "error": problem})
-        else:
-            wanted.append((organisation_id, contact_id))
-    contacts = asking_provider(integration, lambda p: p.get_contacts(
-        [c for _, c in wanted if p.valid_contact_id(c)]))
-    done: list[int] = []
-    for organisation_id, contact_id in wanted:
-        contact = contacts.get(contact_id)
-        if contact is None:
-            errors.append({"organisation_id": organisation_id, "contact_id": contact_id,
-                           "error": f"no contact {contact_id} in the accounting system"})
-            continue
-        try:
-            links.save(rt.db, LinkWrite(
-                integration_id=integration.id, organisation_id=organisation_id,
-                organisation_name=names.get(organisation_id, ""), contact=contact, fields_hash=None))
-        except ContactAlreadyLinked as error:
-            errors.append({"organisation_id": organisation_id, "contact_id": contact_id,
-                           "error": f"contact {contact_id} is linked to organisation "
-                                    f"{error.link.organisation_id} '{error.link.organisation_name}'"})
-            continue
-        sync_now(integration.id, organisation_id)
-        done.append(organisation_id)
-    matches.remove(rt.db, integration.id, done)
-    return len(done), errors
+def _confirm_job(integration: Integration, pairs: list[tuple[int, str]]) -> tuple[dict[str, Any], int]:
+    """Too many look-ups to wait for: the same work as a job (202 ``{"job_id"}``)."""
+    running = jobs.unfinished(_rt().db, integration.id, KIND)
+    if running is not None:
+        raise ApiError(409, "a match review or confirmation is already under way",
+                       extra={"job_id": running.id})
+    job = bulk_jobs.start(_rt(), integration.id, KIND,
+                          state={"options": {"confirm": [list(p) for p in pairs]}})
+    return {"job_id": job.id}, 202

@@ -147,3 +147,26 @@ def _body_with(sandbox: Any, **extra: Any) -> dict[str, Any]:
     from tests.support import integration_body
 
     return integration_body(sandbox, "xero", **extra)
+
+
+def test_a_large_confirm_becomes_a_job_that_links_each_pair(rt, client, admin, sandbox, worker):
+    # Given a Sage review with 12 full matches: Sage reads one contact per call, so confirming
+    # them all needs more look-ups than a request may wait for
+    integration = create_integration(client, admin, sandbox, "sage",
+                                     policies={"update_contact_on_edit": False})
+    iid, tenant, sub = integration["id"], integration["tenant"], integration["subdomain"]
+    expected = {}
+    for n in range(12):
+        contact = seed_contact(sandbox, "sage", tenant, f"Many {n:02d}")
+        expected[seed_org(sandbox, sub, f"Many {n:02d}", f"m{n}@many.test")] = contact
+    assert review(client, admin, iid)["status"] == "succeeded"
+    # When all full matches are confirmed
+    answer = client.post(f"/api/integrations/{iid}/matches/confirm", headers=admin, json={"all_full": True})
+    # Then the answer is a job, which links each organisation to its contact
+    assert answer.status_code == 202, answer.get_json()
+    job_id = answer.get_json()["job_id"]
+    job = wait_for(lambda: (j := client.get(f"/api/jobs/{job_id}", headers=admin).get_json())
+                   ["status"] in ("succeeded", "failed") and j)
+    assert (job["status"], job["done"], job["failed"], job["total"]) == ("succeeded", 12, 0, 12), job
+    assert {link.organisation_id: link.contact_id for link in links.all_of(rt.db, iid)} == expected
+    assert matches(client, admin, iid, "full")["counts"]["full"] == 0

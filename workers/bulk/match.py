@@ -57,6 +57,11 @@ def result_of(organisation: Organisation, review: Review) -> NewResult:
 
 
 def run_match(run: BulkRun) -> None:
+    """A review, or (``options.confirm``) the confirmation of reviewed pairs."""
+    if run.options.get("confirm"):
+        from workers.bulk.match_confirm import run_confirm
+
+        return run_confirm(run)
     db, integration_id = run.rt.db, run.integration.id
     match_on = list(run.options.get("match_on") or match_on_of(run.integration.policies))
     matches.clear(db, integration_id)
