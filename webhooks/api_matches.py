@@ -144,14 +144,24 @@ def _write(table: list[list[str]]) -> Iterator[str]:
 def confirm(integration_id: str) -> tuple[dict[str, Any], int]:
     integration = found(integration_id)
     body = load(ConfirmSchema(), json_body())
+    if body.get("all_full"):
+        pairs = full_pairs(integration.id)
+    else:
+        pairs = [(p["organisation_id"], p["contact_id"].strip()) for p in body["links"]]
+    return confirm_pairs(integration, pairs)
+
+
+def full_pairs(integration_id: str) -> list[tuple[int, str]]:
+    """Each full match's organisation and its one candidate."""
+    return [(r.organisation_id, str(r.candidates[0]["contact_id"]))
+            for r in matches.listed(_rt().db, integration_id, "full") if r.candidates]
+
+
+def confirm_pairs(integration: Integration, pairs: list[tuple[int, str]]) -> tuple[dict[str, Any], int]:
+    """200 ``{"linked", "errors"}`` when the look-ups fit in the answer, else 202 ``{"job_id"}``."""
     if integration.status != "active":
         raise ApiError(409, f"the integration is {integration.status}")
     rt = _rt()
-    if body.get("all_full"):
-        pairs = [(r.organisation_id, str(r.candidates[0]["contact_id"]))
-                 for r in matches.listed(rt.db, integration.id, "full") if r.candidates]
-    else:
-        pairs = [(p["organisation_id"], p["contact_id"].strip()) for p in body["links"]]
     outcome = match_confirm.Outcome()
     wanted = match_confirm.screen(rt.db, integration.id, pairs, outcome)
     calls = match_confirm.lookup_calls(provider_class(integration.provider_kind), len(wanted))

@@ -25,3 +25,4 @@ def _template_globals() -> dict[str, Any]:
 
 
 from webhooks.ops import actions, bulk, pages  # noqa: E402,F401 - their routes join the blueprint
+from webhooks.ops import matches  # noqa: E402,F401 - branch matching: the match review
