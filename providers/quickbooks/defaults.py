@@ -51,7 +51,10 @@ def currency_exists(provider: AccountingProvider, value: str) -> str | None:
         enabled = set()
     if code in enabled:
         return code
-    preferences = _query(provider, "select * from Preferences", "Preferences")
+    try:
+        preferences = _query(provider, "select * from Preferences", "Preferences")
+    except Rejected:  # the home currency cannot be read: only an enabled currency is known
+        preferences = []
     home = ((preferences[0].get("CurrencyPrefs") or {}).get("HomeCurrency") or {}).get("value") \
         if preferences else None
     return code if home and str(home).upper() == code else None

@@ -66,3 +66,42 @@ def test_a_default_that_needs_a_look_up_without_a_usable_token_says_to_connect_f
     assert answer.status_code == 400
     assert "connect" in " ".join(answer.get_json()["fields"]["defaults"])
     assert stored(rt) == before
+
+
+@pytest.mark.parametrize("kind, defaults, resolved", [
+    ("quickbooks", {"sales_term": "net 30", "currency": "gbp"},
+     {"sales_term": {"value": "3", "name": "Net 30"}, "currency": "GBP"}),
+    ("sage", {"currency": "eur", "credit_days": 30}, {"currency": "EUR", "credit_days": 30}),
+])
+def test_values_the_accounting_system_has_are_accepted_and_resolved(rt, client, admin, sandbox, kind, defaults, resolved):
+    created = create_integration(client, admin, sandbox, kind, defaults=defaults)
+    stored_settings = integrations.get(rt.db, created["id"]).settings
+    assert stored_settings["defaults"] == defaults
+    assert stored_settings["defaults_resolved"] == resolved
+
+
+@pytest.mark.parametrize("kind, defaults, key, value", [
+    ("quickbooks", {"sales_term": "Net 45"}, "sales_term", "Net 45"),
+    ("quickbooks", {"currency": "JPY"}, "currency", "JPY"),
+    ("sage", {"currency": "JPY"}, "currency", "JPY"),
+])
+def test_values_the_accounting_system_lacks_are_400_naming_key_and_value(rt, client, admin, sandbox, kind, defaults, key, value):
+    before = stored(rt)
+    answer = client.post("/api/integrations", headers=admin,
+                         json=integration_body(sandbox, kind, defaults=defaults))
+    assert answer.status_code == 400, answer.get_json()
+    [message] = answer.get_json()["fields"]["defaults"][key]
+    assert repr(value) in message
+    assert stored(rt) == before
+
+
+def test_a_patch_is_checked_against_the_accounting_system_too(rt, client, admin, sandbox):
+    created = create_integration(client, admin, sandbox, "quickbooks")
+    refused = client.patch(f"/api/integrations/{created['id']}", headers=admin,
+                           json={"defaults": {"sales_term": "Net 99"}})
+    accepted = client.patch(f"/api/integrations/{created['id']}", headers=admin,
+                            json={"defaults": {"sales_term": "Net 15"}})
+    assert refused.status_code == 400 and "'Net 99'" in refused.get_json()["fields"]["defaults"]["sales_term"][0]
+    assert accepted.status_code == 200 and accepted.get_json()["defaults"] == {"sales_term": "Net 15"}
+    settings = integrations.get(rt.db, created["id"]).settings
+    assert settings["defaults_resolved"] == {"sales_term": {"value": "2", "name": "Net 15"}}
