@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol
+from datetime import timedelta
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Protocol
 
 from core.errors import Rejected
 from core.models import Contact, ContactFields
+from core.ratelimit import Limits
 
 
 class TokenSource(Protocol):
@@ -71,6 +74,44 @@ def idempotency_key(scope: str, body: bytes, *, length: int = 32) -> str:
 
 
 @dataclass(frozen=True)
+class ProviderUrls:
+    """The default URLs of one accounting system (CONTRACT §2); ``<PREFIX>_API_URL``,
+    ``<PREFIX>_TOKEN_URL`` and ``<PREFIX>_AUTHORIZE_URL`` override them."""
+
+    api: str
+    token: str
+    authorize: str
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What a fresh OAuth consent brought back: the callback's query (QuickBooks names its
+    realm there) and a context holding the new tokens, to ask the system itself (Xero)."""
+
+    redirect_query: Mapping[str, str]
+    context: ProviderContext
+
+
+class TenantDiscovery(Protocol):
+    """Finds the tenant (organisation, realm, business) a fresh consent was given for."""
+
+    def tenant(self, consent: Consent) -> str | None:
+        """The tenant, or ``None`` when it cannot be told; may raise ``ProviderError``."""
+
+
+@dataclass(frozen=True)
+class TenantFromRedirect:
+    """The tenant is a parameter of the OAuth redirect (QuickBooks ``realmId``)."""
+
+    parameter: str
+    pattern: str
+
+    def tenant(self, consent: Consent) -> str | None:
+        value = consent.redirect_query.get(self.parameter, "")
+        return value if re.fullmatch(self.pattern, value) else None
+
+
+@dataclass(frozen=True)
 class BatchResult:
     """One element of a batch create: the contact, or the error for that element."""
 
@@ -96,6 +137,28 @@ class AccountingProvider(abc.ABC):
     #: (``basic``: HTTP Basic client_id:client_secret; ``body``: both in the form body).
     oauth_scopes: ClassVar[str]
     oauth_client_auth: ClassVar[str] = "basic"
+
+    # -- facts the rest of the service reads through ``providers.registry`` -----------------
+    #: Where this system's tenant goes in ``provider`` (CONTRACT §3): ``tenant_id``, ...
+    tenant_key: ClassVar[str]
+    #: A regular expression the tenant value must match in the admin API (besides 1-200
+    #: characters); ``None``: any.
+    tenant_pattern: ClassVar[str | None] = None
+    #: Prefix of its environment variables: ``<PREFIX>_API_URL``, ``_TOKEN_URL``,
+    #: ``_AUTHORIZE_URL``, ``_CLIENT_ID``, ``_CLIENT_SECRET`` (CONTRACT §2).
+    env_prefix: ClassVar[str]
+    #: The URLs used where those variables are not set (CONTRACT §2).
+    default_urls: ClassVar[ProviderUrls]
+    #: The system's published per-tenant rate limits (an integration may lower them).
+    published_limits: ClassVar[Limits]
+    #: The keep-alive refreshes an idle integration's tokens once its access token has been
+    #: expired this long: well inside the system's refresh-token lifetime.
+    keepalive_idle: ClassVar[timedelta]
+    #: What a contact id looks like, in words, for the message refusing a malformed one.
+    contact_id_shape: ClassVar[str]
+    #: How the connect flow learns the tenant of a fresh consent; ``None`` where the provider
+    #: resolves it itself on first use (Sage's lead business).
+    tenant_discovery: ClassVar[TenantDiscovery | None] = None
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context

@@ -22,8 +22,6 @@ from core.errors import ProviderError
 from providers.base import AccountingProvider
 from providers.field_limits import Limit, check
 
-KINDS = ("xero", "quickbooks", "sage")
-
 #: ``exists(provider, value)`` -> the resolved reference to store, or None when unknown.
 Lookup = Callable[[AccountingProvider, Any], Any]
 #: ``apply(body, value, resolved)``: put the default into a create body (in place).

@@ -19,7 +19,7 @@ from core.ratelimit import RateLimiter
 from core.runtime import Runtime
 from core.tables import Integration
 from providers import defaults as provider_defaults
-from providers import factory
+from providers import factory, registry
 from providers.base import AccountingProvider, ProviderContext
 from providers.registry import provider_class
 from webhooks.errors import ApiError
@@ -130,7 +130,7 @@ def _provider_from_body(rt: Runtime, data: dict[str, Any]) -> AccountingProvider
     if not token or (expires_at is not None and expires_at < soon):
         raise CredentialsRefused("no usable access token", system=kind,
                                  reason="no usable access token in the body")
-    tenant = provider.get(factory.TENANT_KEYS[kind])
+    tenant = provider.get(registry.TENANT_KEYS[kind])
     transient = Integration(id="unsaved", provider_kind=kind, settings={
         "rate_limits": data.get("rate_limits") or {}})
     app = rt.settings.providers[kind]

@@ -7,6 +7,7 @@ Every call carries ``xero-tenant-id`` (the integration's tenant) and goes throug
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
@@ -14,9 +15,17 @@ import structlog
 
 from core.errors import ContactNotFound, ProviderError, Rejected, Transient
 from core.models import Contact, ContactFields, same_name
-from providers.base import AccountingProvider, BatchResult, ProviderContext, idempotency_key
+from core.ratelimit import Limits
+from providers.base import (
+    AccountingProvider,
+    BatchResult,
+    ProviderContext,
+    ProviderUrls,
+    idempotency_key,
+)
 from providers.http import ApiClient
 from providers.xero import errors, mapping
+from providers.xero.connections import XeroConnections
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +50,20 @@ class XeroProvider(AccountingProvider):
     max_batch = 50  #: "batch elements in bundles of up to 50" (A4)
     oauth_scopes = "offline_access accounting.contacts accounting.settings.read"
     oauth_client_auth = "basic"
+    tenant_key = "tenant_id"
+    env_prefix = "XERO"
+    default_urls = ProviderUrls(
+        api="https://api.xero.com/api.xro/2.0",
+        token="https://identity.xero.com/connect/token",
+        authorize="https://login.xero.com/identity/connect/authorize",
+    )
+    #: Per tenant: 60 a minute, 5 at a time, 5,000 a day; 10,000 a minute per app (A5).
+    published_limits = Limits(per_minute=60, concurrent=5, per_day=5000, app_per_minute=10000)
+    #: Refresh tokens live 60 days unused (A6).
+    keepalive_idle = timedelta(days=14)
+    contact_id_shape = "a Xero ContactID is a GUID such as B5B40C60-F4A4-4D32-B3F4-8CD54787DAED"
+    #: The organisation granted is listed at GET /connections (A6).
+    tenant_discovery = XeroConnections()
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

@@ -24,5 +24,4 @@ def _template_globals() -> dict[str, Any]:
     return {"csrf_token": security.csrf_token, "CSRF_FIELD": security.CSRF_FIELD, **formatting.HELPERS}
 
 
-from webhooks.ops import actions, bulk, pages  # noqa: E402,F401 - their routes join the blueprint
-from webhooks.ops import matches  # noqa: E402,F401 - branch matching: the match review
+from webhooks.ops import actions, bulk, matches, pages  # noqa: E402,F401 - their routes join the blueprint
