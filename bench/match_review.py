@@ -73,7 +73,7 @@ def _start() -> tuple[list[Any], dict[str, str]]:
         "xero": ServerThread(xero.create_app(rate_limit=LIMIT, window=WINDOW, day_limit=10**7,
                                              concurrent_limit=100)).start(),
         "quickbooks": ServerThread(quickbooks.create_app(rate_limit=LIMIT, window=WINDOW,
-                                                         per_second_limit=LIMIT)).start(),
+                                                         concurrent_limit=100)).start(),
         "sage": ServerThread(sage.create_app(rate_limit=LIMIT, window=WINDOW)).start(),
     }
     return list(servers.values()), {name: s.url for name, s in servers.items()}
