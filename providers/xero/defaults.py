@@ -112,3 +112,6 @@ CUSTOM_FIELD_TARGETS = {
     "BankAccountDetails": CustomTarget("BankAccountDetails", Limit("Contact.BankAccountDetails"),
                                        _put("BankAccountDetails")),
 }
+
+#: Defaults that act after the create, with the resolved value and the new contact's id.
+AFTER_CREATE = {"contact_group": join_group}
