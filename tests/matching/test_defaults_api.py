@@ -105,3 +105,34 @@ def test_a_patch_is_checked_against_the_accounting_system_too(rt, client, admin,
     assert accepted.status_code == 200 and accepted.get_json()["defaults"] == {"sales_term": "Net 15"}
     settings = integrations.get(rt.db, created["id"]).settings
     assert settings["defaults_resolved"] == {"sales_term": {"value": "2", "name": "Net 15"}}
+
+
+def test_quickbooks_and_sage_take_a_create_body_with_the_extras(rt, client, admin, sandbox):
+    from core.models import ContactFields, Organisation
+    from providers import contact_extras, factory
+    from providers.quickbooks import mapping as qbo_mapping
+    from providers.sage import mapping as sage_mapping
+
+    organisation = Organisation(id=9, name="Extras Ltd", membership_type="Organisation", active=True,
+                                fields=ContactFields(name="Extras Ltd", account_number="EX9"),
+                                custom_fields={"memo": "From Current RMS"})
+    qbo = create_integration(client, admin, sandbox, "quickbooks", defaults={"sales_term": "Net 30", "currency": "EUR"},
+                             mapping={"custom_fields": {"memo": "Notes"}})
+    sage = create_integration(client, admin, sandbox, "sage", defaults={"currency": "EUR", "credit_days": 45},
+                              mapping={"custom_fields": {"memo": "notes"}})
+    qbo_row, sage_row = integrations.get(rt.db, qbo["id"]), integrations.get(rt.db, sage["id"])
+
+    qbo_body = contact_extras.for_create("quickbooks", qbo_row.settings, organisation).apply(
+        "quickbooks", qbo_mapping.create_payload(organisation.fields))
+    customer = factory.accounting_provider(rt, qbo_row).post("customer", qbo_body, scope="extras")["Customer"]
+    assert customer["SalesTermRef"]["value"] == "3" and customer["CurrencyRef"]["value"] == "EUR"
+    assert customer["Notes"] == "From Current RMS"
+
+    sage_body = contact_extras.for_create("sage", sage_row.settings, organisation).apply(
+        "sage", sage_mapping.contact_body(organisation.fields, create=True))
+    sage_provider = factory.accounting_provider(rt, sage_row)
+    created = sage_provider._call("POST", "/contacts", json=sage_body).json()
+    stored = sandbox.get("sage", "contacts", tenant=sage["tenant"])["contacts"]
+    [contact] = [c for c in stored if c["id"] == created["id"]]
+    assert contact["currency"]["id"] == "EUR" and contact["credit_days"] == 45
+    assert contact["notes"] == "From Current RMS"
