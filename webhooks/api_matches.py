@@ -104,6 +104,11 @@ def listing(integration_id: str) -> dict[str, Any]:
 @blueprint.get("/<integration_id>/matches.csv")
 @admin_required
 def download(integration_id: str) -> Response:
+    return matches_csv(integration_id)
+
+
+def matches_csv(integration_id: str) -> Response:
+    """The review as CSV (also served to a signed-in browser by the ops page)."""
     integration = found(integration_id)
     rows = matches.listed(_rt().db, integration.id, _kind_arg())
     column = provider_class(integration.provider_kind).csv_column
