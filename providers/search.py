@@ -19,6 +19,13 @@ def lookup(provider: AccountingProvider, subject: Subject, match_on: Sequence[st
     return list(_module(provider).lookup(provider, subject, match_on))
 
 
+def review_keys(provider: AccountingProvider, match_on: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(kept, ignored)``: the keys of ``match_on`` the system's contacts carry. A key no
+    contact can have (QuickBooks' account and tax numbers) would make every match partial."""
+    carried = set(_module(provider).REVIEW_KEYS)
+    return [k for k in match_on if k in carried], [k for k in match_on if k not in carried]
+
+
 def ledger(provider: AccountingProvider) -> Iterator[Candidate]:
     """Review: every active customer, paged at bulk priority."""
     return iter(_module(provider).ledger(provider))

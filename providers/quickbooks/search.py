@@ -29,6 +29,8 @@ UNMATCHABLE = {
     "tax_number": "QuickBooks answers tax identifiers masked",
 }
 NAMES_PER_QUERY = 30
+#: Keys the ledger's rows carry, so the review can compare them.
+REVIEW_KEYS = ("name", "email")
 
 
 def to_candidate(provider: QuickBooksProvider, row: dict[str, Any]) -> Candidate:

@@ -17,6 +17,8 @@ from core.matching import Candidate, Subject
 from providers.sage import mapping
 from providers.sage.client import PAGE_SIZE, SageProvider
 
+#: Keys the ledger's rows carry, so the review can compare them.
+REVIEW_KEYS = ("name", "email", "account_number", "tax_number")
 #: ``match_on`` key -> the ``GET /contacts`` parameter that filters on it.
 FILTERS = {"name": "search", "email": "email", "account_number": "search"}
 

@@ -17,6 +17,8 @@ from core.matching import Candidate, Subject
 from providers.xero import mapping
 from providers.xero.client import ACTIVE, PAGE_SIZE, XeroProvider
 
+#: Keys the ledger's rows carry, so the review can compare them.
+REVIEW_KEYS = ("name", "email", "account_number", "tax_number")
 #: ``match_on`` key -> the Contact field ``where`` compares.
 WHERE_FIELDS = {"name": "Name", "email": "EmailAddress",
                 "account_number": "AccountNumber", "tax_number": "TaxNumber"}

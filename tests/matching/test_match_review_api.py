@@ -170,3 +170,21 @@ def test_a_large_confirm_becomes_a_job_that_links_each_pair(rt, client, admin, s
     assert (job["status"], job["done"], job["failed"], job["total"]) == ("succeeded", 12, 0, 12), job
     assert {link.organisation_id: link.contact_id for link in links.all_of(rt.db, iid)} == expected
     assert matches(client, admin, iid, "full")["counts"]["full"] == 0
+
+
+def test_keys_quickbooks_cannot_carry_are_left_out_of_the_review(rt, client, admin, sandbox, worker):
+    # Given matching on name and account number, which QuickBooks customers do not have
+    integration = create_integration(client, admin, sandbox, "quickbooks",
+                                     policies={"match_on": ["name", "account_number"]})
+    iid = integration["id"]
+    contact = seed_contact(sandbox, "quickbooks", integration["tenant"], "Numbered Co")
+    organisation = seed_org(sandbox, integration["subdomain"], "Numbered Co", "n@numbered.test", number="NUM-1")
+    # When the review runs
+    job = review(client, admin, iid)
+    # Then the name alone makes a full match, and the job says which key it left out
+    assert job["status"] == "succeeded", job
+    [row] = matches(client, admin, iid, "full")["matches"]
+    assert (row["organisation_id"], row["candidates"][0]["contact_id"]) == (organisation, contact)
+    from core.store import jobs
+
+    assert jobs.get(rt.db, job["id"]).state["ignored_keys"] == ["account_number"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable, Sequence
 
+from core.errors import Rejected
 from core.matching import Candidate, Review, Subject, classify, match_on_of
 from core.models import Organisation
 from core.store import links, matches
@@ -63,7 +64,10 @@ def run_match(run: BulkRun) -> None:
 
         return run_confirm(run)
     db, integration_id = run.rt.db, run.integration.id
-    match_on = list(run.options.get("match_on") or match_on_of(run.integration.policies))
+    asked = list(run.options.get("match_on") or match_on_of(run.integration.policies))
+    match_on, ignored = search.review_keys(run.provider, asked)
+    if not match_on:
+        raise Rejected(reason=f"{run.provider.title} cannot match on {', '.join(ignored)}")
     matches.clear(db, integration_id)
     run.summary = {"full": 0, "partial": 0, "none": 0}
     index = LedgerIndex(search.ledger(run.provider), match_on)
@@ -84,7 +88,8 @@ def run_match(run: BulkRun) -> None:
             _flush(run, page, seen, total)
             page = []
     _flush(run, page, seen, None)
-    run.record(Progress(total=seen, state={"contacts_read": index.size, "match_on": match_on}))
+    run.record(Progress(total=seen, state={"contacts_read": index.size, "match_on": match_on,
+                                           "ignored_keys": ignored}))
 
 
 def _flush(run: BulkRun, page: list[NewResult], seen: int, total: int | None) -> None:
