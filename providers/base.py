@@ -66,11 +66,49 @@ class ProviderContext:
 def idempotency_key(scope: str, body: bytes, *, length: int = 32) -> str:
     """A key derived from the caller's scope and the exact body sent (DESIGN step 3).
 
-    ``scope`` names integration, organisation and operation; hashing the exact body in means a
-    retry with a changed body (a fresh QuickBooks SyncToken, say) is never answered with the
-    old reply. ``length`` hex digits: Xero allows 128, QuickBooks' ``requestid`` 50, Sage 32.
+    ``scope`` names the integration, the organisation, the operation AND the event and its
+    attempt (``workers.executor``), never the body alone: two edits that happen to send the same
+    body (an email a -> b -> a, a replay undoing a hand edit) are two writes, and a key that
+    only hashed the body would have the system replay the first answer and write nothing.
+    A retry after an unknown outcome that must be answered from the first reply re-sends the
+    first request with its recorded scope (the create marker), not a new one. Hashing the
+    exact body in as well means a changed body (a fresh QuickBooks SyncToken) is never
+    answered with an old reply. ``length`` hex digits: Xero allows 128, QuickBooks' ``requestid``
+    50, Sage 32.
     """
     return hashlib.sha256(scope.encode() + b"\n" + body).hexdigest()[:length]
+
+
+class FencedGate:
+    """The rate-limit gate with the fencing check right behind it (DESIGN "Invariants").
+
+    ``ApiClient`` takes the access token (perhaps after a refresh), then waits at the gate, then
+    sends. Checking the fence here, after every wait and just before the bytes go out, leaves
+    only the call itself (connect + read timeout) between the last check and the write landing;
+    ``core.locks.check_budget`` keeps that below the lock's TTL. A 401 goes round again, and is
+    fenced again. ``check`` raises ``LockLost``; the slot is given back first."""
+
+    def __init__(self, inner: CallGate | None, check: Callable[[], None]) -> None:
+        self.inner = inner
+        self.check = check
+
+    def acquire(self, *, batch: bool = False) -> str:
+        slot = self.inner.acquire(batch=batch) if self.inner is not None else ""
+        try:
+            self.check()
+        except BaseException:
+            if self.inner is not None:
+                self.inner.release(slot)
+            raise
+        return slot
+
+    def release(self, slot: str) -> None:
+        if self.inner is not None:
+            self.inner.release(slot)
+
+    def penalise(self, retry_after: float) -> None:
+        if self.inner is not None:
+            self.inner.penalise(retry_after)
 
 
 @dataclass(frozen=True)
@@ -159,9 +197,19 @@ class AccountingProvider(abc.ABC):
     #: How the connect flow learns the tenant of a fresh consent; ``None`` where the provider
     #: resolves it itself on first use (Sage's lead business).
     tenant_discovery: ClassVar[TenantDiscovery | None] = None
+    #: Seconds within which re-sending a create with its idempotency key is trusted to be
+    #: answered from the first reply (the system's key window). Each system says whether its
+    #: own figure is confirmed; past it, a retry looks up what was sent instead.
+    idempotency_window: ClassVar[float] = 0.0
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
+
+    def fence_with(self, check: Callable[[], None]) -> None:
+        """Run ``check`` right before every request this provider sends (``FencedGate``)."""
+        api = getattr(self, "api", None)
+        if api is not None and not isinstance(api.gate, FencedGate):
+            api.gate = FencedGate(api.gate, check)
 
     # -- identity -----------------------------------------------------------------------
     @classmethod

@@ -100,7 +100,7 @@ def patch(integration_id: str) -> dict[str, Any]:
     data = load(IntegrationPatchSchema(), json_body())
     provider = data.get("provider", {})
     if provider.get("kind") not in (None, integration.provider_kind):
-        raise ApiError(400, "invalid body", fields={"provider": {"kind": ["cannot be changed"]}})
+        raise ApiError(409, "invalid body", fields={"provider": {"kind": ["cannot be changed"]}})
     rt = _rt()
     values = _merged_values(integration, data)
     extra = defaults_check.on_patch(rt, integration, data)  # 400 for an unknown default

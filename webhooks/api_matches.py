@@ -69,7 +69,7 @@ class ConfirmSchema(StrictSchema):
 @admin_required
 def start(integration_id: str) -> tuple[dict[str, Any], int]:
     integration = found(integration_id)
-    options = load(MatchStartSchema(), json_body())
+    options = load(MatchStartSchema(), json_body(required=False))
     if "match_on" in options and valid_match_on(options["match_on"]):
         raise ApiError(400, "invalid body", fields={"match_on": valid_match_on(options["match_on"])})
     if integration.status != "active":

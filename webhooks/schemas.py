@@ -19,7 +19,10 @@ from providers import registry
 SUBDOMAIN = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$", error="not a valid subdomain")
 HTTP_URL = fields.Url(schemes={"http", "https"}, require_tld=False)
 SHORT = validate.Length(min=1, max=200)
-SECRET = validate.Length(min=1, max=4096)
+#: Secrets, tenant and business ids travel in HTTP headers: printable ASCII only (anything else
+#: cannot be encoded in a header and would fail every call).
+HEADER_SAFE = validate.Regexp(r"^[\x21-\x7e]*$", error="printable ASCII without spaces")
+SECRET = [validate.Length(min=1, max=4096), HEADER_SAFE]
 FIELD_NAME = validate.Length(min=1, max=100)
 
 
@@ -71,7 +74,7 @@ def tenant_value(key: str) -> Any:
 
 def tenant_fields() -> dict[str, fields.Field[Any]]:
     """One field per registered tenant key (``tenant_id``, ``realm_id``, ...)."""
-    return {key: fields.String(validate=[SHORT, tenant_value(key)])
+    return {key: fields.String(validate=[SHORT, HEADER_SAFE, tenant_value(key)])
             for key in dict.fromkeys(registry.TENANT_KEYS.values())}
 
 
@@ -202,7 +205,7 @@ class EventListSchema(Schema):
 
 
 #: The settled statuses a bulk replay may select (the document lists them in this order).
-REPLAYABLE = (EventStatus.FAILED, EventStatus.SKIPPED, EventStatus.SUCCEEDED)
+REPLAYABLE = (EventStatus.FAILED, EventStatus.RETRYING, EventStatus.SKIPPED, EventStatus.SUCCEEDED)
 
 
 class ReplayFilterSchema(StrictSchema):

@@ -21,7 +21,7 @@ from core.runtime import Runtime, runtime
 from core.store import integrations
 from core.tables import utcnow
 from providers import registry
-from workers import outbox
+from workers import alerts, outbox
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +98,7 @@ def jobs(rt: Runtime) -> list[Periodic]:
         Periodic("reconcile", float(rt.settings.reconcile_interval_seconds), reconcile_all),
         Periodic("retention", RETENTION_INTERVAL, prune),
         Periodic("keep_alive", KEEPALIVE_INTERVAL, keep_alive),
+        Periodic("alerts", alerts.check_interval(), alerts.check_and_send),
     ]
 
 

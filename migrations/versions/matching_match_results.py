@@ -1,7 +1,7 @@
 """match review results (issue 15, branch matching)
 
 Revision ID: matching_1
-Revises: 0001
+Revises: alerts_1 (chained after main's pipeline_1 and alerts_1)
 """
 from typing import Sequence, Union
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'matching_1'
-down_revision: Union[str, Sequence[str], None] = '0001'
+down_revision: Union[str, Sequence[str], None] = 'alerts_1'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -32,6 +32,9 @@ from providers.quickbooks import batch, clash, errors, mapping
 MINOR_VERSION = "75"
 #: ``requestid`` is at most 50 characters (providers.base.idempotency_key).
 REQUEST_ID_LENGTH = 50
+#: Key window: "replays the original response" (§B1) for how long is not documented:
+#: UNCONFIRMED. A retry re-sends a create with its requestid only within 5 minutes.
+KEY_WINDOW_SECONDS = 5 * 60.0
 #: A stale SyncToken is re-read and retried this many times before giving up (Fault 5010).
 STALE_RETRIES = 3
 #: Rows per page of a full listing; MAXRESULTS above 1000 is not honoured (§B1).
@@ -68,6 +71,7 @@ class QuickBooksProvider(AccountingProvider):
     contact_id_shape = "a QuickBooks Name ID is a whole number such as 58"
     #: The realm comes on the OAuth redirect (B6).
     tenant_discovery = TenantFromRedirect(parameter="realmId", pattern=r"\d{1,30}")
+    idempotency_window = KEY_WINDOW_SECONDS
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

@@ -26,6 +26,9 @@ from providers.sage.errors import SYSTEM, error_for
 PAGE_SIZE = 200
 #: Sage's idempotency_id is "a random 32 character hyphenless GUID".
 IDEMPOTENCY_ID_LENGTH = 32
+#: Key window: "how long a key is remembered" is not documented (§C3b): UNCONFIRMED. A retry
+#: re-sends a create with its idempotency_id only within 5 minutes.
+KEY_WINDOW_SECONDS = 5 * 60.0
 _CONTACT_ID = re.compile(r"^[0-9a-f]{32}$")
 _JSON = {"Content-Type": "application/json"}
 
@@ -54,6 +57,7 @@ class SageProvider(AccountingProvider):
     keepalive_idle = timedelta(days=7)
     contact_id_shape = "a Sage contact id is 32 hexadecimal digits"
     # No tenant discovery: the lead business is resolved by the provider on first use (C3).
+    idempotency_window = KEY_WINDOW_SECONDS
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
