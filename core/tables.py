@@ -286,3 +286,25 @@ sa_event.listen(Base.metadata, "after_create", _install_event_count_triggers)
 
 #: The ops page counts the last day's events by integration and status from this index alone.
 Index("ix_events_received_status", Event.received_at, Event.integration_id, Event.status)
+
+
+# -- branch: matching (issue 15) ---------------------------------------------------------
+class MatchResult(Base):
+    """One organisation's result in the latest match review of an integration (CONTRACT §11):
+    ``full``, ``partial`` or ``none``, with the candidates and the keys each agreed on."""
+
+    __tablename__ = "match_results"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "organisation_id", name="uq_match_results_organisation"),
+        Index("ix_match_results_kind", "integration_id", "kind", "organisation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"))
+    job_id: Mapped[str] = mapped_column(String(32))
+    organisation_id: Mapped[int] = mapped_column(BigInteger)
+    organisation_name: Mapped[str] = mapped_column(String(500), default="")
+    kind: Mapped[str] = mapped_column(String(10))
+    #: ``[{"contact_id", "name", "url", "matched_on": [...]}]``, best first.
+    candidates: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

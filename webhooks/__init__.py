@@ -56,6 +56,7 @@ BLUEPRINT_MODULES = (
     "webhooks.api_csv",
     "webhooks.api_jobs",
     "webhooks.api_alerts",
+    "webhooks.api_matches",
 )
 
 

@@ -35,6 +35,8 @@ class IntegrationSchema(Schema):
     provider = fields.Dict(metadata={"description": "kind, tenant/realm/business id, API and token URLs"})
     policies = fields.Dict()
     rate_limits = fields.Dict(metadata={"description": "overrides of the published limits, per system"})
+    defaults = fields.Dict(metadata={"description": "fields set on contacts the service creates (CONTRACT §11)"})
+    mapping = fields.Dict(metadata={"description": "custom_fields: Current RMS custom field -> contact field"})
     webhooks_registered = fields.Boolean()
     webhook_error = fields.String(allow_none=True)
     created_at = fields.DateTime()

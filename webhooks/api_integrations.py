@@ -13,6 +13,7 @@ from core.store import integrations
 from core.store.integrations import NewIntegration
 from core.tables import Integration
 from providers import registry, webhook_registration
+from webhooks import defaults_check
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from webhooks.schemas import IntegrationCreateSchema, IntegrationPatchSchema
@@ -49,7 +50,9 @@ def found(integration_id: str) -> Integration:
 def create() -> tuple[dict[str, Any], int]:
     data = load(IntegrationCreateSchema(), json_body())
     rt = _rt()
-    integration, token = integrations.create(rt.db, rt.vault, _new_integration(data))
+    new = _new_integration(data)
+    new.settings.update(defaults_check.on_create(rt, data))  # 400 for an unknown default
+    integration, token = integrations.create(rt.db, rt.vault, new)
     url = webhook_registration.webhook_url(rt, integration.id, token)
     webhook_registration.register(rt, integration, url)
     return {**integration_view(found(integration.id)), "webhook_url": url}, 201
@@ -101,7 +104,11 @@ def patch(integration_id: str) -> dict[str, Any]:
     if provider.get("kind") not in (None, integration.provider_kind):
         raise ApiError(409, "invalid body", fields={"provider": {"kind": ["cannot be changed"]}})
     rt = _rt()
-    integrations.update(rt.db, integration.id, **_merged_values(integration, data))
+    values = _merged_values(integration, data)
+    extra = defaults_check.on_patch(rt, integration, data)  # 400 for an unknown default
+    if extra:
+        values["settings"] = {**values.get("settings", integration.settings or {}), **extra}
+    integrations.update(rt.db, integration.id, **values)
     secrets = _provider_secrets(provider)
     source = data.get("source", {})
     if source.get("api_key"):

@@ -14,7 +14,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
 from core.cursors import PATTERN as CURSOR_PATTERN
 from webhooks import answers, schemas
@@ -235,6 +235,82 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "get": _op("This document", {"200": {"description": "OpenAPI 3"}}),
     },
 }
+
+# -- branch matching (CONTRACT §11): the match review -------------------------------------
+class MatchCandidateSchema(Schema):
+    contact_id = fields.String(required=True)
+    name = fields.String(required=True)
+    url = fields.String(allow_none=True)
+    matched_on = fields.List(fields.String(), required=True,
+                             metadata={"description": "the keys of match_on that agree"})
+
+
+class MatchSchema(Schema):
+    organisation_id = fields.Integer(required=True)
+    organisation_name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"enum": ["full", "partial", "none"]})
+    candidates = fields.List(fields.Nested(MatchCandidateSchema), required=True)
+
+
+class MatchCountsSchema(Schema):
+    full = fields.Integer(required=True)
+    partial = fields.Integer(required=True)
+    none = fields.Integer(required=True)
+
+
+class MatchListSchema(Schema):
+    matches = fields.List(fields.Nested(MatchSchema), required=True)
+    counts = fields.Nested(MatchCountsSchema, required=True)
+
+
+class MatchConfirmedSchema(Schema):
+    linked = fields.Integer(required=True)
+    errors = fields.List(fields.Dict(), required=True)
+
+
+MATCH_KIND = _param("kind", enum=["full", "partial", "none"], description="absent: every kind")
+MATCH_KEYS_SCHEMA = {"type": "array", "minItems": 1, "maxItems": 4, "uniqueItems": True,
+                     "items": {"type": "string", "enum": ["name", "email", "account_number", "tax_number"]}}
+MATCH_BODY = {"type": "object", "additionalProperties": False, "properties": {"match_on": MATCH_KEYS_SCHEMA}}
+CONFIRM_BODY = {"oneOf": [
+    {"type": "object", "additionalProperties": False, "required": ["all_full"],
+     "properties": {"all_full": {"type": "boolean", "enum": [True]}}},
+    {"type": "object", "additionalProperties": False, "required": ["links"], "properties": {"links": {
+        "type": "array", "minItems": 1, "maxItems": 500, "items": {
+            "type": "object", "additionalProperties": False, "required": ["organisation_id", "contact_id"],
+            "properties": {"organisation_id": {"type": "integer", "minimum": 1, "maximum": MAX_ORGANISATION_ID},
+                           "contact_id": {"type": "string", "minLength": 1, "maxLength": 64}}}}}},
+]}
+NOT_ACTIVE = {"description": "the integration is not active, or a review or confirmation is under way "
+                             "(its job_id is in the answer)"}
+PATHS.update({
+    "/api/integrations/{integration_id}/match": {
+        "post": _op("Start a match review: candidates for every active unlinked organisation; nothing is "
+                    "written to the accounting system", {
+                        "202": _json(answers.JobStartedSchema, "a job"), "409": NOT_ACTIVE},
+                    params=[INTEGRATION], body=MATCH_BODY, body_required=False),
+    },
+    "/api/integrations/{integration_id}/matches": {
+        "get": _op("Results of the latest review (full, partial, none)",
+                   {"200": _json(MatchListSchema, "matches and counts")}, params=[INTEGRATION, MATCH_KIND]),
+    },
+    "/api/integrations/{integration_id}/matches.csv": {
+        "get": _op("The same as CSV (UTF-8 BOM, CRLF), one line per candidate", {
+            "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}},
+            params=[INTEGRATION, MATCH_KIND]),
+    },
+    "/api/integrations/{integration_id}/matches/confirm": {
+        "post": _op("Link every full match ({all_full: true}) or the pairs given, as PUT .../links/<id> does; "
+                    "more look-ups than an answer can wait for become a job", {
+                        "200": _json(MatchConfirmedSchema, "linked and errors"),
+                        "202": _json(answers.JobStartedSchema, "a job"),
+                        "409": {"description": "the integration is not active, a review or confirmation is "
+                                               "under way, or the accounting system refused the credentials"},
+                        "503": RETRY_LATER},
+                    params=[INTEGRATION], body=CONFIRM_BODY),
+    },
+})
+
 
 NAMED_SCHEMAS = {
     "Integration": answers.IntegrationSchema, "IntegrationCreate": schemas.IntegrationCreateSchema,

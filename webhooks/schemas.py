@@ -10,7 +10,9 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from core.matching import MATCH_KEYS
 from core.models import EventStatus, IntegrationStatus
+from core.name_clash import NAME_CLASH_POLICIES
 from core.ratelimit import RENTAL_SYSTEM
 from providers import registry
 
@@ -115,6 +117,11 @@ def provider_schema() -> type[ProviderCommonSchema]:
 ProviderSchema = provider_schema()
 
 
+def distinct(values: list[Any]) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("a key is named twice")
+
+
 class PoliciesSchema(StrictSchema):
     create_contact_on_create = StrictBoolean()
     update_contact_on_edit = StrictBoolean()
@@ -122,6 +129,17 @@ class PoliciesSchema(StrictSchema):
     link_existing_by_name = StrictBoolean()
     linked_contact_field = fields.String(allow_none=True, validate=FIELD_NAME)
     write_link_to_field = fields.String(allow_none=True, validate=FIELD_NAME)
+    # branch matching (CONTRACT §11): checked further in core.matching / core.name_clash
+    match_on = fields.List(fields.String(validate=validate.OneOf(MATCH_KEYS)),
+                           validate=[validate.Length(min=1, max=len(MATCH_KEYS)), distinct])
+    on_name_clash = fields.String(validate=validate.OneOf(NAME_CLASH_POLICIES))
+
+
+class MappingSchema(StrictSchema):
+    """``mapping`` (CONTRACT §11); targets are checked per system in ``providers.defaults``."""
+
+    custom_fields = fields.Dict(keys=fields.String(validate=FIELD_NAME),
+                                values=fields.String(allow_none=True, validate=SHORT))
 
 
 class RateLimitsSchema(StrictSchema):
@@ -141,6 +159,8 @@ class IntegrationCreateSchema(StrictSchema):
         keys=fields.String(validate=known_system),
         values=fields.Nested(RateLimitsSchema),
     )
+    defaults = fields.Dict(keys=fields.String(validate=FIELD_NAME), values=fields.Raw(allow_none=True))
+    mapping = fields.Nested(MappingSchema)
 
 
 class IntegrationPatchSchema(StrictSchema):
@@ -150,6 +170,8 @@ class IntegrationPatchSchema(StrictSchema):
     provider = fields.Nested(ProviderSchema(partial=True))
     policies = fields.Nested(PoliciesSchema)
     rate_limits = IntegrationCreateSchema._declared_fields["rate_limits"]
+    defaults = IntegrationCreateSchema._declared_fields["defaults"]
+    mapping = IntegrationCreateSchema._declared_fields["mapping"]
 
 
 class IntegrationSchema(Schema):

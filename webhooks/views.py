@@ -7,7 +7,9 @@ from typing import Any
 
 from flask import request
 
+from core.matching import match_on_of
 from core.models import Policies
+from core.name_clash import on_name_clash_of
 from core.tables import Event, EventAttempt, Integration, Link
 from webhooks.errors import ApiError
 from webhooks.payloads import MAX_DEPTH, _depth, _not_json
@@ -58,7 +60,11 @@ def integration_view(integration: Integration) -> dict[str, Any]:
         "source": {"subdomain": integration.source_subdomain, "api_url": source.get("api_url"),
                    "signed": bool(source.get("signed"))},
         "provider": {"kind": integration.provider_kind, **provider},
-        "policies": Policies.from_dict(integration.policies).to_dict(),
+        "policies": {**Policies.from_dict(integration.policies).to_dict(),
+                     "match_on": list(match_on_of(integration.policies)),
+                     "on_name_clash": on_name_clash_of(integration.policies)},
+        "defaults": settings.get("defaults", {}),
+        "mapping": {"custom_fields": (settings.get("mapping") or {}).get("custom_fields", {})},
         "rate_limits": settings.get("rate_limits", {}),
         "webhooks_registered": integration.webhooks_registered,
         "webhook_error": integration.webhook_error,

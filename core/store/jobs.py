@@ -15,7 +15,7 @@ from sqlalchemy import select
 from core.db import Database
 from core.tables import Job, utcnow
 
-KINDS = ("links_csv", "export", "import")
+KINDS = ("links_csv", "export", "import", "match")
 #: A job in one of these is over; cancelling it changes nothing.
 FINISHED = ("succeeded", "failed", "cancelled")
 #: Errors kept on one job: as many as a CSV may have rows (CONTRACT §7), so none is lost there.

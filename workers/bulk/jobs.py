@@ -22,12 +22,14 @@ from workers import messages
 from workers.bulk.csv_job import run_links_csv
 from workers.bulk.export import run_export
 from workers.bulk.import_ import run_import
+from workers.bulk.match import run_match
 from workers.bulk.run import BulkRun, Cancelled
 
 log = structlog.get_logger(__name__)
 
 RUNNERS: dict[str, Callable[[BulkRun], None]] = {
     "export": run_export, "import": run_import, "links_csv": run_links_csv,
+    "match": run_match,
 }
 #: A queued or running job untouched this long has lost its worker or its message.
 STALE_AFTER_SECONDS = 600.0
