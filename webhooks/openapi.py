@@ -17,6 +17,7 @@ from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from core.cursors import PATTERN as CURSOR_PATTERN
+from providers import registry
 from webhooks import answers, schemas
 from webhooks.api_csv import DRY_RUN_VALUES
 from webhooks.api_events import MAX_LIMIT, TIME_PATTERN
@@ -131,8 +132,9 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             "200": _json("Integration", "the integration"),
             "409": {"description": "provider.kind is not the integration's: it cannot be changed"}},
             params=[INTEGRATION], body="IntegrationPatch"),
-        "delete": _op("Delete an integration (events and links kept)", {"204": {"description": "deleted"}},
-                      params=[INTEGRATION]),
+        "delete": _op("Delete an integration (events and links kept)", {
+            "204": {"description": "deleted"},
+            "503": RETRY_LATER}, params=[INTEGRATION]),
     },
     "/api/integrations/{integration_id}/register-webhooks": {
         "post": _op("Register the rental system's webhooks again (a new webhook secret; the old one stays "
@@ -362,16 +364,13 @@ def document() -> dict[str, Any]:
     return document
 
 
-#: The tenant keys each accounting system does not use (``ProviderSchema`` refuses them).
-NOT_USED_BY = {"xero": ("realm_id", "business_id"), "quickbooks": ("tenant_id", "business_id"),
-               "sage": ("tenant_id", "realm_id")}
-
-
 def _one_variant_per_kind(schema: dict[str, Any], *, kind_optional: bool) -> dict[str, Any]:
     """``ProviderSchema`` checks across fields (each system has its own tenant key), which
     apispec cannot say: one closed variant per kind; a PATCH may also leave the kind out."""
     variants = []
-    for kind, unused in NOT_USED_BY.items():
+    # The tenant keys each accounting system does not use (``ProviderSchema`` refuses them).
+    for kind in registry.kinds():
+        unused = registry.wrong_tenant_keys(kind)
         properties = {key: value for key, value in schema["properties"].items() if key not in unused}
         properties["kind"] = {"type": "string", "enum": [kind]}
         variants.append({"type": "object", "properties": properties, "additionalProperties": False,

@@ -5,7 +5,6 @@ appear in an answer.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -70,22 +69,22 @@ class KnownSystem(validate.Validator):
 known_system = KnownSystem()
 
 
-def tenant_value(key: str) -> Any:
-    """The check of a tenant value under ``key``: the ``tenant_pattern`` of each kind keeping
-    its tenant there (QuickBooks: a realm id is digits)."""
-
-    def check(value: str) -> None:
-        for kind in registry.kinds():
-            cls = registry.provider_class(kind)
-            if cls.tenant_key == key and cls.tenant_pattern and not re.fullmatch(cls.tenant_pattern, value):
-                raise ValidationError(f"not a {cls.title} {key}")
-
-    return check
+def tenant_value(key: str) -> list[validate.Validator]:
+    """The checks of a tenant value under ``key``: the ``tenant_pattern`` of each kind keeping
+    its tenant there (QuickBooks: a realm id is digits), as ``Regexp`` validators so that the
+    OpenAPI document states the same pattern the view checks (apispec writes the first
+    ``Regexp`` of a field: these come before the looser HEADER_SAFE)."""
+    checks: list[validate.Validator] = []
+    for kind in registry.kinds():
+        cls = registry.provider_class(kind)
+        if cls.tenant_key == key and cls.tenant_pattern:
+            checks.append(validate.Regexp(rf"^(?:{cls.tenant_pattern})$", error=f"not a {cls.title} {key}"))
+    return checks
 
 
 def tenant_fields() -> dict[str, fields.Field[Any]]:
     """One field per registered tenant key (``tenant_id``, ``realm_id``, ...)."""
-    return {key: fields.String(validate=[SHORT, HEADER_SAFE, tenant_value(key)])
+    return {key: fields.String(validate=[SHORT, *tenant_value(key), HEADER_SAFE])
             for key in dict.fromkeys(registry.TENANT_KEYS.values())}
 
 
@@ -131,7 +130,8 @@ class PoliciesSchema(StrictSchema):
     write_link_to_field = fields.String(allow_none=True, validate=FIELD_NAME)
     # branch matching (CONTRACT §11): checked further in core.matching / core.name_clash
     match_on = fields.List(fields.String(validate=validate.OneOf(MATCH_KEYS)),
-                           validate=[validate.Length(min=1, max=len(MATCH_KEYS)), distinct])
+                           validate=[validate.Length(min=1, max=len(MATCH_KEYS)), distinct],
+                           metadata={"uniqueItems": True})
     on_name_clash = fields.String(validate=validate.OneOf(NAME_CLASH_POLICIES))
 
 
