@@ -95,7 +95,7 @@ class Event(Base):
     source_event_id: Mapped[str] = mapped_column(String(120))
     organisation_id: Mapped[int | None] = mapped_column(BigInteger)
     subject_type: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: A replay writes the contact even when nothing changed.
@@ -183,3 +183,13 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+# --- ledger (branch ``ledger``): changes made in the accounting system (CONTRACT §10) -------
+#: Where an event came from: the rental system's webhook (``current_rms``), the reconciliation
+#: poll (``poll``) or the accounting system itself (``ledger``: its webhooks and the ledger poll).
+Event.source = mapped_column(String(20), default="current_rms", server_default="current_rms")  # type: ignore[attr-defined]
+#: ``ok``, or ``broken``: the contact was archived or deleted without a merge (policy ``flag``).
+Link.status = mapped_column(String(10), default="ok", server_default="ok")  # type: ignore[attr-defined]
+Link.broken_reason = mapped_column(Text, nullable=True)  # type: ignore[attr-defined]
+Index("ix_links_status", Link.integration_id, Link.status)

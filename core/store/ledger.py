@@ -1,0 +1,99 @@
+"""Ledger events (changes made in the accounting system) and the link's ``status``.
+
+Ledger events live in the same ``events`` table as every other event (same lifecycle, API and
+replay), with ``source`` ``ledger`` and ``kind`` ``contact_changed``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.db import Database
+from core.ledger import ChangeSeen
+from core.tables import Event, Link, new_id, utcnow
+
+SOURCE = "ledger"
+KIND = "contact_changed"
+SUBJECT_TYPE = "Contact"
+NOT_LINKED = "the contact is not linked to an organisation"
+
+
+def record(
+    db: Database, integration_id: str, change: ChangeSeen, *, organisation_id: int | None,
+    message_id: str | None = None,
+) -> tuple[Event, bool]:
+    """Insert and commit the change's event; ``(event, True)`` when it was recorded before.
+
+    A contact that is not linked is recorded ``skipped`` (CONTRACT §10) and never sent."""
+    now = utcnow()
+    linked = organisation_id is not None
+    values: dict[str, Any] = dict(
+        id=new_id(), integration_id=integration_id, source_event_id=change.source_event_id(),
+        organisation_id=organisation_id, subject_type=SUBJECT_TYPE, kind=KIND, source=SOURCE,
+        status="queued" if linked else "skipped", attempts=0, force_write=False,
+        payload=change.payload(), received_at=now,
+        finished_at=None if linked else now,
+        outcome=None if linked else {"action": None, "contact_id": change.contact_id,
+                                     "overwritten": False, "reason": NOT_LINKED},
+        sent_at=now if (linked and message_id) else None,
+        message_id=message_id if linked else None,
+    )
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(insert(Event.__table__), [values])
+        return Event(**values), False
+    except IntegrityError:
+        with db.reading() as session:
+            existing = session.scalars(select(Event).where(
+                Event.integration_id == integration_id,
+                Event.source_event_id == values["source_event_id"],
+            )).first()
+        if existing is None:
+            raise
+        return existing, True
+
+
+def covered(db: Database, integration_id: str, contact_id: str, changed_at: datetime) -> bool:
+    """Whether a ledger event about this contact will read it, or read it after ``changed_at``.
+
+    An event still owed reads the contact when it runs; one that started after the change read
+    it after the change. Either saw (or will see) this change, so a second event for it would
+    only repeat the work: the poll seeing what a webhook already reported, or a webhook
+    retried after the poll caught the change."""
+    prefix = f"ledger:{contact_id}:"
+    with db.reading() as session:
+        return session.scalars(select(Event.id).where(
+            Event.integration_id == integration_id, Event.source == SOURCE,
+            Event.source_event_id.startswith(prefix, autoescape=True),
+            or_(Event.status.in_(("queued", "retrying")), Event.started_at >= changed_at),
+        ).limit(1)).first() is not None
+
+
+def is_ledger_event(db: Database, event_id: str) -> bool:
+    with db.reading() as session:
+        return session.scalars(select(Event.source).where(Event.id == event_id)).first() == SOURCE
+
+
+def set_link_status(db: Database, link_id: int, status: str, reason: str | None) -> None:
+    with db.session() as session:
+        session.execute(update(Link).where(Link.id == link_id)
+                        .values(status=status, broken_reason=reason))
+
+
+def link_status(db: Database, integration_id: str, organisation_id: int) -> tuple[str, str | None] | None:
+    """``(status, broken_reason)`` of the organisation's link, or ``None`` without one."""
+    with db.reading() as session:
+        row = session.execute(select(Link.status, Link.broken_reason).where(
+            Link.integration_id == integration_id, Link.organisation_id == organisation_id,
+        )).first()
+    return (row[0], row[1]) if row else None
+
+
+def links_with_status(db: Database, integration_id: str, status: str) -> list[Link]:
+    with db.reading() as session:
+        return list(session.scalars(select(Link).where(
+            Link.integration_id == integration_id, Link.status == status,
+        ).order_by(Link.organisation_id)))

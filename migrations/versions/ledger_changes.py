@@ -1,0 +1,42 @@
+"""ledger: events carry their source; links carry a status (CONTRACT §10)
+
+Revision ID: ledger_1
+Revises: 0001
+
+- ``events.source`` (``current_rms`` | ``poll`` | ``ledger``), existing rows ``current_rms``;
+- ``events.kind`` widened to 20 characters for ``contact_changed``;
+- ``links.status`` (``ok`` | ``broken``) and ``links.broken_reason``.
+"""
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = 'ledger_1'
+down_revision: Union[str, Sequence[str], None] = '0001'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('source', sa.String(length=20), nullable=False,
+                                      server_default='current_rms'))
+        batch_op.alter_column('kind', existing_type=sa.String(length=10),
+                              type_=sa.String(length=20), existing_nullable=False)
+    with op.batch_alter_table('links', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('status', sa.String(length=10), nullable=False,
+                                      server_default='ok'))
+        batch_op.add_column(sa.Column('broken_reason', sa.Text(), nullable=True))
+        batch_op.create_index('ix_links_status', ['integration_id', 'status'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('links', schema=None) as batch_op:
+        batch_op.drop_index('ix_links_status')
+        batch_op.drop_column('broken_reason')
+        batch_op.drop_column('status')
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.alter_column('kind', existing_type=sa.String(length=20),
+                              type_=sa.String(length=10), existing_nullable=False)
+        batch_op.drop_column('source')

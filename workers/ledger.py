@@ -1,0 +1,245 @@
+"""Run one ledger event: read the contact as it is now, ask ``decide_change``, carry it out.
+
+Under the organisation's lock, like every sync, with the fencing token checked before every
+write to the accounting system and before the link is stored (DESIGN invariants). The event's
+fate (retry, fail, reconnect) is settled by the same code as every sync (``processing.settle``).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import structlog
+
+from core.errors import AccountNumberClash, NameClash, Rejected
+from core.ledger import (
+    Drift,
+    Fail,
+    LedgerContact,
+    LedgerSituation,
+    LinkState,
+    MarkBroken,
+    OtherLink,
+    Reactivate,
+    ReadSurvivor,
+    Recreate,
+    Relink,
+    Skip,
+    Unchanged,
+    WriteBack,
+    archive_policy,
+    decide_change,
+)
+from core.locks import OrganisationLock
+from core.models import Contact, Organisation, Policies
+from core.runtime import Runtime
+from core.store import events, integrations, links
+from core.store import ledger as ledger_store
+from core.store.links import ContactAlreadyLinked, LinkWrite
+from core.tables import Event, Integration
+from providers import factory
+from providers.changes import changes_for
+from workers import processing
+from workers.sync import SyncResult
+
+log = structlog.get_logger(__name__)
+
+#: Steps one change can take at most (survivors of a merge chain, then the write).
+MAX_STEPS = 10
+
+
+@dataclass(frozen=True)
+class LedgerOutcome:
+    """CONTRACT §5's outcome, plus §10's ``previous_contact_id`` and ``drift``."""
+
+    action: str | None
+    contact_id: str | None = None
+    overwritten: bool = False
+    reason: str | None = None
+    previous_contact_id: str | None = None
+    drift: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for optional in ("previous_contact_id", "drift", "fields"):
+            if not data[optional]:
+                data.pop(optional)
+        return data
+
+
+def process_ledger_event(rt: Runtime, event_id: str) -> str | None:
+    """Run the ledger event if it is owed; its new status (``None``: nothing to do)."""
+    event = events.claim(rt.db, event_id, lease_seconds=rt.settings.lock_ttl_seconds)
+    if event is None:
+        return None
+    structlog.contextvars.bind_contextvars(event_id=event.id, integration_id=event.integration_id,
+                                           organisation_id=event.organisation_id)
+    try:
+        return _run_claimed(rt, event)
+    finally:
+        structlog.contextvars.unbind_contextvars("event_id", "integration_id", "organisation_id")
+
+
+def _run_claimed(rt: Runtime, event: Event) -> str:
+    integration = integrations.get(rt.db, event.integration_id)
+    refusal = processing._integration_refusal(integration)
+    if refusal is not None:
+        return processing._fail(rt, event, refusal, refusal)
+    assert integration is not None
+    if event.organisation_id is None:
+        events.finish(rt.db, event.id, status="skipped", outcome=LedgerOutcome(
+            None, reason=ledger_store.NOT_LINKED).to_dict())
+        return "skipped"
+    claimed = processing.take(rt, integration, event)
+    if claimed is None:
+        return "queued"
+    try:
+        change = ChangeRun(rt, integration, event, claimed.lock)
+        return processing.settle(rt, integration, claimed, change.run).status  # type: ignore[arg-type]
+    finally:
+        claimed.lock.release()
+
+
+class ChangeRun:
+    """One ledger event's run: the situation, grown step by step, and what each step does."""
+
+    def __init__(self, rt: Runtime, integration: Integration, event: Event, lock: OrganisationLock) -> None:
+        self.rt, self.integration, self.event, self.lock = rt, integration, event, lock
+        self.payload = event.payload or {}
+        self.contact_id = str(self.payload.get("contact_id", ""))
+        self.changes = changes_for(integration.provider_kind)
+        self._provider: Any = None
+
+    @property
+    def provider(self) -> Any:
+        if self._provider is None:
+            self._provider = factory.accounting_provider(self.rt, self.integration)
+        return self._provider
+
+    def run(self) -> SyncResult:
+        link = links.by_contact(self.rt.db, self.integration.id, self.contact_id)
+        if link is None:  # relinked or unlinked since the change was recorded
+            return SyncResult("skipped", LedgerOutcome(None, self.contact_id, reason=ledger_store.NOT_LINKED))  # type: ignore[arg-type]
+        policies = self.integration.policies or {}
+        situation = LedgerSituation(
+            link=LinkState(link.organisation_id, link.organisation_name, link.contact_id,
+                           link.fields_hash, getattr(link, "status", "ok") or "ok"),
+            contact=self.changes.read_contact(self.provider, self.contact_id),
+            organisation=factory.rental_system(self.rt, self.integration).get_organisation(link.organisation_id),
+            update_contact_on_edit=Policies.from_dict(policies).update_contact_on_edit,
+            on_contact_archived=archive_policy(policies), compared=self.changes.COMPARED,
+            merged_into=self.payload.get("merged_into"), can_reactivate=self.changes.CAN_REACTIVATE,
+        )
+        self.link_id = link.id
+        return self._steps(situation)
+
+    def _steps(self, s: LedgerSituation) -> SyncResult:
+        for _ in range(MAX_STEPS):
+            step = decide_change(s)
+            if isinstance(step, ReadSurvivor):
+                s = self._read_survivor(s, step.contact_id)
+            elif isinstance(step, Reactivate):
+                self._fence()
+                self.changes.reactivate(self.provider, step.contact_id)
+                self._mark_ok()
+                return self._done(LedgerOutcome("updated", step.contact_id, reason="reactivated"))
+            else:
+                return self._finish(s, step)
+        raise RuntimeError(f"ledger change did not settle within {MAX_STEPS} steps")
+
+    def _finish(self, s: LedgerSituation, step: Any) -> SyncResult:
+        assert s.link is not None
+        if isinstance(step, Skip):
+            return SyncResult("skipped", LedgerOutcome(None, self.contact_id, reason=step.reason))  # type: ignore[arg-type]
+        if isinstance(step, Fail):
+            raise Rejected(step.reason, reason=step.reason)
+        if isinstance(step, Relink):
+            return self._relink(s, step)
+        if isinstance(step, MarkBroken):
+            ledger_store.set_link_status(self.rt.db, self.link_id, "broken", step.reason)
+            return self._done(LedgerOutcome("broken", self.contact_id, reason=step.reason))
+        if isinstance(step, Recreate):
+            return self._recreate(s)
+        if isinstance(step, WriteBack):
+            return self._write_back(s, step)
+        if isinstance(step, Drift):
+            return self._done(LedgerOutcome("none", self.contact_id, drift=list(step.fields)))
+        assert isinstance(step, Unchanged)
+        if step.repaired:
+            self._mark_ok()
+        return self._done(LedgerOutcome("none", self.contact_id))
+
+    def _read_survivor(self, s: LedgerSituation, contact_id: str) -> LedgerSituation:
+        survivor = self.changes.read_contact(self.provider, contact_id) or LedgerContact(
+            Contact(id=contact_id, name="", active=False), state="deleted")
+        other = links.by_contact(self.rt.db, self.integration.id, contact_id)
+        elsewhere = None
+        if other is not None and s.link is not None and other.organisation_id != s.link.organisation_id:
+            elsewhere = OtherLink(other.organisation_id, other.organisation_name)
+        return replace(s, survivors=(*s.survivors, survivor), survivor_linked_elsewhere=elsewhere)
+
+    def _relink(self, s: LedgerSituation, step: Relink) -> SyncResult:
+        organisation, contact, digest = s.organisation, step.survivor.contact, None
+        if step.overwrite:
+            assert organisation is not None
+            contact = self._write(step.survivor.id, organisation)
+            digest = organisation.fields.digest()
+        self._store(s, contact, digest)
+        return self._done(LedgerOutcome("relinked", contact.id, overwritten=step.overwrite,
+                                        previous_contact_id=self.contact_id))
+
+    def _recreate(self, s: LedgerSituation) -> SyncResult:
+        organisation = s.organisation
+        assert organisation is not None
+        links.put_marker(self.rt.db, self.integration.id, organisation.id, organisation.name)
+        self._fence()
+        try:
+            contact = self.provider.create_contact(organisation.fields, idempotency_key=self._scope("recreate"))
+        except (NameClash, AccountNumberClash) as clash:
+            reason = (f"the contact {self.contact_id} could not be recreated: {clash.reason or clash}; "
+                      "reactivate the old contact or relink the organisation instead")
+            raise Rejected(reason, reason=reason) from clash
+        self._store(s, contact, organisation.fields.digest())
+        return self._done(LedgerOutcome("created", contact.id, overwritten=True,
+                                        previous_contact_id=self.contact_id))
+
+    def _write_back(self, s: LedgerSituation, step: WriteBack) -> SyncResult:
+        organisation = s.organisation
+        assert organisation is not None
+        contact = self._write(step.contact_id, organisation)
+        self._store(s, contact, organisation.fields.digest())
+        return self._done(LedgerOutcome("updated", contact.id, overwritten=True, fields=list(step.fields)))
+
+    def _write(self, contact_id: str, organisation: Organisation) -> Contact:
+        """One overwrite with the organisation's fields ("Current RMS wins"). The key names
+        this event: a retry of it is replayed, a later change is a new write."""
+        self._fence()
+        return self.provider.update_contact(contact_id, organisation.fields,
+                                            idempotency_key=self._scope(f"update:{contact_id}"))
+
+    def _store(self, s: LedgerSituation, contact: Contact, digest: str | None) -> None:
+        assert s.link is not None
+        self._fence()
+        name = s.organisation.name if s.organisation is not None else s.link.organisation_name
+        try:
+            links.save(self.rt.db, LinkWrite(self.integration.id, s.link.organisation_id, name,
+                                             contact, digest))
+        except ContactAlreadyLinked as error:
+            other = error.link
+            reason = (f"contact '{contact.name}' ({contact.id}) is already linked to organisation "
+                      f"{other.organisation_id} '{other.organisation_name}'")
+            raise Rejected(reason, reason=reason) from None
+        self._mark_ok()
+
+    def _mark_ok(self) -> None:
+        ledger_store.set_link_status(self.rt.db, self.link_id, "ok", None)
+
+    def _fence(self) -> None:
+        self.lock.check()
+
+    def _scope(self, operation: str) -> str:
+        return f"{self.integration.id}:{self.event.organisation_id}:ledger:{self.event.id}:{operation}"
+
+    def _done(self, outcome: LedgerOutcome) -> SyncResult:
+        return SyncResult("succeeded", outcome)  # type: ignore[arg-type]
