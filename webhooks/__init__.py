@@ -53,6 +53,8 @@ BLUEPRINT_MODULES = (
     "webhooks.connect",
     "webhooks.api_csv",
     "webhooks.api_jobs",
+    "webhooks.ledger_receiver",
+    "webhooks.api_ledger",
 )
 
 

@@ -19,7 +19,8 @@ from webhooks.views import integration_view, json_body
 blueprint = Blueprint("api_integrations", __name__, url_prefix="/api/integrations")
 
 #: Keys of ``provider`` that are secrets (sealed) rather than settings.
-PROVIDER_SECRETS = ("client_id", "client_secret", "access_token", "refresh_token", "expires_at")
+PROVIDER_SECRETS = ("client_id", "client_secret", "access_token", "refresh_token", "expires_at",
+                    "webhook_key")
 PROVIDER_SETTINGS = ("tenant_id", "realm_id", "business_id", "api_url", "token_url")
 
 

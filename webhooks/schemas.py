@@ -50,6 +50,8 @@ class ProviderSchema(StrictSchema):
     expires_at = fields.AwareDateTime(default_timezone=None)
     api_url = fields.Url(schemes={"http", "https"}, require_tld=False)
     token_url = fields.Url(schemes={"http", "https"}, require_tld=False)
+    #: Xero only: the signing key of the app's webhooks (CONTRACT §10), a secret like the others.
+    webhook_key = fields.String(load_only=True, validate=SECRET)
 
     @validates_schema
     def _tenant_matches_kind(self, data: dict[str, Any], **_: Any) -> None:
@@ -67,6 +69,8 @@ class PoliciesSchema(StrictSchema):
     link_existing_by_name = StrictBoolean()
     linked_contact_field = fields.String(allow_none=True, validate=FIELD_NAME)
     write_link_to_field = fields.String(allow_none=True, validate=FIELD_NAME)
+    #: CONTRACT §10: what an archive or delete in the accounting system does to the link.
+    on_contact_archived = fields.String(validate=validate.OneOf(("flag", "reactivate", "recreate")))
 
 
 class RateLimitsSchema(StrictSchema):

@@ -95,4 +95,6 @@ def link_view(link: Link) -> dict[str, Any]:
         "url": link.url,
         "linked_at": iso(link.linked_at),
         "last_synced_at": iso(link.last_synced_at),
+        "status": getattr(link, "status", None) or "ok",
+        "broken_reason": getattr(link, "broken_reason", None),
     }

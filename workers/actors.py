@@ -14,6 +14,9 @@ from core.runtime import runtime
 from workers.broker import BULK_QUEUE, SYNC_QUEUE, broker  # noqa: F401 - sets the broker first
 from workers.processing import process_event
 from workers.bulk.jobs import run_job as run_bulk_job
+from core.store import ledger as ledger_store
+from workers.ledger import process_ledger_event
+import workers.ledger_actors  # noqa: E402,F401 - declares the ledger's actors on the broker
 
 app_logging.configure()
 log = structlog.get_logger(__name__)
@@ -25,7 +28,11 @@ TIME_LIMIT_MS = 10 * 60 * 1000
 @dramatiq.actor(queue_name=SYNC_QUEUE, max_retries=0, time_limit=TIME_LIMIT_MS)
 def sync_event(event_id: str) -> None:
     """Sync the organisation of one event (a repeated message finds nothing owed)."""
-    process_event(runtime(), event_id)
+    rt = runtime()
+    if ledger_store.is_ledger_event(rt.db, event_id):  # sent by the outbox relay
+        process_ledger_event(rt, event_id)
+        return
+    process_event(rt, event_id)
 
 
 @dramatiq.actor(queue_name=SYNC_QUEUE, max_retries=0, time_limit=TIME_LIMIT_MS)

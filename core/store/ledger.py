@@ -97,3 +97,21 @@ def links_with_status(db: Database, integration_id: str, status: str) -> list[Li
         return list(session.scalars(select(Link).where(
             Link.integration_id == integration_id, Link.status == status,
         ).order_by(Link.organisation_id)))
+
+
+def all_links(db: Database, integration_id: str) -> list[Link]:
+    with db.reading() as session:
+        return list(session.scalars(select(Link).where(Link.integration_id == integration_id)
+                                    .order_by(Link.organisation_id)))
+
+
+def create_job(db: Database, integration_id: str, kind: str) -> str:
+    """A job row of a ledger kind (``verify_links``); ``core.store.jobs`` runs it as any job."""
+    from core.tables import Job
+
+    with db.session() as session:
+        job = Job(integration_id=integration_id, kind=kind, status="queued", total=0, done=0,
+                  failed=0, errors=[], state={}, cancel_requested=False)
+        session.add(job)
+        session.flush()
+        return job.id

@@ -22,6 +22,8 @@ from providers.sage.client import PAGE_SIZE, SageProvider
 COMPARED = ("name", "address_line1", "address_line2", "city", "region", "postcode",
             "country_code", "email", "phone", "mobile", "fax", "tax_number", "account_number")
 CAN_REACTIVATE = False
+#: Links verified per pass: all at once, since the listing pages the whole ledger anyway.
+VERIFY_CHUNK = 1_000_000
 _FULL = {"attributes": "all", "nested_attributes": "all"}
 
 
