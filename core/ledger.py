@@ -258,15 +258,18 @@ class ChangeSeen:
     detail: dict = field(default_factory=dict)
 
     def source_event_id(self) -> str:
-        """``ledger:<contact id>:<change time to the second, UTC>``.
+        """``ledger:<contact id>:<the change's own stamp, UTC, to the millisecond>``.
 
-        Why these two: a webhook and the poll that both report one change agree on the contact
-        and on the time the system stamped the change (Xero ``eventDateUtc`` / the contact's
-        ``UpdatedDateUTC``; QuickBooks ``lastUpdated`` / ``MetaData.LastUpdatedTime``; Sage
-        ``updated_at``), and on nothing else: the poll has no delivery id. Seconds, because the
-        two stamps of one Xero change differ in their milliseconds. A later change of the same
-        contact has a later stamp, so it is a new event, never swallowed."""
-        stamp = self.changed_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        Why these two: a webhook and the poll that report one change agree on the contact and
+        on the stamp the system gave the change (QuickBooks ``lastUpdated`` is the customer's
+        ``MetaData.LastUpdatedTime``; Xero ``eventDateUtc`` and ``UpdatedDateUTC``, Sage
+        ``updated_at``), and on nothing else: the poll has no delivery id. Two changes of one
+        contact have two stamps, so a later change is a new event, never swallowed (rounding
+        to the second would swallow a hand edit made in the second of our own write). Where two
+        channels stamp one change differently (Xero's two stamps may differ by milliseconds),
+        ``ledger_store.covered`` keeps it to one event: an event that will read, or has read,
+        the contact since the change covers it."""
+        stamp = self.changed_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         suffix = f":merged:{self.merged_into}" if self.merged_into else ""
         return f"ledger:{self.contact_id}:{stamp}{suffix}"[:120]
 

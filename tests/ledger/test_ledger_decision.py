@@ -9,9 +9,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.ledger import (
-    MAX_MERGE_HOPS, ChangeSeen, Drift, Fail, LedgerContact, LedgerSituation, LinkState,
-    MarkBroken, OtherLink, Reactivate, ReadSurvivor, Recreate, Relink, Skip, Unchanged, WriteBack,
-    archive_policy, decide_change, differing_fields, flagged_sync_refusal,
+    MAX_MERGE_HOPS,
+    ChangeSeen,
+    Drift,
+    Fail,
+    LedgerContact,
+    LedgerSituation,
+    LinkState,
+    MarkBroken,
+    OtherLink,
+    Reactivate,
+    ReadSurvivor,
+    Recreate,
+    Relink,
+    Skip,
+    Unchanged,
+    WriteBack,
+    archive_policy,
+    decide_change,
+    differing_fields,
+    flagged_sync_refusal,
 )
 from core.models import Contact, ContactFields, Organisation
 
@@ -183,12 +200,12 @@ def test_a_flagged_link_refuses_later_syncs_with_what_to_do() -> None:
     assert flagged_sync_refusal("broken", "the linked contact c1 was archived") == "the linked contact c1 was archived"
 
 
-def test_source_event_id_is_the_contact_and_the_second_of_the_change() -> None:
-    # A webhook stamp and the poll's stamp of one change agree to the second, not the millisecond.
+def test_source_event_id_is_the_contact_and_the_stamp_of_the_change() -> None:
     webhook = ChangeSeen("c1", datetime(2026, 12, 5, 10, 0, 0, 120000, tzinfo=timezone.utc), "webhook")
-    poll = ChangeSeen("c1", datetime(2026, 12, 5, 10, 0, 0, 987000, tzinfo=timezone.utc), "poll")
-    later = ChangeSeen("c1", datetime(2026, 12, 5, 10, 0, 1, tzinfo=timezone.utc), "poll")
-    assert webhook.source_event_id() == poll.source_event_id() == "ledger:c1:2026-12-05T10:00:00Z"
+    poll = ChangeSeen("c1", datetime(2026, 12, 5, 10, 0, 0, 120000, tzinfo=timezone.utc), "poll")
+    # A later change in the same second (a hand edit right after our write) is a new event.
+    later = ChangeSeen("c1", datetime(2026, 12, 5, 10, 0, 0, 987000, tzinfo=timezone.utc), "poll")
+    assert webhook.source_event_id() == poll.source_event_id() == "ledger:c1:2026-12-05T10:00:00.120Z"
     assert later.source_event_id() != poll.source_event_id()
 
 
