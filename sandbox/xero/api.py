@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, request
 
 from sandbox.xero import contacts as shapes
+from sandbox.xero.events import API_PREFIX, notify
 from sandbox.xero.query import ContactQuery, QueryParseError
 from sandbox.xero.state import ElementResult, Tenant, XeroState
 
-API_PREFIX = "/api.xro/2.0"
 PROVIDER_NAME = "Xero Sandbox"
 #: The 404 text of Xero's SDKs; the exact body is unconfirmed (A3).
 NOT_FOUND = "The resource you're looking for cannot be found"
@@ -109,9 +111,15 @@ def _install_routes(api: Blueprint, state: XeroState) -> None:
             query = ContactQuery.from_args(request.args)
         except QueryParseError as error:
             return exception(16, "QueryParseException", str(error))
+        try:
+            since = changed_since(request.headers.get("If-Modified-Since"))
+        except ValueError:
+            return exception(14, "PostDataInvalidException", "If-Modified-Since is not a valid date")
         tenant = state.tenant(g.xero_tenant)
         with state.lock:
-            rows, pagination = query.paginate(query.select(tenant.contacts.values()))
+            candidates = [c for c in tenant.contacts.values()
+                          if since is None or shapes.msdate_seconds(c["UpdatedDateUTC"]) >= since]
+            rows, pagination = query.paginate(query.select(candidates))
             summary = request.args.get("summaryOnly", "").lower() == "true"
             shown = [shapes.render(c, with_merge=pagination is not None, summary=summary) for c in rows]
         extra = {"pagination": pagination} if pagination else {}
@@ -137,6 +145,22 @@ def _install_routes(api: Blueprint, state: XeroState) -> None:
         if _find(state.tenant(g.xero_tenant), contact_id) is None:
             return Response(NOT_FOUND, 404, mimetype="text/plain")
         return _write(state, upsert=True, contact_id=contact_id.lower())
+
+
+def changed_since(header: str | None) -> float | None:
+    """``If-Modified-Since`` as epoch seconds: an HTTP date, or the ISO 8601 form xero-python
+    sends (``2026-12-05T10:00:00``, UTC when it names no zone). Contacts updated at or after it
+    are returned: inclusive, so a poller that saves the header's second never misses a change
+    made in that same second (the real boundary is unconfirmed)."""
+    if not header:
+        return None
+    try:
+        moment = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        moment = datetime.fromisoformat(header.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def _find(tenant: Tenant, key: str) -> dict[str, Any] | None:
@@ -169,6 +193,9 @@ def _write(state: XeroState, *, upsert: bool, contact_id: str | None = None) -> 
     except shapes.PostDataInvalid as error:
         return exception(14, "PostDataInvalidException", str(error))
     results = state.write(state.tenant(g.xero_tenant), elements, upsert=upsert, contact_id=contact_id)
+    # Xero reports the app's own writes too: the receiver must recognise its echo (CONTRACT §10).
+    notify(state, g.xero_tenant, [(r.contact["ContactID"], "CREATE" if r.created else "UPDATE")
+                                  for r in results if r.contact is not None])
     # Always send summarizeErrors: without it Xero summarises (A3), whatever the spec's default.
     if request.args.get("summarizeErrors", "true").lower() == "false":
         return answer(envelope(Contacts=[_element_status(r) for r in results]))

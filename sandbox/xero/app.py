@@ -5,9 +5,9 @@ Control routes (never logged, never rate limited), beside those of ``sandbox.con
 (refreshable by any client unless ``client_id`` is named);
 ``GET /_sandbox/contacts?tenant=`` every contact (archived too) in the API's shape;
 ``POST /_sandbox/contacts`` ``{"tenant", "contact": {...}}`` seeds one as given;
-``POST /_sandbox/archive`` ``{"tenant", "contact_id"}``; ``POST /_sandbox/merge``
-``{"tenant", "from", "into"}``; ``POST /_sandbox/revoke`` and ``/_sandbox/expire``
-``{"tenant"}`` cut or expire that tenant's tokens; ``GET /_sandbox/organisation?tenant=``.
+``POST /_sandbox/revoke`` and ``/_sandbox/expire`` ``{"tenant"}`` cut or expire that tenant's
+tokens; ``GET /_sandbox/organisation?tenant=``. Hand edits, archive, delete, merge and the
+webhooks: ``sandbox.xero.ledger``; the contact pages: ``sandbox.xero.pages``.
 """
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from typing import Any
 from flask import Flask, request
 
 from sandbox.control import CONTROL_PREFIX, Control
+from sandbox.webhooks import xero_sender
 from sandbox.xero import contacts as shapes
+from sandbox.xero import ledger, pages
 from sandbox.xero.api import build_api
 from sandbox.xero.oauth import build_oauth
 from sandbox.xero.state import IDEMPOTENCY_WINDOW, XeroState
@@ -39,15 +41,18 @@ def create_app(
     idempotency_window: float = IDEMPOTENCY_WINDOW,
     clients: dict[str, str] | None = None,
     default_tenant: str | None = None,
+    webhook_time_scale: float = 1.0,
 ) -> Flask:
     """A Xero stand-in. ``clients`` (id -> secret) restricts who may get tokens; ``None``
-    accepts any Basic credentials. Shorten ``window`` and the lifetimes in tests."""
+    accepts any credentials. Shorten ``window``, the lifetimes and the webhook retry ladder
+    (``webhook_time_scale``) in tests."""
     state = XeroState(
         tokens=TokenStore(access_lifetime=access_token_lifetime, refresh_grace=refresh_grace),
         throttle=Throttle(minute_limit=rate_limit, window=window, day_limit=day_limit,
                           day_window=day_window, app_minute_limit=app_minute_limit,
                           concurrent_limit=concurrent_limit),
         idempotency_window=idempotency_window,
+        webhooks=xero_sender(webhook_time_scale),
     )
     app = Flask(__name__)
     app.extensions["sandbox"] = state
@@ -61,6 +66,8 @@ def create_app(
     app.register_blueprint(build_api(state))
     app.register_blueprint(build_oauth(state, clients=clients, default_tenant=default_tenant))
     _install_control_routes(app, state)
+    ledger.install(app, state)
+    pages.install(app, state)
     return app
 
 
@@ -86,27 +93,6 @@ def _install_control_routes(app: Flask, state: XeroState) -> None:
         given = body()
         contact = state.seed(state.tenant(given.get("tenant")), given.get("contact") or {})
         return shapes.render(contact, with_merge=True), 201
-
-    @app.post(CONTROL_PREFIX + "archive")
-    def _archive() -> Any:
-        given = body()
-        tenant = state.tenant(given.get("tenant"))
-        with state.lock:
-            contact = tenant.contacts.get(str(given.get("contact_id", "")).lower())
-            if contact is None:
-                return {"error": "no such contact"}, 404
-            contact.update(ContactStatus="ARCHIVED", UpdatedDateUTC=shapes.msdate())
-            return shapes.render(contact, with_merge=True)
-
-    @app.post(CONTROL_PREFIX + "merge")
-    def _merge() -> Any:
-        given = body()
-        try:
-            merged = state.merge(state.tenant(given.get("tenant")), str(given.get("from", "")),
-                                 str(given.get("into", "")))
-        except KeyError:
-            return {"error": "no such contact"}, 404
-        return shapes.render(merged, with_merge=True)
 
     @app.post(CONTROL_PREFIX + "revoke")
     def _revoke() -> Any:

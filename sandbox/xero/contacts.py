@@ -31,7 +31,11 @@ NAME_EMPTY = "Contact Name cannot be empty."
 EMAIL_INVALID = "Email address must be valid."
 TOO_LONG = "{field} must not be more than {limit} characters long."
 
-#: Read-only echo fields: sending them back is refused (pyxero PR #105, Xero-Net #257; A3).
+#: Read-only echo fields. Older reports say sending them back was refused (pyxero PR #105,
+#: Xero-Net #257; A3), but the spec lists them as plain properties and the official xero-python
+#: SDK sends ``HasValidationErrors: false`` and ``HasAttachments: false`` on every write, so the
+#: real API must take them: they are accepted and ignored, like every read-only property
+#: (``apply`` copies only what it stores).
 ECHO_ONLY = frozenset({"HasValidationErrors", "StatusAttributeString", "ValidationErrors"})
 #: Every property of the spec's ``Contact`` schema; anything else in a write is not recognised.
 CONTACT_PROPERTIES = frozenset({
@@ -72,6 +76,12 @@ def msdate(at: float | None = None) -> str:
     return f"/Date({int((time.time() if at is None else at) * 1000)}+0000)/"
 
 
+def msdate_seconds(stamp: str) -> float:
+    """Epoch seconds of a ``/Date(ms+0000)/`` stamp."""
+    match = re.search(r"\((-?\d+)", stamp)
+    return int(match.group(1)) / 1000 if match else 0.0
+
+
 def new_contact_id() -> str:
     """Lowercase GUID with dashes, as in the spec examples (A2)."""
     return str(uuid.uuid4())
@@ -93,7 +103,7 @@ def check_element(element: Any) -> None:
     if not isinstance(element, dict):
         raise PostDataInvalid("JSON for post data was invalid, a Contact must be an object.")
     for key, value in element.items():
-        if key not in CONTACT_PROPERTIES or key in ECHO_ONLY:
+        if key not in CONTACT_PROPERTIES:
             # Wording after pyxero PR #105 ("The element '…' was not recognised"): unconfirmed.
             raise PostDataInvalid(f"The element '{key}' was not recognised.")
         if key in TEXT_FIELDS and value is not None and not isinstance(value, str):

@@ -43,7 +43,7 @@ def build_oauth(state: XeroState, *, clients: dict[str, str] | None,
 
     @oauth.post("/connect/token")
     def token() -> Response:
-        client_id = _basic_client(request.headers.get("Authorization", ""), clients)
+        client_id = _client(clients)
         if client_id is None:
             return answer({"error": "invalid_client"}, 400)
         form = request.form
@@ -58,7 +58,10 @@ def build_oauth(state: XeroState, *, clients: dict[str, str] | None,
             return answer({"error": "invalid_grant"}, 400)  # exactly as A3 shows
         return answer(issued, headers={"Cache-Control": "no-store"})
 
+    # xero-python's IdentityApi asks for ``/Connections``; Xero's own docs write ``/connections``.
+    # The real host answers both (the SDK works against it), so both are routed.
     @oauth.get("/connections")
+    @oauth.get("/Connections", endpoint="connections_sdk")
     def connections() -> Response:
         grant, detail = state.tokens.check(bearer_token())
         if grant is None:
@@ -74,6 +77,23 @@ def build_oauth(state: XeroState, *, clients: dict[str, str] | None,
     return oauth
 
 
+def _client(clients: dict[str, str] | None) -> str | None:
+    """The authenticated client: HTTP Basic (Xero's documented way, A6) or, as xero-python's
+    refresh and most OAuth libraries send them, ``client_id`` and ``client_secret`` in the form."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        return _basic_client(header, clients)
+    return _checked(request.form.get("client_id", ""), request.form.get("client_secret", ""), clients)
+
+
+def _checked(client_id: str, secret: str, clients: dict[str, str] | None) -> str | None:
+    if not client_id or not secret:
+        return None
+    if clients is not None and clients.get(client_id) != secret:
+        return None
+    return client_id
+
+
 def _basic_client(header: str, clients: dict[str, str] | None) -> str | None:
     """The client id of a valid HTTP Basic header (Xero's client authentication, A6)."""
     if not header.startswith("Basic "):
@@ -82,8 +102,4 @@ def _basic_client(header: str, clients: dict[str, str] | None) -> str | None:
         client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    if not client_id or not secret:
-        return None
-    if clients is not None and clients.get(client_id) != secret:
-        return None
-    return client_id
+    return _checked(client_id, secret, clients)

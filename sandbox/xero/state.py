@@ -16,6 +16,7 @@ from typing import Any
 from core.models import same_name
 from sandbox.xero import contacts as shapes
 from sandbox.xero.throttle import Throttle
+from sandbox.webhooks import WebhookSender, xero_sender
 from sandbox.xero.tokens import TokenStore
 
 #: How long an ``Idempotency-Key`` replays its first answer. The spec gives none; the
@@ -39,6 +40,8 @@ class ElementResult:
 
     contact: dict[str, Any] | None = None
     echo: dict[str, Any] | None = None
+    #: A new contact (a webhook ``CREATE``), not an update (``UPDATE``).
+    created: bool = False
 
     @property
     def ok(self) -> bool:
@@ -61,8 +64,12 @@ class XeroState:
     """Everything the stand-in remembers, thread-safe."""
 
     def __init__(self, *, tokens: TokenStore, throttle: Throttle,
-                 idempotency_window: float = IDEMPOTENCY_WINDOW) -> None:
+                 idempotency_window: float = IDEMPOTENCY_WINDOW,
+                 webhooks: WebhookSender | None = None) -> None:
         self.tokens = tokens
+        self.webhooks = webhooks or xero_sender()
+        #: The last event sequence number sent to each webhook subscription.
+        self.sequences: dict[int, int] = {}
         self.throttle = throttle
         self.idempotency_window = idempotency_window
         self.tenants: dict[str, Tenant] = {}
@@ -108,7 +115,7 @@ class XeroState:
             return ElementResult(echo=shapes.echo(element, target_id or shapes.ZERO_ID, errors))
         merged["UpdatedDateUTC"] = shapes.msdate()
         tenant.contacts[merged["ContactID"]] = merged
-        return ElementResult(contact=merged)
+        return ElementResult(contact=merged, created=current is None)
 
     def _clashes(self, tenant: Tenant, contact: dict[str, Any]) -> list[str]:
         """Name unique among ACTIVE contacts (A3). AccountNumber likewise: unconfirmed whether
@@ -144,6 +151,19 @@ class XeroState:
                           UpdatedDateUTC=shapes.msdate())
             return source
 
+    def archive(self, tenant: Tenant, contact_id: str) -> dict[str, Any]:
+        """Archive as a person does in Xero's UI; ``KeyError`` if unknown."""
+        with self.lock:
+            contact = tenant.contacts[contact_id.lower()]
+            contact.update(ContactStatus="ARCHIVED", UpdatedDateUTC=shapes.msdate())
+            return contact
+
+    def delete(self, tenant: Tenant, contact_id: str) -> dict[str, Any]:
+        """Remove a contact outright. Xero's API and UI cannot delete contacts (they archive);
+        this plays a contact erased on a GDPR request: every read of it answers 404."""
+        with self.lock:
+            return tenant.contacts.pop(contact_id.lower())
+
     # -- idempotency ------------------------------------------------------------------------
     def stored_answer(self, tenant_id: str, key: str) -> StoredAnswer | None:
         with self.lock:
@@ -163,5 +183,7 @@ class XeroState:
             for tenant in self.tenants.values():
                 tenant.contacts.clear()
             self.answers.clear()
+            self.sequences.clear()
             self.replays = 0
         self.throttle.reset()
+        self.webhooks.reset()

@@ -64,13 +64,23 @@ def test_account_number_is_unique_too(xero):
         {"Message": "The Account Number already exists. Please enter a different Account Number."}]
 
 
-def test_read_only_echo_fields_are_refused_and_nothing_is_saved(xero):
+def test_read_only_echo_fields_are_accepted_and_ignored(xero):
+    # Given the body xero-python sends by default (issue 17, gap 1)
+    body = {"Name": "Echo", "HasValidationErrors": False, "HasAttachments": False}
     # When
-    response = xero.put({"Name": "Fine"}, {"Name": "Echo", "HasValidationErrors": False})
+    response = xero.put({"Name": "Fine"}, body)
+    # Then both are saved; the echo fields are not stored as given
+    assert response.status_code == 200
+    assert sorted(c["Name"] for c in xero.stored()) == ["Echo", "Fine"]
+
+
+def test_an_unknown_element_is_still_refused_and_nothing_is_saved(xero):
+    # When
+    response = xero.put({"Name": "Fine"}, {"Name": "Echo", "Colour": "red"})
     # Then
     assert response.status_code == 400
     assert response.json()["Type"] == "PostDataInvalidException"
-    assert "HasValidationErrors" in response.json()["Message"]
+    assert "Colour" in response.json()["Message"]
     assert xero.stored() == []
 
 

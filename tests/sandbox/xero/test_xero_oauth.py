@@ -42,11 +42,20 @@ def test_consent_redirects_with_a_single_use_code(xero_server):
     assert connections[0]["tenantType"] == "ORGANISATION" and connections[0]["tenantId"]
 
 
-def test_the_token_endpoint_wants_http_basic(xero_server):
-    # When
+def test_the_token_endpoint_takes_credentials_in_the_body_too(xero_server):
+    # When (xero-python refreshes with body credentials: issue 17, gap 2)
     answer = requests.post(f"{xero_server.url}/connect/token", timeout=5,
                            data={"grant_type": "refresh_token", "refresh_token": "x",
                                  "client_id": CLIENT[0], "client_secret": CLIENT[1]})
+    # Then the client is authenticated; the unknown refresh token is what is refused
+    assert answer.status_code == 400 and answer.json() == {"error": "invalid_grant"}
+
+
+def test_the_token_endpoint_refuses_a_request_without_credentials(xero_server):
+    # When
+    answer = requests.post(f"{xero_server.url}/connect/token", timeout=5,
+                           data={"grant_type": "refresh_token", "refresh_token": "x",
+                                 "client_id": CLIENT[0]})
     # Then
     assert answer.status_code == 400 and answer.json() == {"error": "invalid_client"}
 
