@@ -72,8 +72,10 @@ class LedgerSituation:
     #: Whether the system can make an archived or deleted contact active again (per state).
     can_reactivate: bool = True
     survivor_linked_elsewhere: OtherLink | None = None
-    #: A write-back or reactivation already happened in this run.
+    #: A write-back already happened in this run.
     written: bool = False
+    #: The contact was made active again in this run (then it is checked as an edit).
+    reactivated: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def _gone(s: LedgerSituation) -> LedgerStep:
     assert s.link is not None
     state = s.contact.state if s.contact is not None else "deleted"
     policy = s.on_contact_archived
-    if policy == "reactivate" and s.contact is not None and s.can_reactivate and not s.written:
+    if policy == "reactivate" and s.contact is not None and s.can_reactivate and not s.reactivated:
         return Reactivate(s.contact.id)
     if policy == "recreate" and s.organisation is not None and s.organisation.is_organisation:
         return Recreate()

@@ -140,10 +140,12 @@ class ChangeRun:
             if isinstance(step, ReadSurvivor):
                 s = self._read_survivor(s, step.contact_id)
             elif isinstance(step, Reactivate):
+                # Then checked as an edit: a restored contact may need the organisation's
+                # fields again (QuickBooks renamed it "<name> (deleted)").
                 self._fence()
                 self.changes.reactivate(self.provider, step.contact_id)
-                self._mark_ok()
-                return self._done(LedgerOutcome("updated", step.contact_id, reason="reactivated"))
+                s = replace(s, reactivated=True,
+                            contact=self.changes.read_contact(self.provider, step.contact_id))
             else:
                 return self._finish(s, step)
         raise RuntimeError(f"ledger change did not settle within {MAX_STEPS} steps")
@@ -164,11 +166,11 @@ class ChangeRun:
         if isinstance(step, WriteBack):
             return self._write_back(s, step)
         if isinstance(step, Drift):
-            return self._done(LedgerOutcome("none", self.contact_id, drift=list(step.fields)))
+            return self._done(LedgerOutcome("none", self.contact_id, drift=list(step.fields)), s)
         assert isinstance(step, Unchanged)
-        if step.repaired:
+        if step.repaired or s.reactivated:
             self._mark_ok()
-        return self._done(LedgerOutcome("none", self.contact_id))
+        return self._done(LedgerOutcome("none", self.contact_id), s)
 
     def _read_survivor(self, s: LedgerSituation, contact_id: str) -> LedgerSituation:
         survivor = self.changes.read_contact(self.provider, contact_id) or LedgerContact(
@@ -209,7 +211,7 @@ class ChangeRun:
         assert organisation is not None
         contact = self._write(step.contact_id, organisation)
         self._store(s, contact, organisation.fields.digest())
-        return self._done(LedgerOutcome("updated", contact.id, overwritten=True, fields=list(step.fields)))
+        return self._done(LedgerOutcome("updated", contact.id, overwritten=True, fields=list(step.fields)), s)
 
     def _write(self, contact_id: str, organisation: Organisation) -> Contact:
         """One overwrite with the organisation's fields ("Current RMS wins"). The key names
@@ -241,5 +243,7 @@ class ChangeRun:
     def _scope(self, operation: str) -> str:
         return f"{self.integration.id}:{self.event.organisation_id}:ledger:{self.event.id}:{operation}"
 
-    def _done(self, outcome: LedgerOutcome) -> SyncResult:
+    def _done(self, outcome: LedgerOutcome, s: LedgerSituation | None = None) -> SyncResult:
+        if s is not None and s.reactivated:  # CONTRACT §10: a reactivation is ``updated``
+            outcome = replace(outcome, action="updated", reason="reactivated", drift=[])
         return SyncResult("succeeded", outcome)  # type: ignore[arg-type]

@@ -52,8 +52,15 @@ def changed_since(provider: SageProvider, since: datetime) -> Iterator[tuple[Cha
         operation = "update" if contact.state == "active" else "archive"
         yield ChangeSeen(contact.id, changed, "poll", operation=operation), contact
     for item in _pages(provider, {"deleted_since": stamp}):
+        # What a ``deleted_since`` listing carries is not documented beyond the parameter (SG2):
+        # an item is taken as deleted only when it says so (``deleted_at``) or a read of it
+        # finds nothing, never merely for being listed.
+        contact_id = str(item["id"])
+        found = None if item.get("deleted_at") else read_contact(provider, contact_id)
+        if found is not None:
+            continue
         changed = parse_time(item.get("deleted_at") or item.get("updated_at")) or since
-        yield ChangeSeen(str(item["id"]), changed, "poll", operation="delete"), None
+        yield ChangeSeen(contact_id, changed, "poll", operation="delete"), None
 
 
 def _pages(provider: SageProvider, params: dict[str, str]) -> Iterator[dict[str, Any]]:
