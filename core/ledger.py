@@ -32,6 +32,8 @@ class LedgerContact:
     fields: ContactFields | None = None
     #: The contact it was merged into (Xero ``MergedToContactID``; QuickBooks ``Merge``).
     merged_to: str | None = None
+    #: When the system last changed it, by its own clock (the stamp a change is known by).
+    updated_at: datetime | None = None
 
     @property
     def id(self) -> str:

@@ -59,10 +59,12 @@ class LedgerOutcome:
     previous_contact_id: str | None = None
     drift: list[str] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)
+    #: The contact's own stamp as this run read it (``ledger_store.covered``).
+    contact_updated_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for optional in ("previous_contact_id", "drift", "fields"):
+        for optional in ("previous_contact_id", "drift", "fields", "contact_updated_at"):
             if not data[optional]:
                 data.pop(optional)
         return data
@@ -110,6 +112,7 @@ class ChangeRun:
         self.contact_id = str(self.payload.get("contact_id", ""))
         self.changes = changes_for(integration.provider_kind)
         self._provider: Any = None
+        self.read_stamp: Any = None
 
     @property
     def provider(self) -> Any:
@@ -122,10 +125,12 @@ class ChangeRun:
         if link is None:  # relinked or unlinked since the change was recorded
             return SyncResult("skipped", LedgerOutcome(None, self.contact_id, reason=ledger_store.NOT_LINKED))  # type: ignore[arg-type]
         policies = self.integration.policies or {}
+        contact = self.changes.read_contact(self.provider, self.contact_id)
+        self.read_stamp = contact.updated_at if contact is not None else None
         situation = LedgerSituation(
             link=LinkState(link.organisation_id, link.organisation_name, link.contact_id,
                            link.fields_hash, getattr(link, "status", "ok") or "ok"),
-            contact=self.changes.read_contact(self.provider, self.contact_id),
+            contact=contact,
             organisation=factory.rental_system(self.rt, self.integration).get_organisation(link.organisation_id),
             update_contact_on_edit=Policies.from_dict(policies).update_contact_on_edit,
             on_contact_archived=archive_policy(policies), compared=self.changes.COMPARED,
@@ -246,4 +251,6 @@ class ChangeRun:
     def _done(self, outcome: LedgerOutcome, s: LedgerSituation | None = None) -> SyncResult:
         if s is not None and s.reactivated:  # CONTRACT §10: a reactivation is ``updated``
             outcome = replace(outcome, action="updated", reason="reactivated", drift=[])
+        if self.read_stamp is not None:
+            outcome = replace(outcome, contact_updated_at=self.read_stamp.isoformat())
         return SyncResult("succeeded", outcome)  # type: ignore[arg-type]

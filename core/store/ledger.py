@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.db import Database
@@ -56,20 +56,32 @@ def record(
         return existing, True
 
 
-def covered(db: Database, integration_id: str, contact_id: str, changed_at: datetime) -> bool:
-    """Whether a ledger event about this contact will read it, or read it after ``changed_at``.
+#: Earlier events of one contact looked at to tell whether a change is covered.
+COVER_LOOKBACK = 20
 
-    An event still owed reads the contact when it runs; one that started after the change read
-    it after the change. Either saw (or will see) this change, so a second event for it would
-    only repeat the work: the poll seeing what a webhook already reported, or a webhook
-    retried after the poll caught the change."""
+
+def covered(db: Database, integration_id: str, contact_id: str, changed_at: datetime) -> bool:
+    """Whether an event about this contact will read it, or read it as of this change or later.
+
+    An event still owed reads the contact when it runs. A finished one records the contact's
+    own stamp as it read it (``outcome.contact_updated_at``, the system's clock, so no skew
+    between clocks and no rounding): when that is at or after this change, it saw it. Either
+    way a second event would only repeat the work (the poll seeing what a webhook reported,
+    or a webhook retried after the poll caught the change). An event in progress may have read
+    before the change: it does not cover it."""
     prefix = f"ledger:{contact_id}:"
     with db.reading() as session:
-        return session.scalars(select(Event.id).where(
+        rows = session.execute(select(Event.status, Event.outcome).where(
             Event.integration_id == integration_id, Event.source == SOURCE,
             Event.source_event_id.startswith(prefix, autoescape=True),
-            or_(Event.status.in_(("queued", "retrying")), Event.started_at >= changed_at),
-        ).limit(1)).first() is not None
+        ).order_by(Event.received_at.desc()).limit(COVER_LOOKBACK)).all()
+    for status, outcome in rows:
+        if status in ("queued", "retrying"):
+            return True
+        seen = (outcome or {}).get("contact_updated_at")
+        if status != "processing" and seen and datetime.fromisoformat(seen) >= changed_at:
+            return True
+    return False
 
 
 def is_ledger_event(db: Database, event_id: str) -> bool:

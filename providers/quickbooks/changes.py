@@ -94,7 +94,7 @@ def to_ledger(provider: QuickBooksProvider, row: dict[str, Any]) -> LedgerContac
     return LedgerContact(
         contact=provider.to_contact(row),
         state="active" if row.get("Active", True) else "deleted",
-        fields=mapping.to_fields(row),
+        fields=mapping.to_fields(row), updated_at=last_updated(row),
     )
 
 

@@ -77,7 +77,8 @@ def _pages(provider: SageProvider, params: dict[str, str]) -> Iterator[dict[str,
 def to_ledger(item: dict[str, Any]) -> LedgerContact:
     contact = mapping.to_contact(item)
     state = "deleted" if item.get("deleted_at") else ("active" if contact.active else "archived")
-    return LedgerContact(contact=contact, state=state, fields=mapping.to_fields(item))
+    return LedgerContact(contact=contact, state=state, fields=mapping.to_fields(item),
+                         updated_at=parse_time(item.get("updated_at")))
 
 
 def parse_time(raw: Any) -> datetime | None:

@@ -83,7 +83,7 @@ def to_ledger(provider: XeroProvider, row: dict[str, Any]) -> LedgerContact:
     status = row.get("ContactStatus")
     return LedgerContact(
         contact=provider._contact(row), state="active" if status == "ACTIVE" else "archived",
-        fields=mapping.fields_from(row), merged_to=_merged_to(row),
+        fields=mapping.fields_from(row), merged_to=_merged_to(row), updated_at=updated_at(row),
     )
 
 

@@ -30,12 +30,13 @@ def linked(client: Any, admin: dict[str, str], sandbox: Any, kind: str, *,
     if kind == "xero":
         extra.setdefault("provider_extra", {"webhook_key": WEBHOOK_KEY})
     provider_extra = extra.pop("provider_extra", {})
+    organisation_changes = extra.pop("organisation_changes", {})
     integration = create_integration(client, admin, sandbox, kind, policies=policies, **extra)
     if provider_extra:
         response = client.patch(f"/api/integrations/{integration['id']}",
                                 json={"provider": provider_extra}, headers=admin)
         assert response.status_code == 200, response.get_json()
-    organisation = seed_organisation(sandbox, integration["subdomain"])
+    organisation = seed_organisation(sandbox, integration["subdomain"], **organisation_changes)
     event_id = send_webhook(client, integration, organisation["id"], "create").get_json()["event_id"]
     event = wait_event(client, admin, event_id)
     assert event["status"] == "succeeded", event
@@ -151,3 +152,35 @@ def qb_delete(sandbox: Any, integration: dict[str, Any], customer_id: str) -> di
     stand-in of this branch does not play it), so the test renames it so."""
     name = qb_customer(sandbox, integration, customer_id)["DisplayName"]
     return qb_edit(sandbox, integration, customer_id, {"Active": False, "DisplayName": f"{name} (deleted)"})
+
+
+# -- Sage ------------------------------------------------------------------------------------
+def sage_api(sandbox: Any, integration: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    tokens = sandbox.control("sage", "tokens", tenant=integration["tenant"])
+    return f"{sandbox.sage}/v3.1", {"Authorization": f"Bearer {tokens['access_token']}",
+                                     "X-Business": integration["tenant"]}
+
+
+def sage_edit(sandbox: Any, integration: dict[str, Any], contact_id: str, contact: dict[str, Any]) -> None:
+    """A person's edit through another app (marked, so ``sage_writes`` leaves it out)."""
+    base, headers = sage_api(sandbox, integration)
+    answer = requests.put(f"{base}/contacts/{contact_id}", json={"contact": contact},
+                          headers={**headers, "X-Test-Edit": "1"}, timeout=5)
+    assert answer.status_code == 200, answer.text
+
+
+def sage_contact(sandbox: Any, integration: dict[str, Any], contact_id: str) -> dict[str, Any] | None:
+    contacts = sandbox.get("sage", "contacts", tenant=integration["tenant"])["contacts"]
+    return next((c for c in contacts if c["id"] == contact_id), None)
+
+
+def sage_writes(sandbox: Any, since: int = 0) -> list[dict[str, Any]]:
+    """The service's contact writes."""
+    return [c for c in sandbox.calls("sage")[since:] if c["method"] in ("POST", "PUT", "DELETE")
+            and "/contacts" in c["path"] and "X-Test-Edit" not in c["headers"]
+            and not c["path"].startswith("/_sandbox")]
+
+
+def poll_now(client: Any, admin: dict[str, str], integration: dict[str, Any]) -> None:
+    answer = client.post(f"/api/integrations/{integration['id']}/ledger-poll", headers=admin)
+    assert answer.status_code == 202, answer.get_json()
