@@ -61,7 +61,9 @@ def xero(integration_id: str) -> Response:
 
 def _xero_change(event: Any, tenant: str | None) -> ChangeSeen | None:
     """A CONTACT event of this integration's tenant (the app's webhook covers every tenant)."""
-    if not isinstance(event, dict) or event.get("eventCategory") != "CONTACT":
+    if not isinstance(event, dict):
+        raise ApiError(400, "invalid event", fields={"events": ["each event must be an object"]})
+    if event.get("eventCategory") != "CONTACT":
         return None
     if tenant and str(event.get("tenantId", "")).lower() != tenant.lower():
         return None
@@ -97,7 +99,9 @@ def quickbooks() -> Response:
 
 def _intuit_change(entity: Any) -> ChangeSeen | None:
     """A Customer entity; a ``Merge`` is about the merged-away customer (``deletedId``)."""
-    if not isinstance(entity, dict) or entity.get("name") != "Customer":
+    if not isinstance(entity, dict):
+        raise ApiError(400, "invalid entity", fields={"entities": ["each entity must be an object"]})
+    if entity.get("name") != "Customer":
         return None
     operation = str(entity.get("operation") or "Update").lower()
     survivor = str(entity.get("id") or "").strip()

@@ -69,6 +69,7 @@ def event_view(event: Event, attempts: list[EventAttempt]) -> dict[str, Any]:
         "source_event_id": event.source_event_id,
         "organisation_id": event.organisation_id,
         "kind": event.kind,
+        "source": getattr(event, "source", None) or "current_rms",
         "status": event.status,
         "attempts": event.attempts,
         "received_at": iso(event.received_at),
