@@ -147,7 +147,16 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/integrations/{integration_id}/links": {
         "get": _op("Links of an integration", {"200": _json(LinkListSchema, "links")},
-                   params=[INTEGRATION, _param("organisation_id", type="integer")]),
+                   params=[INTEGRATION, _param("organisation_id", type="integer"),
+                           _param("status", type="string", enum=["ok", "broken"])]),
+    },
+    "/api/integrations/{integration_id}/ledger-poll": {
+        "post": _op("Run the ledger poll now: contacts changed in the accounting system",
+                    {"202": {"description": "started"}}, params=[INTEGRATION]),
+    },
+    "/api/integrations/{integration_id}/verify-links": {
+        "post": _op("Check every linked contact (exists, active, merged); a job",
+                    {"202": {"description": "the job's id"}}, params=[INTEGRATION]),
     },
     "/api/integrations/{integration_id}/links/{organisation_id}": {
         "put": _op("Link an organisation to a contact by hand, then sync it", {
