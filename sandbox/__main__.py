@@ -95,6 +95,14 @@ def stop_servers(servers: dict[str, ServerThread]) -> None:
         stopper.join()
 
 
+def _serve_own_pages(servers: dict[str, ServerThread]) -> None:
+    """Sage's answers carry the web link of each contact: under ``python -m sandbox`` it names
+    the stand-in itself, which serves the page (the other systems' links are built by clients)."""
+    sage = servers.get("sage")
+    if sage is not None:
+        sage.app.extensions["sage_api"].web_url = sage.url
+
+
 def write_state(path: Path, urls: dict[str, dict[str, str]]) -> None:
     """Write atomically: a reader polling for the file never sees half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"sandbox: cannot listen from {args.host}:{args.port} ({error}); "
                          "is another sandbox running? Choose other ports with --port") from error
     urls = {name: urls_for(name, server.url) for name, server in servers.items()}
+    _serve_own_pages(servers)
     try:
         write_state(args.state_file, urls)
         for name, entry in urls.items():

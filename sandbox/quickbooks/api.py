@@ -5,12 +5,15 @@ Token, realm, rate limits and requestid replay are checked before these run (``a
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Response, request
 
-from sandbox.quickbooks import faults
+from sandbox.quickbooks import faults, query
 from sandbox.quickbooks.answers import fault_response, json_response, sandbox
+from sandbox.quickbooks.events import Change, notify
+from sandbox.quickbooks.store import CDC_WINDOW_DAYS
 
 PREFIX = "/v3/company/<realm_id>"
 #: Name-list entities a client may read by Id (a clash Detail names only the Id, §B3).
@@ -19,6 +22,7 @@ READABLE = {"customer": "Customer", "vendor": "Vendor", "employee": "Employee"}
 
 def register(app: Flask) -> None:
     app.post(f"{PREFIX}/customer")(write_customer)
+    app.get(f"{PREFIX}/cdc")(change_data_capture)
     app.get(f"{PREFIX}/<entity>/<record_id>")(read_entity)
     app.route(f"{PREFIX}/query", methods=["GET", "POST"])(run_query)
     app.post(f"{PREFIX}/batch")(run_batch)
@@ -30,7 +34,49 @@ def write_customer(realm_id: str) -> Response:
         customer = sandbox().store.write_customer(realm_id, body)
     except faults.FaultError as error:
         return fault_response(error)
+    _notify_write(realm_id, customer, updated=body.get("Id") not in (None, ""))
     return json_response({"Customer": customer, "time": faults.now_stamp()})
+
+
+def change_data_capture(realm_id: str) -> Response:
+    """``GET …/cdc?entities=Customer&changedSince=<ISO time>`` (QC1): 30 days back at most."""
+    try:
+        entities = [e.strip() for e in request.args.get("entities", "").split(",") if e.strip()]
+        if not entities:
+            raise faults.required("entities")
+        unknown = [e for e in entities if e not in query.ENTITIES or e in query.LOOKUPS]
+        if unknown:
+            raise faults.unsupported(f"entities:{unknown[0]}")
+        since = _changed_since(request.args.get("changedSince", ""))
+        found = sandbox().store.changed_since(realm_id, entities, since)
+    except faults.FaultError as error:
+        return fault_response(error)
+    return json_response({**found, "time": faults.now_stamp()})
+
+
+def _changed_since(text: str) -> datetime:
+    """An ISO 8601 time; a naive one is read as UTC (QuickBooks' reading of a naive time is
+    unconfirmed: UTC is the earlier, safer moment for clients west of Greenwich)."""
+    if not text:
+        raise faults.required("changedSince")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise faults.unsupported("changedSince") from error
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment < datetime.now(UTC) - timedelta(days=CDC_WINDOW_DAYS):
+        # The 30-day limit is documented (QC1); this answer's code and wording are unconfirmed.
+        raise faults.FaultError("2010", "Request has invalid or unsupported property",
+                                f"changedSince must be within the last {CDC_WINDOW_DAYS} days",
+                                element="changedSince")
+    return moment
+
+
+def _notify_write(realm_id: str, customer: dict[str, Any], *, updated: bool) -> None:
+    # QuickBooks notifies every change, the app's own writes included (the receiver must
+    # recognise its echo).
+    operation = "Update" if updated else "Create"
+    notify(sandbox().webhooks, realm_id, [Change(str(customer["Id"]), operation)])
 
 
 def read_entity(realm_id: str, entity: str, record_id: str) -> Response:
@@ -89,9 +135,13 @@ def _batch_operation(realm_id: str, item: Any) -> dict[str, Any]:
         raise faults.unsupported(next((k for k in item if k not in ("bId", "operation")), "entity"))
     if operation == "create":
         fresh = {k: v for k, v in body.items() if k != "Id"}
-        return {"Customer": store.create(realm_id, fresh, entity="Customer")}
+        created = store.create(realm_id, fresh, entity="Customer")
+        _notify_write(realm_id, created, updated=False)
+        return {"Customer": created}
     if operation == "update":
-        return {"Customer": store.update(realm_id, body, entity="Customer")}
+        updated = store.update(realm_id, body, entity="Customer")
+        _notify_write(realm_id, updated, updated=True)
+        return {"Customer": updated}
     # Customers cannot be deleted, only made inactive (§B1).
     raise faults.unsupported(f"operation:{operation}")
 

@@ -7,6 +7,7 @@ answer adds the derived fields of the documented response and masks ``PrimaryTax
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from sandbox.quickbooks import faults
@@ -25,23 +26,35 @@ OBJECTS = {
     "Mobile": {"FreeFormNumber": 30},
     "Fax": {"FreeFormNumber": 30},
     "WebAddr": {"URI": 1000},
+    # Reference types ({value, name}); the value must name a record of the realm (``refs``).
+    "CurrencyRef": {"value": 16, "name": 100, "type": 50},
+    "SalesTermRef": {"value": 16, "name": 100, "type": 50},
 }
+#: Reference fields and the realm list their ``value`` must be found in.
+REFERENCES = {"CurrencyRef": "currencies", "SalesTermRef": "terms"}
+#: ``Note`` is in Intuit's PhysicalAddress schema (python-quickbooks sends it, empty, on every
+#: address); its length limit is unconfirmed, so the Lines' 500 is used.
 ADDRESS = {
-    "Id": 20, "Line1": 500, "Line2": 500, "Line3": 500, "Line4": 500, "Line5": 500,
+    "Id": 20, "Note": 500, "Line1": 500, "Line2": 500, "Line3": 500, "Line4": 500, "Line5": 500,
     "City": 255, "Country": 255, "CountrySubDivisionCode": 255, "PostalCode": 30,
     "Lat": 50, "Long": 50,
 }
 ADDRESSES = ("BillAddr", "ShipAddr")
 BOOLEANS = ("Active", "Taxable", "Job", "BillWithParent")
-#: Sent back by clients that echo a read; accepted and ignored.
+#: Dates (``YYYY-MM-DD``) of the Customer entity. python-quickbooks sends ``OpenBalanceDate``
+#: as ``""`` on every Customer: empty is "not set".
+DATES = ("OpenBalanceDate",)
+#: Read-only, or sent back by clients that echo a read: accepted and ignored. ``IsProject`` is
+#: read-only in Intuit's schema and python-quickbooks sends it on every Customer (issue 17, gap 5).
 READ_ONLY = (
     "Id", "SyncToken", "sparse", "domain", "MetaData", "FullyQualifiedName", "Balance",
-    "BalanceWithJobs", "CurrencyRef", "PreferredDeliveryMethod", "Level", "time",
+    "BalanceWithJobs", "PreferredDeliveryMethod", "Level", "time", "IsProject",
 )
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
 #: "No ':', tab or newline" in these (§B2).
 NO_SEPARATORS = ("DisplayName", "PrintOnCheckName", *NAME_PARTS)
-WRITABLE = (*STRINGS, *OBJECTS, *ADDRESSES, *BOOLEANS)
+WRITABLE = (*STRINGS, *OBJECTS, *ADDRESSES, *BOOLEANS, *DATES)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def is_empty(value: Any) -> bool:
@@ -64,6 +77,11 @@ def validate(body: dict[str, Any]) -> None:
 
 
 def _check_value(name: str, value: Any) -> None:
+    if name in DATES:
+        if not _DATE.match(str(value)):
+            # Code and wording unconfirmed: a malformed date is an invalid property value.
+            raise faults.unsupported(name)
+        return
     if name in STRINGS:
         _check_length(name, str(value), STRINGS[name])
         if name in NO_SEPARATORS and any(c in str(value) for c in ":\t\n\r"):

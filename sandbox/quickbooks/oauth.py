@@ -15,11 +15,48 @@ from flask import Flask, Response, redirect, request
 from sandbox.quickbooks.answers import json_response, sandbox
 
 
+#: Where intuit-oauth reads the endpoints: ``AuthClient(environment=<this URL>)`` (its
+#: ``DISCOVERY_URL`` shapes; both environments and the trailing slash are served).
+DISCOVERY_PATHS = ("/.well-known/openid_configuration", "/.well-known/openid_configuration/",
+                   "/.well-known/openid_sandbox_configuration",
+                   "/.well-known/openid_sandbox_configuration/")
+
+
 def register(app: Flask) -> None:
     for path in ("/connect/oauth2", "/authorize"):
         app.get(path, endpoint=f"authorize{path}")(authorize)
     for path in ("/oauth2/v1/tokens/bearer", "/token"):
         app.post(path, endpoint=f"token{path}")(token)
+    for path in DISCOVERY_PATHS:
+        app.get(path, endpoint=f"discovery{path}")(discovery)
+    app.post("/oauth2/v1/tokens/revoke")(revoke)
+
+
+def discovery() -> Response:
+    """The OpenID discovery document, with the keys intuit-oauth reads (issue 17, gap 7)."""
+    base = request.host_url.rstrip("/")
+    return json_response({
+        "issuer": base,
+        "authorization_endpoint": f"{base}/connect/oauth2",
+        "token_endpoint": f"{base}/oauth2/v1/tokens/bearer",
+        "userinfo_endpoint": f"{base}/v1/openid_connect/userinfo",
+        "revocation_endpoint": f"{base}/oauth2/v1/tokens/revoke",
+        "jwks_uri": f"{base}/oauth2/v1/keys",
+        "response_types_supported": ["code"],
+        "scopes_supported": ["openid", "email", "profile", "address", "phone",
+                             "com.intuit.quickbooks.accounting"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+    })
+
+
+def revoke() -> Response:
+    """``{"token": <refresh or access token>}`` with HTTP Basic client authentication: 200,
+    and the token (with its pair) stops working."""
+    if not _client_authenticated():
+        return json_response({"error": "invalid_client"}, 401)
+    body = request.get_json(silent=True) or {}
+    sandbox().tokens.revoke(str(body.get("token") or ""))
+    return Response(status=200)
 
 
 def authorize() -> Response:

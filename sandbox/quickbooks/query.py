@@ -13,7 +13,9 @@ from typing import Any
 
 from sandbox.quickbooks import faults
 
-ENTITIES = ("Customer", "Vendor", "Employee")
+#: Name-list entities, and the lookups a client reads to fill a new customer's references.
+LOOKUPS = ("Term", "CompanyCurrency")
+ENTITIES = ("Customer", "Vendor", "Employee", *LOOKUPS)
 #: QuickBooks pages 100 rows unless told otherwise.
 DEFAULT_MAX_RESULTS = 100
 #: Observed in client code, unconfirmed in the docs (§B1); larger values are capped, not refused.

@@ -2,6 +2,11 @@
 
 Never logged, never rate limited (``sandbox.control``). Seeding goes through the same rules as the
 API (names unique across Customer, Vendor and Employee): a test cannot build an impossible company.
+
+What people do in the web app (CONTRACT §9): ``PATCH /_sandbox/contacts/<id>`` (a hand edit),
+``POST /_sandbox/contacts/<id>/deactivate``, ``POST /_sandbox/delete`` and ``POST
+/_sandbox/merge``; each, like every API write, is notified to the webhook subscriptions
+(``POST /_sandbox/webhooks``; deliveries and their attempts at ``GET /_sandbox/webhooks``).
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from flask import Flask, Response, request
 
 from sandbox.quickbooks import faults
 from sandbox.quickbooks.answers import fault_response, json_response, sandbox
+from sandbox.quickbooks.events import Change, notify
 
 PREFIX = "/_sandbox"
 ENTITY_TYPES = ("Customer", "Vendor", "Employee")
@@ -23,6 +29,10 @@ def register(app: Flask) -> None:
     app.post(f"{PREFIX}/entities")(seed_entity)
     app.patch(f"{PREFIX}/contacts/<record_id>")(edit_contact)
     app.post(f"{PREFIX}/contacts/<record_id>/deactivate")(deactivate_contact)
+    app.post(f"{PREFIX}/delete")(delete_contact)
+    app.post(f"{PREFIX}/merge")(merge_contacts)
+    app.post(f"{PREFIX}/webhooks")(subscribe)
+    app.get(f"{PREFIX}/webhooks")(deliveries)
 
 
 def issue_tokens() -> Response:
@@ -60,16 +70,62 @@ def edit_contact(record_id: str) -> Response:
         customer = sandbox().store.edit(tenant, record_id, body)
     except faults.FaultError as error:
         return fault_response(error)
+    notify(sandbox().webhooks, tenant, [Change(record_id, "Update")])
     return json_response({"Customer": customer})
 
 
 def deactivate_contact(record_id: str) -> Response:
+    """Made inactive in the web app. Reported as an ``Update`` (the customer reads back with
+    ``Active: false``); whether QuickBooks reports it as ``Delete`` is unconfirmed."""
     tenant = str(_body().get("tenant") or request.args.get("tenant", ""))
     try:
         customer = sandbox().store.edit(tenant, record_id, {"Active": False})
     except faults.FaultError as error:
         return fault_response(error)
+    notify(sandbox().webhooks, tenant, [Change(record_id, "Update")])
     return json_response({"Customer": customer})
+
+
+def delete_contact() -> Response:
+    """``{"tenant", "contact_id"}``: the record is gone (reads answer 610, CDC shows it
+    ``Deleted``), and a ``Delete`` notification is sent."""
+    body = _body()
+    tenant, record_id = str(body.get("tenant") or ""), str(body.get("contact_id") or "")
+    try:
+        gone = sandbox().store.delete(tenant, record_id)
+    except faults.FaultError as error:
+        return fault_response(error)
+    notify(sandbox().webhooks, tenant, [Change(record_id, "Delete")])
+    return json_response({"deleted": gone})
+
+
+def merge_contacts() -> Response:
+    """``{"tenant", "from", "into"}``: ``from`` is merged into ``into``; one ``Merge``
+    notification names the survivor with ``deletedId`` (QW2)."""
+    body = _body()
+    tenant = str(body.get("tenant") or "")
+    loser, survivor = str(body.get("from") or ""), str(body.get("into") or "")
+    try:
+        customer = sandbox().store.merge(tenant, loser, survivor)
+    except faults.FaultError as error:
+        return fault_response(error)
+    notify(sandbox().webhooks, tenant, [Change(survivor, "Merge", deleted_id=loser)])
+    return json_response({"Customer": customer})
+
+
+def subscribe() -> Response:
+    """``{"url", "verifier_token", "realm"?}``: the app's webhook endpoint (all its connected
+    companies, or only ``realm``)."""
+    body = _body()
+    if not body.get("url") or not body.get("verifier_token"):
+        return json_response({"error": "url and verifier_token are required"}, 400)
+    realm = str(body["realm"]) if body.get("realm") else None
+    found = sandbox().webhooks.subscribe(str(body["url"]), str(body["verifier_token"]), realm)
+    return json_response(found.public(), 201)
+
+
+def deliveries() -> Response:
+    return json_response(sandbox().webhooks.listing())
 
 
 def _seed(entity: str, body: dict[str, Any]) -> Response:

@@ -9,6 +9,7 @@ import itertools
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sandbox.quickbooks import customers, faults, query
@@ -17,10 +18,44 @@ from sandbox.quickbooks import customers, faults, query
 FIRST_REALM_ID = 9130354500000001
 
 
+#: The sample company's payment terms (Intuit's sandbox company has these four).
+DEFAULT_TERMS = (("1", "Due on receipt", 0), ("2", "Net 15", 15), ("3", "Net 30", 30),
+                 ("4", "Net 60", 60))
+#: The company's home currency, and the other currencies turned on (multicurrency is on in the
+#: stand-in's companies, so ``CurrencyRef`` may be set on a new customer).
+HOME_CURRENCY = ("USD", "United States Dollar")
+COMPANY_CURRENCIES = (("GBP", "British Pound Sterling"), ("EUR", "Euro"),
+                      ("CAD", "Canadian Dollar"))
+#: Change data capture looks back at most 30 days (QC1).
+CDC_WINDOW_DAYS = 30
+#: "The maximum number of entities that can be returned in a response is 1000" (QC1).
+CDC_MAX_OBJECTS = 1000
+
+
+def _terms() -> list[dict[str, Any]]:
+    stamp = faults.now_stamp()
+    return [{"Name": name, "Active": True, "Type": "STANDARD", "DueDays": days, "DiscountDays": 0,
+             "domain": "QBO", "sparse": False, "Id": term_id, "SyncToken": "0",
+             "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp}}
+            for term_id, name, days in DEFAULT_TERMS]
+
+
+def _currencies() -> list[dict[str, Any]]:
+    stamp = faults.now_stamp()
+    return [{"Code": code, "Name": name, "Active": True, "domain": "QBO", "sparse": False,
+             "Id": str(number), "SyncToken": "0",
+             "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp}}
+            for number, (code, name) in enumerate(COMPANY_CURRENCIES, start=1)]
+
+
 @dataclass
 class Realm:
     id: str
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Id -> ``{"Id", "_type", "LastUpdatedTime"}`` of records deleted or merged away.
+    deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    terms: list[dict[str, Any]] = field(default_factory=_terms)
+    currencies: list[dict[str, Any]] = field(default_factory=_currencies)
     #: requestid -> (status, body): the original answer, replayed for a repeat (§B1).
     replays: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -33,7 +68,19 @@ class Realm:
         return str(next(self._address_ids))
 
     def of_type(self, entity: str) -> list[dict[str, Any]]:
+        if entity == "Term":
+            return self.terms
+        if entity == "CompanyCurrency":
+            return self.currencies
         return [r for r in self.records.values() if r["_type"] == entity]
+
+    def reference_name(self, field_name: str, value: str) -> str | None:
+        """The name a ``CurrencyRef``/``SalesTermRef`` value stands for; ``None``: unknown."""
+        if field_name == "CurrencyRef":
+            if value == HOME_CURRENCY[0]:
+                return HOME_CURRENCY[1]
+            return next((c["Name"] for c in self.currencies if c["Code"] == value and c["Active"]), None)
+        return next((t["Name"] for t in self.terms if t["Id"] == value and t["Active"]), None)
 
 
 class Store:
@@ -73,6 +120,7 @@ class Store:
             if not name:
                 raise faults.required("DisplayName")
             self._check_unique(realm, name, exclude=None)
+            body = _named_references(realm, body)
             stamp = faults.now_stamp()
             record = {"Id": realm.next_id(), "SyncToken": "0", "Active": True, "_type": entity}
             customers.apply(record, body, sparse=True, next_id=realm.next_address_id)
@@ -114,6 +162,7 @@ class Store:
                 raise faults.required("DisplayName")
             self._check_unique(realm, name, exclude=record["Id"])
             body = {**body, "DisplayName": name}
+        body = _named_references(realm, body)
         customers.apply(record, body, sparse=sparse, next_id=realm.next_address_id)
         record["SyncToken"] = str(int(record["SyncToken"]) + 1)
         record["MetaData"]["LastUpdatedTime"] = faults.now_stamp()
@@ -124,6 +173,55 @@ class Store:
         for record in realm.records.values():
             if record["Id"] != exclude and record["DisplayName"].strip().casefold() == wanted:
                 raise faults.duplicate_name(record["Id"])
+
+    def delete(self, realm_id: str, record_id: str) -> dict[str, Any]:
+        """A record removed by a person in the web app (``Delete`` in webhooks, ``status:
+        Deleted`` in CDC); reads of it then answer 610."""
+        with self.lock:
+            realm = self.realm(realm_id)
+            record = self._record(realm, record_id, None)
+            del realm.records[record_id]
+            stamp = faults.now_stamp()
+            realm.deleted[record_id] = {"Id": record_id, "_type": record["_type"],
+                                        "LastUpdatedTime": stamp}
+            return {**_public(record), "deleted_at": stamp}
+
+    def merge(self, realm_id: str, loser_id: str, survivor_id: str) -> dict[str, Any]:
+        """Merge ``loser`` into ``survivor`` as the web app does (renaming one to the other's
+        name): the loser is gone, the survivor is updated; webhooks report a ``Merge`` with
+        ``deletedId`` (QW2). Both must be customers."""
+        with self.lock:
+            realm = self.realm(realm_id)
+            survivor = self._record(realm, survivor_id, "Customer")
+            self._record(realm, loser_id, "Customer")
+            if loser_id == survivor_id:
+                raise faults.business_rule("Id", "A customer cannot be merged into itself.")
+            self.delete(realm_id, loser_id)
+            survivor["SyncToken"] = str(int(survivor["SyncToken"]) + 1)
+            survivor["MetaData"]["LastUpdatedTime"] = faults.now_stamp()
+            return customers.render(_public(survivor))
+
+    def changed_since(self, realm_id: str, entities: list[str], since: datetime) -> dict[str, Any]:
+        """``GET …/cdc``: per entity, the records changed at or after ``since`` (newest last),
+        and the deleted ones as ``{"domain", "status": "Deleted", "Id", "MetaData"}`` (QC1)."""
+        answers = []
+        with self.lock:
+            realm = self.realm(realm_id)
+            for entity in entities:
+                live = [(r["MetaData"]["LastUpdatedTime"], customers.render(_public(r)))
+                        for r in realm.of_type(entity) if _at(r["MetaData"]["LastUpdatedTime"]) >= since]
+                gone = [(d["LastUpdatedTime"], {"domain": "QBO", "status": "Deleted", "Id": d["Id"],
+                                                "MetaData": {"LastUpdatedTime": d["LastUpdatedTime"]}})
+                        for d in realm.deleted.values()
+                        if d["_type"] == entity and _at(d["LastUpdatedTime"]) >= since]
+                rows = [row for _, row in sorted(live + gone, key=lambda pair: _at(pair[0]))]
+                rows = rows[:CDC_MAX_OBJECTS]
+                found: dict[str, Any] = {"startPosition": 1, "maxResults": len(rows),
+                                         "totalCount": len(rows)}
+                if rows:
+                    found[entity] = rows
+                answers.append(found)
+        return {"CDCResponse": [{"QueryResponse": answers}]}
 
     # -- reads --------------------------------------------------------------------------
     def read(self, realm_id: str, entity: str, record_id: str) -> dict[str, Any]:
@@ -142,8 +240,9 @@ class Store:
         found = query.page(parsed, selected)
         if not found:
             return {}  # an empty result is an empty QueryResponse (§B1)
+        shown = found if parsed.entity in query.LOOKUPS else [customers.render(r) for r in found]
         return {
-            parsed.entity: [customers.render(r) for r in found],
+            parsed.entity: shown,
             "startPosition": parsed.start, "maxResults": len(found),
         }
 
@@ -165,6 +264,30 @@ class Store:
         if record is None or (entity is not None and record["_type"] != entity):
             raise faults.not_found()
         return record
+
+
+def _at(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
+
+
+def _named_references(realm: Realm, body: dict[str, Any]) -> dict[str, Any]:
+    """``CurrencyRef``/``SalesTermRef`` checked against the realm, their ``name`` filled in as
+    QuickBooks answers it. An unknown value: Fault 2500 "Invalid Reference Id" (the code is
+    Intuit's; the Detail wording is unconfirmed)."""
+    named = dict(body)
+    for field_name in customers.REFERENCES:
+        given = body.get(field_name)
+        if not isinstance(given, dict) or customers.is_empty(given):
+            continue
+        value = str(given.get("value") or "")
+        name = realm.reference_name(field_name, value)
+        if name is None:
+            raise faults.FaultError(
+                "2500", "Invalid Reference Id",
+                f"Invalid Reference Id : {field_name} {value!r} does not exist or is inactive",
+                element=field_name)
+        named[field_name] = {"value": value, "name": name}
+    return named
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:

@@ -88,6 +88,17 @@ class Tokens:
             return None
         return self.issue(grant.realm_id)
 
+    def revoke(self, token: str) -> None:
+        """Forget ``token`` (an access or refresh token): revoking either cuts the grant's
+        pair. The stand-in cuts every token of that realm, the stricter reading."""
+        with self._lock:
+            grant = self._refresh.get(token) or self._access.get(token)
+            if grant is None:
+                return
+            for table in (self._access, self._refresh):
+                for key in [k for k, g in table.items() if g.realm_id == grant.realm_id]:
+                    del table[key]
+
     def new_code(self, realm_id: str, redirect_uri: str) -> str:
         code = "AB11" + secrets.token_urlsafe(24)
         with self._lock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +21,9 @@ from flask import Flask, Response, g, jsonify, request
 
 from sandbox.limits import FixedWindow
 from sandbox.sage import contacts as records
+from sandbox.sage import fields
 from sandbox.sage.errors import (
+    RECORD_INVALID,
     RECORD_NOT_FOUND, TOO_MANY_REQUESTS, UNEXPECTED_ERROR, UNSUPPORTED_MEDIA_TYPE, error_response,
     not_found, one_error, sage_error, unauthorised,
 )
@@ -53,6 +56,7 @@ class SageApi:
                          methods=["PUT"])
         app.add_url_rule(f"{prefix}/contacts/<key>", "sage_delete", self.delete_contact,
                          methods=["DELETE"])
+        app.add_url_rule(f"{prefix}/currencies", "sage_currencies", self.list_currencies)
         app.add_url_rule(f"{prefix}/businesses", "sage_businesses", self.list_businesses)
         app.add_url_rule(f"{prefix}/businesses/<key>", "sage_business", self.get_business)
 
@@ -86,8 +90,21 @@ class SageApi:
         size = min(MAX_PAGE_SIZE, max(1, _int(args.get("items_per_page"), DEFAULT_PAGE_SIZE)))
         page = max(1, _int(args.get("page"), 1))
         only_active = args.get("filter_inactive_contacts", "").lower() == "true"
+        try:
+            changed = _since(args, "updated_or_created_since")
+            deleted = _since(args, "deleted_since")
+        except ValueError as error:
+            return one_error(422, RECORD_INVALID, f"{error} is not a valid date", str(error))
         with self.state.lock:
-            found = [r for r in self.state.contacts_of(g.sage_business).values()
+            if deleted is not None:
+                # "Contacts deleted since a given date … Not inclusive" (Sage's parameter docs).
+                pool = [r for r in self.state.deleted_of(g.sage_business).values()
+                        if r["deleted_moment"] > deleted.timestamp()]
+            else:
+                # "Contacts changed since a given date … Inclusive of the passed timestamp".
+                pool = [r for r in self.state.contacts_of(g.sage_business).values()
+                        if changed is None or _at(r["updated_at"]) >= changed]
+            found = [r for r in pool
                      if records.matches(r, search=args.get("search", ""),
                                         email=args.get("email", ""),
                                         type_id=args.get("contact_type_id", ""),
@@ -108,10 +125,14 @@ class SageApi:
         return self._write(key)
 
     def delete_contact(self, key: str) -> Any:
-        with self.state.lock:
-            if self.state.contacts_of(g.sage_business).pop(key, None) is None:
-                return not_found()
+        if self.state.delete(g.sage_business, key) is None:
+            return not_found()
         return Response(status=204)
+
+    def list_currencies(self) -> Any:
+        """``GET /currencies`` (a ``Base`` per currency, Swagger): what ``currency_id`` takes."""
+        items = [fields.currency_base(code) for code in fields.CURRENCIES]
+        return jsonify(_envelope(items, total=len(items), page=1, size=len(items)))
 
     def _write(self, key: str | None) -> Any:
         """POST (``key`` None) or PUT. An ``idempotency_id`` seen before in this business
@@ -197,6 +218,23 @@ def _envelope(items: list[Any], *, total: int, page: int, size: int) -> dict[str
 def _page_path(page: int) -> str:
     query = {**request.args.to_dict(flat=True), "page": str(page)}
     return f"{request.path.removeprefix(API_PREFIX)}?{urlencode(query)}"
+
+
+def _since(args: Any, name: str) -> datetime | None:
+    """A changed-since parameter (ISO 8601; a naive time or a bare date is UTC), or None.
+    ``ValueError(name)`` when it cannot be read."""
+    text = args.get(name)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace(" ", "+"))
+    except ValueError as error:
+        raise ValueError(name) from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _at(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
 
 
 def _int(value: str | None, default: int) -> int:

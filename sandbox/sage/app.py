@@ -11,8 +11,10 @@ Control routes beyond ``sandbox.control``'s (no call log, no rate limit):
 - ``POST /_sandbox/contacts`` ``{"tenant", "contact": {...}, "is_active"?}``: seed one contact
   (same validation, reference rule included; without ``tenant``, into the lead business of the
   user who signs in at the authorize page);
-- ``PATCH /_sandbox/contacts/<id>`` ``{"is_active": false}``: make a contact inactive (Sage's
-  UI can; the API cannot, providers.md §C2);
+- ``PATCH /_sandbox/contacts/<id>`` ``{"is_active"?, "contact"?}``: a hand edit, or make a
+  contact inactive (Sage's UI can; the API cannot, providers.md §C2);
+- ``POST /_sandbox/delete`` ``{"contact_id"}`` and ``POST /_sandbox/merge`` ``{"from", "into"}``:
+  deleted in the web app (then listed by ``deleted_since``), or merged (the loser deleted);
 - ``POST /_sandbox/businesses`` ``{"tenant"}``: give the user owning ``tenant`` one more
   (non-lead) business; ``GET /_sandbox/businesses``: every user and their businesses.
 """
@@ -25,6 +27,7 @@ from flask import Flask, jsonify, request
 from sandbox.control import CONTROL_PREFIX, Control
 from sandbox.limits import FixedWindow
 from sandbox.sage import contacts as records
+from sandbox.sage import pages
 from sandbox.sage.api import SageApi, install_error_pages
 from sandbox.sage.errors import error_response
 from sandbox.sage.oauth import REFRESH_TOKEN_LIFETIME, TokenStore, install_oauth
@@ -63,8 +66,9 @@ def create_app(
     install_oauth(app, tokens, consenting_user=lambda: _consenting_user(state), clients=clients)
     install_error_pages(app)
     _install_token_routes(app, state, tokens)
-    _install_contact_routes(app, state, web_url)
+    _install_contact_routes(app, state, api)
     _install_business_routes(app, state)
+    pages.install(app, state)
     app.extensions.update(sandbox=state, sage_api=api)
     return app
 
@@ -99,9 +103,9 @@ def _install_token_routes(app: Flask, state: SageState, tokens: TokenStore) -> N
                 "expires_in": issued["expires_in"], "tenant": tenant or state.lead_business(user)}
 
 
-def _install_contact_routes(app: Flask, state: SageState, web_url: str) -> None:
+def _install_contact_routes(app: Flask, state: SageState, api: SageApi) -> None:
     def full(record: dict[str, Any]) -> dict[str, Any]:
-        return records.render(record, web_url=web_url, attributes=None, nested=True)
+        return records.render(record, web_url=api.web_url, attributes=None, nested=True)
 
     @app.get(CONTROL_PREFIX + "contacts")
     def _contacts() -> Any:
@@ -131,13 +135,56 @@ def _install_contact_routes(app: Flask, state: SageState, web_url: str) -> None:
 
     @app.patch(CONTROL_PREFIX + "contacts/<contact_id>")
     def _patch(contact_id: str) -> Any:
+        """A person's change in the web app: ``{"is_active"?, "contact"?: {...}}`` (the same
+        validation as the API's PUT); ``updated_at`` moves on either way."""
         data = request.get_json(silent=True) or {}
         with state.lock:
-            for contacts in state.contacts.values():
-                if contact_id in contacts:
-                    contacts[contact_id]["is_active"] = bool(data.get("is_active", True))
-                    return full(contacts[contact_id])
-        return jsonify(error="no such contact"), 404
+            business, record = _find(state, contact_id)
+            if record is None:
+                return jsonify(error="no such contact"), 404
+            changes = data.get("contact") or {}
+            errors = records.validate(changes, state.contacts_of(business), own_id=contact_id,
+                                      creating=False)
+            if errors:
+                return error_response(422, errors)
+            records.apply(record, changes)
+            if "is_active" in data:
+                record["is_active"] = bool(data["is_active"])
+            return full(record)
+
+    @app.post(CONTROL_PREFIX + "delete")
+    def _delete() -> Any:
+        """``{"contact_id"}``: deleted in the web app; listed by ``deleted_since``."""
+        contact_id = str((request.get_json(silent=True) or {}).get("contact_id") or "")
+        with state.lock:
+            business, _ = _find(state, contact_id)
+            gone = state.delete(business, contact_id) if business else None
+        if gone is None:
+            return jsonify(error="no such contact"), 404
+        return {"id": contact_id, "deleted_at": gone["deleted_at"]}
+
+    @app.post(CONTROL_PREFIX + "merge")
+    def _merge() -> Any:
+        """``{"from", "into"}`` in one business: ``from`` is deleted and ``into`` updated. Sage
+        exposes no merge in its API and no pointer from the deleted contact to the survivor
+        (unconfirmed that its web app merges at all): a poller sees a deletion and an update."""
+        data = request.get_json(silent=True) or {}
+        loser, survivor = str(data.get("from") or ""), str(data.get("into") or "")
+        with state.lock:
+            business, kept = _find(state, survivor)
+            if kept is None or loser == survivor or loser not in state.contacts_of(business):
+                return jsonify(error="no such contacts in one business"), 404
+            state.delete(business, loser)
+            records.apply(kept, {})
+            return full(kept)
+
+
+def _find(state: SageState, contact_id: str) -> tuple[str | None, dict[str, Any] | None]:
+    """The business holding ``contact_id`` and its record (the control routes name no business)."""
+    for business, contacts in state.contacts.items():
+        if contact_id in contacts:
+            return business, contacts[contact_id]
+    return None, None
 
 
 def _install_business_routes(app: Flask, state: SageState) -> None:

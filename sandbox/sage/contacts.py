@@ -9,17 +9,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sandbox.sage import fields
 from sandbox.sage.errors import RECORD_INVALID, REFERENCE_TAKEN, sage_error
 from sandbox.sage.state import new_id, now_iso
 
 #: Writable text attributes of the contact itself (``postContacts``).
-CONTACT_TEXT = ("name", "reference", "tax_number", "notes", "locale", "source_guid",
-                "registered_number", "aux_reference", "currency_id")
+CONTACT_TEXT = tuple(fields.CONTACT_TEXT)
 #: Writable attributes of ``main_address`` (and ``delivery_address``).
-ADDRESS_TEXT = ("address_line_1", "address_line_2", "city", "postal_code", "region",
-                "country_id", "name")
+ADDRESS_TEXT = tuple(fields.ADDRESS_TEXT)
 #: Writable attributes of ``main_contact_person`` (``ContactPerson``).
-PERSON_TEXT = ("name", "job_title", "telephone", "mobile", "email", "fax")
+PERSON_TEXT = tuple(fields.PERSON_TEXT)
+#: Other writable attributes, stored as given once checked (``fields.value_errors``).
+KEPT_AS_GIVEN = ("credit_limit", "credit_days", "credit_terms", "destination_vat_blocking")
 CONTACT_TYPES = {"CUSTOMER": "Customer", "VENDOR": "Supplier"}
 #: Default web app host of the ``alternate`` link (UK/IE; US/CA use accounting.na.sageone.com).
 DEFAULT_WEB_URL = "https://accounts-extra.sageone.com"
@@ -41,6 +42,8 @@ def validate(contact: Any, existing: dict[str, dict[str, Any]], *, own_id: str |
     if creating or "contact_type_ids" in contact:
         errors.extend(_type_errors(contact.get("contact_type_ids")))
     errors.extend(_detail_errors(contact))
+    errors.extend(fields.length_errors(contact))
+    errors.extend(fields.value_errors(contact))
     if _reference_taken(contact.get("reference"), existing, own_id):
         errors.append(sage_error(RECORD_INVALID, REFERENCE_TAKEN, "reference"))
     return errors
@@ -99,8 +102,23 @@ def apply(record: dict[str, Any], contact: dict[str, Any]) -> None:
             record[key] = _text(contact[key])
     if "contact_type_ids" in contact:
         record["contact_type_ids"] = list(dict.fromkeys(contact["contact_type_ids"]))
+    for key in KEPT_AS_GIVEN:
+        if key in contact:
+            record[key] = contact[key]
+    for written in fields.LINKS:
+        if written in contact:
+            record[written] = _text(contact[written])
     _merge(record["main_address"], contact.get("main_address"), ADDRESS_TEXT)
     _merge(record["main_contact_person"], contact.get("main_contact_person"), PERSON_TEXT)
+    if isinstance(contact.get("delivery_address"), dict):
+        record.setdefault("delivery_address", {"id": new_id()})
+        _merge(record["delivery_address"], contact["delivery_address"], ADDRESS_TEXT)
+    if isinstance(contact.get("bank_account_details"), dict):
+        record.setdefault("bank_account_details", {})
+        _merge(record["bank_account_details"], contact["bank_account_details"], fields.BANK_TEXT)
+    if isinstance(contact.get("tax_treatment"), dict):
+        given = contact["tax_treatment"]
+        record["tax_treatment"] = {k: bool(given.get(k)) for k in fields.TAX_TREATMENT}
     record["updated_at"] = now_iso()
 
 
@@ -142,19 +160,52 @@ def render(record: dict[str, Any], *, web_url: str, attributes: set[str] | None,
 
 
 def _attributes(record: dict[str, Any], *, web_url: str, nested: bool) -> dict[str, Any]:
+    """Every attribute of the Swagger's ``Contact`` (all 44 with the base three; issue 17,
+    gap 8). Unset values read ``null``, as Sage answers them; a contact trades in the
+    business's currency unless another is set."""
     person = record["main_contact_person"]
+    links = {read: _linked(record.get(written), plural)
+             for written, (read, plural) in fields.LINKS.items() if read != "currency"}
+    delivery = record.get("delivery_address")
     return {
         "created_at": record["created_at"], "updated_at": record["updated_at"],
-        "links": [_web_link(record, web_url)], "deleted_at": None,
+        "links": [_web_link(record, web_url)], "deleted_at": record.get("deleted_at"),
+        "balance": 0.0,
         "contact_types": [_contact_type(type_id) for type_id in record["contact_type_ids"]],
-        **{key: record.get(key) for key in CONTACT_TEXT if key != "currency_id"},
-        "main_address": _address(record, nested),
-        "delivery_address": None,
+        **{key: record.get(key) for key in CONTACT_TEXT},
+        **links,
+        "main_address": _address(record["main_address"], nested),
+        "delivery_address": _address(delivery, nested, main=False) if delivery else None,
         "main_contact_person": _person(record, nested),
+        "bank_account_details": _bank(record.get("bank_account_details")),
+        **{key: record.get(key) for key in KEPT_AS_GIVEN if key != "destination_vat_blocking"},
+        "currency": fields.currency_base(record.get("currency_id") or fields.BASE_CURRENCY),
+        "deletable": True,
+        "tax_treatment": record.get("tax_treatment") or _home_tax(),
         "email": person.get("email"),  # read-only: the main contact person's email
-        "deletable": True, "system": False, "gdpr_obfuscated": False,
+        "system": False, "gdpr_obfuscated": False, "has_unfinished_recurring_invoices": False,
+        "cis_registered": False, "ni_based": False, "gb_based": True, "cis_settings": None,
+        "destination_vat_blocking": bool(record.get("destination_vat_blocking")),
         "is_active": record["is_active"],
     }
+
+
+def _linked(record_id: str | None, plural: str) -> dict[str, str] | None:
+    # The stand-in holds no ledger accounts, tax rates or price types: the id given is echoed.
+    if not record_id:
+        return None
+    return {"id": record_id, "displayed_as": record_id, "$path": f"/{plural}/{record_id}"}
+
+
+def _bank(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not details:
+        return None
+    return {key: details.get(key) for key in fields.BANK_TEXT}
+
+
+def _home_tax() -> dict[str, bool]:
+    return {"home_tax": True, "eu_tax_registered": False, "eu_not_tax_registered": False,
+            "rest_of_world_tax": False, "is_importer": False}
 
 
 def _web_link(record: dict[str, Any], web_url: str) -> dict[str, str]:
@@ -169,8 +220,7 @@ def _contact_type(type_id: str) -> dict[str, str]:
             "$path": f"/contact_types/{type_id}"}
 
 
-def _address(record: dict[str, Any], nested: bool) -> dict[str, Any]:
-    address = record["main_address"]
+def _address(address: dict[str, Any], nested: bool, *, main: bool = True) -> dict[str, Any]:
     lines = [address.get(k) for k in ("address_line_1", "address_line_2", "city", "region",
                                       "postal_code")]
     summary = {"id": address["id"], "displayed_as": "\n".join(p for p in lines if p),
@@ -180,8 +230,8 @@ def _address(record: dict[str, Any], nested: bool) -> dict[str, Any]:
     country_id = address.get("country_id")
     country = ({"id": country_id, "displayed_as": country_id, "$path": f"/countries/{country_id}"}
                if country_id else None)
-    fields = {k: address.get(k) for k in ADDRESS_TEXT if k != "country_id"}
-    return {**summary, **fields, "country": country, "is_main_address": True,
+    shown = {k: address.get(k) for k in ADDRESS_TEXT if k != "country_id"}
+    return {**summary, **shown, "country": country, "is_main_address": main,
             "address_type": {"id": "DELIVERY", "displayed_as": "Delivery",
                              "$path": "/address_types/DELIVERY"}}
 

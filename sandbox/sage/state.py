@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -43,6 +44,8 @@ class SageState:
     businesses: dict[str, Business] = field(default_factory=dict)
     #: business id -> contact id -> internal record (see ``sandbox.sage.contacts``)
     contacts: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: business id -> contact id -> the record as it was, with ``deleted_at`` (``deleted_since``)
+    deleted: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     #: (business id, idempotency_id) -> (status, JSON body) of the first successful answer
     replays: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
     next_numeric_id: int = FIRST_NUMERIC_ID
@@ -54,6 +57,7 @@ class SageState:
             self.users.clear()
             self.businesses.clear()
             self.contacts.clear()
+            self.deleted.clear()
             self.replays.clear()
             self.next_numeric_id = FIRST_NUMERIC_ID
             self.default_user = None
@@ -98,6 +102,24 @@ class SageState:
     def contacts_of(self, business_id: str) -> dict[str, dict[str, Any]]:
         with self.lock:
             return self.contacts.setdefault(business_id, {})
+
+    def deleted_of(self, business_id: str) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return self.deleted.setdefault(business_id, {})
+
+    def delete(self, business_id: str, contact_id: str) -> dict[str, Any] | None:
+        """Remove a contact (API ``DELETE`` or a person in the web app); it is then listed by
+        ``deleted_since``. ``None`` when there is no such contact."""
+        with self.lock:
+            record = self.contacts_of(business_id).pop(contact_id, None)
+            if record is None:
+                return None
+            # ``deleted_at`` shows whole seconds; the exact moment is kept for ``deleted_since``
+            # (not inclusive), so that a deletion in the asked second itself is not lost.
+            record = {**record, "deleted_at": now_iso(), "deleted_moment": time.time(),
+                      "is_active": False}
+            self.deleted_of(business_id)[contact_id] = record
+            return record
 
     def take_numeric_id(self) -> int:
         with self.lock:

@@ -20,6 +20,13 @@ CLIENT_ID, CLIENT_SECRET = "sdk-client", "sdk-secret"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 
 
+@pytest.fixture(autouse=True)
+def plain_http_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """oauthlib (under requests-oauthlib and python-quickbooks) refuses http:// unless told
+    otherwise; the stand-ins are served on loopback."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
+
 @pytest.fixture
 def serve() -> Iterator[Callable[..., ServerThread]]:
     """Start ``factory(**options)`` over HTTP; stopped after the test."""

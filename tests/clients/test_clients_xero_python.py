@@ -53,10 +53,7 @@ class Sdk:
 
 @pytest.fixture
 def token_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Where the SDK's refresh goes: the SDK names the URL as a class attribute only. oauthlib
-    is told that plain HTTP is fine, as it must be on loopback."""
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-
+    """Where the SDK's refresh goes: the SDK names the URL as a class attribute only."""
     def point(server: ServerThread) -> None:
         monkeypatch.setattr(TokenApi, "refresh_token_url", f"{server.url}/connect/token")
     yield point

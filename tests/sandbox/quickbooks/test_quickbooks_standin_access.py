@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 from urllib.parse import parse_qs, urlparse
 
@@ -96,10 +97,37 @@ def test_past_the_minute_limit_429_with_3001_and_no_retry_after(serve: Callable[
     assert requests.get(f"{server.url}/_sandbox/stats", timeout=TIMEOUT).json()["refused_429"] == 1
 
 
-def test_per_second_limit(serve: Callable[..., ServerThread]) -> None:
-    company = Company(serve(per_second_limit=2))
-    burst = [company.query("select * from Customer").status_code for _ in range(3)]
-    assert burst == [200, 200, 429]
+def test_sequential_calls_are_not_limited_per_second(serve: Callable[..., ServerThread]) -> None:
+    # Given the real limits (issue 17, gap 6: 15 sequential GETs used to get 5 x 429)
+    company = Company(serve())
+    # When
+    answers = [company.query("select * from Customer").status_code for _ in range(15)]
+    # Then
+    assert answers == [200] * 15
+
+
+def test_more_calls_in_flight_than_the_concurrent_limit_get_429(serve: Callable[..., ServerThread]) -> None:
+    # Given two calls held in flight (an injected delay) under a limit of two
+    server = serve(concurrent_limit=2)
+    company = Company(server)
+    fault = {"path": "/query", "mode": "delay", "delay": 1.0, "times": 2}
+    requests.post(f"{server.url}/_sandbox/faults", json=fault, timeout=TIMEOUT)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        held = [pool.submit(company.query, "select * from Customer") for _ in range(2)]
+        deadline = time.monotonic() + 5
+        while _stats(server)["in_flight"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # When a third call arrives meanwhile
+        third = company.query("select * from Customer")
+        # Then it alone is refused, as QuickBooks refuses the eleventh concurrent call
+        assert third.status_code == 429 and fault_of(third)["code"] == "3001"
+        assert [f.result().status_code for f in held] == [200, 200]
+    assert company.query("select * from Customer").status_code == 200
+    assert _stats(server)["refused_429"] == 1
+
+
+def _stats(server: ServerThread) -> dict:
+    return requests.get(f"{server.url}/_sandbox/stats", timeout=TIMEOUT).json()
 
 
 def test_batch_requests_have_their_own_minute_limit(serve: Callable[..., ServerThread]) -> None:
