@@ -191,21 +191,24 @@ def _gone(s: LedgerSituation) -> LedgerStep:
     assert s.link is not None
     state = s.contact.state if s.contact is not None else "deleted"
     policy = s.on_contact_archived
-    if policy == "reactivate" and s.contact is not None and s.can_reactivate and not s.reactivated:
-        return Reactivate(s.contact.id)
-    if policy == "recreate" and s.organisation is not None and s.organisation.is_organisation:
+    restorable = s.contact is not None and s.can_reactivate
+    if policy == "reactivate" and restorable and not s.reactivated:
+        return Reactivate(s.contact.id)  # type: ignore[union-attr]
+    organisation = s.organisation
+    if policy == "recreate" and organisation is not None and organisation.is_organisation:
         return Recreate()
-    return MarkBroken(broken_reason(s.link.contact_id, state, policy, s.can_reactivate))
+    why = None
+    if policy == "reactivate":
+        why = "the accounting system offers no way to restore it" if not restorable else "it did not stay active"
+    elif policy == "recreate":
+        why = "the organisation no longer exists in the rental system"
+    return MarkBroken(broken_reason(s.link.contact_id, state, policy, why))
 
 
-def broken_reason(contact_id: str, state: str, policy: str, can_reactivate: bool = True) -> str:
+def broken_reason(contact_id: str, state: str, policy: str = "flag", why: str | None = None) -> str:
     """Words a person can act on: what happened and which action of the ops page fixes it."""
-    why = "" if policy == "flag" else (
-        f" (policy '{policy}' could not be applied: "
-        + ("the organisation is gone" if policy == "recreate" or can_reactivate
-           else "this system cannot restore a deleted contact") + ")"
-    )
-    return (f"the linked contact {contact_id} was {state} in the accounting system{why}; "
+    not_applied = f" (policy '{policy}' could not be applied: {why})" if why else ""
+    return (f"the linked contact {contact_id} was {state} in the accounting system{not_applied}; "
             "reactivate it, relink the organisation to another contact, recreate the contact, "
             "or unlink, then replay")
 

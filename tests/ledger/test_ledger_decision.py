@@ -162,7 +162,7 @@ def test_reactivate_policy() -> None:
 def test_reactivate_where_the_system_cannot_falls_back_to_flag() -> None:
     s = situation(contact=ledger(state="archived"), on_contact_archived="reactivate", can_reactivate=False)
     step = decide_change(s)
-    assert isinstance(step, MarkBroken) and "cannot restore" in step.reason
+    assert isinstance(step, MarkBroken) and "no way to restore" in step.reason
 
 
 def test_recreate_policy() -> None:
