@@ -127,6 +127,8 @@ class EventSchema(Schema):
     source_event_id = fields.String()
     organisation_id = fields.Integer(allow_none=True)
     kind = fields.String()
+    #: ``current_rms`` (its webhooks), ``poll`` (reconciliation) or ``ledger`` (CONTRACT §10).
+    source = fields.String()
     status = fields.String()
     attempts = fields.Integer()
     attempt_history = fields.List(fields.Dict())
@@ -156,6 +158,8 @@ class LinkSchema(Schema):
     url = fields.String(allow_none=True)
     linked_at = fields.DateTime()
     last_synced_at = fields.DateTime(allow_none=True)
+    status = fields.String()  #: ``ok`` | ``broken`` (CONTRACT §10)
+    broken_reason = fields.String(allow_none=True)
 
 
 class LinkPutSchema(StrictSchema):

@@ -127,3 +127,12 @@ def create_job(db: Database, integration_id: str, kind: str) -> str:
         session.add(job)
         session.flush()
         return job.id
+
+
+def sync_refusal(db: Database, integration_id: str, organisation_id: int) -> str | None:
+    """For the sync (``workers/sync.py`` or ``core/decision.py``): the reason a sync of this
+    organisation must fail while its link is ``broken``, else ``None``."""
+    from core.ledger import flagged_sync_refusal
+
+    found = link_status(db, integration_id, organisation_id)
+    return flagged_sync_refusal(*found) if found else None
