@@ -192,4 +192,7 @@ Event.source = mapped_column(String(20), default="current_rms", server_default="
 #: ``ok``, or ``broken``: the contact was archived or deleted without a merge (policy ``flag``).
 Link.status = mapped_column(String(10), default="ok", server_default="ok")  # type: ignore[attr-defined]
 Link.broken_reason = mapped_column(Text, nullable=True)  # type: ignore[attr-defined]
+#: A ledger event's contact: the events about one contact are found by an index, not a scan.
+Event.contact_id = mapped_column(String(64), nullable=True)  # type: ignore[attr-defined]
 Index("ix_links_status", Link.integration_id, Link.status)
+Index("ix_events_contact", Event.integration_id, Event.contact_id)

@@ -33,6 +33,7 @@ def record(
     values: dict[str, Any] = dict(
         id=new_id(), integration_id=integration_id, source_event_id=change.source_event_id(),
         organisation_id=organisation_id, subject_type=SUBJECT_TYPE, kind=KIND, source=SOURCE,
+        contact_id=change.contact_id,
         status="queued" if linked else "skipped", attempts=0, force_write=False,
         payload=change.payload(), received_at=now,
         finished_at=None if linked else now,
@@ -69,11 +70,10 @@ def covered(db: Database, integration_id: str, contact_id: str, changed_at: date
     way a second event would only repeat the work (the poll seeing what a webhook reported,
     or a webhook retried after the poll caught the change). An event in progress may have read
     before the change: it does not cover it."""
-    prefix = f"ledger:{contact_id}:"
     with db.reading() as session:
         rows = session.execute(select(Event.status, Event.outcome).where(
-            Event.integration_id == integration_id, Event.source == SOURCE,
-            Event.source_event_id.startswith(prefix, autoescape=True),
+            Event.integration_id == integration_id, Event.contact_id == contact_id,
+            Event.source == SOURCE,
         ).order_by(Event.received_at.desc()).limit(COVER_LOOKBACK)).all()
     for status, outcome in rows:
         if status in ("queued", "retrying"):

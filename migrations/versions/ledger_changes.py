@@ -5,6 +5,7 @@ Revises: 0001
 
 - ``events.source`` (``current_rms`` | ``poll`` | ``ledger``), existing rows ``current_rms``;
 - ``events.kind`` widened to 20 characters for ``contact_changed``;
+- ``events.contact_id``: a ledger event's contact, indexed with the integration;
 - ``links.status`` (``ok`` | ``broken``) and ``links.broken_reason``.
 """
 from typing import Sequence, Union
@@ -24,6 +25,8 @@ def upgrade() -> None:
                                       server_default='current_rms'))
         batch_op.alter_column('kind', existing_type=sa.String(length=10),
                               type_=sa.String(length=20), existing_nullable=False)
+        batch_op.add_column(sa.Column('contact_id', sa.String(length=64), nullable=True))
+        batch_op.create_index('ix_events_contact', ['integration_id', 'contact_id'], unique=False)
     with op.batch_alter_table('links', schema=None) as batch_op:
         batch_op.add_column(sa.Column('status', sa.String(length=10), nullable=False,
                                       server_default='ok'))
@@ -37,6 +40,8 @@ def downgrade() -> None:
         batch_op.drop_column('broken_reason')
         batch_op.drop_column('status')
     with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_contact')
+        batch_op.drop_column('contact_id')
         batch_op.alter_column('kind', existing_type=sa.String(length=20),
                               type_=sa.String(length=10), existing_nullable=False)
         batch_op.drop_column('source')
