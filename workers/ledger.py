@@ -78,12 +78,14 @@ def process_ledger_event(rt: Runtime, event_id: str) -> str | None:
     structlog.contextvars.bind_contextvars(event_id=event.id, integration_id=event.integration_id,
                                            organisation_id=event.organisation_id)
     try:
-        return _run_claimed(rt, event)
+        return run_claimed(rt, event)
     finally:
         structlog.contextvars.unbind_contextvars("event_id", "integration_id", "organisation_id")
 
 
-def _run_claimed(rt: Runtime, event: Event) -> str:
+def run_claimed(rt: Runtime, event: Event) -> str:
+    """Run a ledger event this worker already claimed (the executor may call it after its own
+    claim when ``event.source == "ledger"``, which spares ``sync_event`` its look-up)."""
     integration = integrations.get(rt.db, event.integration_id)
     refusal = processing._integration_refusal(integration)
     if refusal is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.store import integrations
 from tests.ledger.support import (
     WEBHOOK_KEY,
     ledger_events,
@@ -24,7 +25,7 @@ from tests.ledger.support import (
     xero_updated,
     xero_writes,
 )
-from tests.support import create_integration, running_worker
+from tests.support import create_integration, running_worker, wait_for
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_intent_to_receive(client: Any, admin: Any, sandbox: Any) -> None:
 
 
 def test_a_hand_edit_is_written_back_with_one_write_and_its_echo_costs_none(
-    client: Any, admin: Any, sandbox: Any, worker: Any,
+    rt: Any, client: Any, admin: Any, sandbox: Any, worker: Any,
 ) -> None:
     integration = linked(client, admin, sandbox, "xero")
     contact_id, org = integration["contact_id"], integration["organisation"]
@@ -84,6 +85,13 @@ def test_a_hand_edit_is_written_back_with_one_write_and_its_echo_costs_none(
     assert xero_delivery(client, integration, [contact_id]).status_code == 200
     echo = wait_ledger_event(client, admin, integration, contact_id, after=1)
     assert echo["outcome"]["action"] == "none" and "drift" not in echo["outcome"], echo
+    assert xero_writes(sandbox, calls) == []
+    # And the poll that sees the same changes again records nothing new and writes nothing
+    assert client.post(f"/api/integrations/{integration['id']}/ledger-poll", headers=admin).status_code == 202
+    wait_for(lambda: (integrations.get(rt.db, integration["id"]).settings or {}).get("ledger_poll"),
+             what="the poll to finish")
+    assert len([e for e in ledger_events(client, admin, integration)
+                if e["payload"]["contact_id"] == contact_id]) == 2
     assert xero_writes(sandbox, calls) == []
 
 
