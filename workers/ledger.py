@@ -124,7 +124,9 @@ class ChangeRun:
 
     def run(self) -> SyncResult:
         link = links.by_contact(self.rt.db, self.integration.id, self.contact_id)
-        if link is None:  # relinked or unlinked since the change was recorded
+        if link is None or link.organisation_id != self.event.organisation_id:
+            # Relinked or unlinked since the change was recorded: the lock held is that of the
+            # organisation it named, so nothing of another organisation's link is touched here.
             return SyncResult("skipped", LedgerOutcome(None, self.contact_id, reason=ledger_store.NOT_LINKED))  # type: ignore[arg-type]
         policies = self.integration.policies or {}
         contact = self.changes.read_contact(self.provider, self.contact_id)
