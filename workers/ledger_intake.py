@@ -19,14 +19,12 @@ log = structlog.get_logger(__name__)
 def record_change(rt: Runtime, integration_id: str, change: ChangeSeen) -> str | None:
     """Record one change (committed) and hand it to the broker; the event id, or ``None``
     when an event already covers it. Shared by the webhooks, the ledger poll and verification."""
-    if ledger_store.covered(rt.db, integration_id, change.contact_id, change.changed_at):
-        return None
     link = links.by_contact(rt.db, integration_id, change.contact_id)
     organisation_id = link.organisation_id if link is not None else None
     message_id = outbox.new_message_id() if organisation_id is not None else None
-    event, duplicate = ledger_store.record(rt.db, integration_id, change,
-                                           organisation_id=organisation_id, message_id=message_id)
-    if duplicate:
+    event = ledger_store.record_if_new(rt.db, integration_id, change, organisation_id=organisation_id,
+                                       message_id=message_id)
+    if event is None:
         return None
     if message_id is not None:
         from workers.ledger_actors import send_prepared

@@ -61,6 +61,18 @@ def record(
 COVER_LOOKBACK = 20
 
 
+def record_if_new(
+    db: Database, integration_id: str, change: ChangeSeen, *, organisation_id: int | None,
+    message_id: str | None = None,
+) -> Event | None:
+    """Record the change unless an event already covers it or holds it; the new event."""
+    if covered(db, integration_id, change.contact_id, change.changed_at):
+        return None
+    event, duplicate = record(db, integration_id, change, organisation_id=organisation_id,
+                              message_id=message_id)
+    return None if duplicate else event
+
+
 def covered(db: Database, integration_id: str, contact_id: str, changed_at: datetime) -> bool:
     """Whether an event about this contact will read it, or read it as of this change or later.
 
