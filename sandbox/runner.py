@@ -25,6 +25,10 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
+        # A stand-in with background work (webhook deliveries) names how to stop it.
+        stop_background = getattr(self.app, "extensions", {}).get("sandbox_stop")
+        if stop_background is not None:
+            stop_background()
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=5)

@@ -120,8 +120,9 @@ class WebhookSender:
                                     hmac_base64(subscription.secret, body))
                 self.deliveries.append(delivery)
                 queued.append(delivery.id)
-            self._ensure_thread()
-            self._wake.notify_all()
+            if queued:
+                self._ensure_thread()
+                self._wake.notify_all()
         return queued
 
     def post_once(self, url: str, body: bytes, signature: str) -> int | str:

@@ -129,12 +129,16 @@ def _realm_integrations(rt: Runtime, realm: str) -> list[str]:
 
 
 def _record_all(rt: Runtime, integration_id: str, changes: Iterable[ChangeSeen]) -> None:
+    seen = recorded = 0
     try:
         for change in changes:
-            record_change(rt, integration_id, change)
+            seen += 1
+            recorded += record_change(rt, integration_id, change) is not None
     except SQLAlchemyError:
         log.exception("could not record a ledger delivery", integration_id=integration_id)
         raise _unavailable() from None
+    metrics.WEBHOOKS.labels(answer="ledger").inc()
+    log.info("ledger webhook", integration_id=integration_id, changes=seen, recorded=recorded)
 
 
 def _integration(rt: Runtime, integration_id: str) -> Integration | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask
 
 from sandbox.control import Control
+from sandbox.current_rms import pages
 from sandbox.current_rms.api import api_blueprint
 from sandbox.current_rms.control_routes import install_control_routes
 from sandbox.current_rms.delivery import DEFAULT_WEBHOOK_TIMEOUT, WebhookDeliverer
@@ -39,6 +40,7 @@ def create_app(*, rate_limit: int = DEFAULT_RATE_LIMIT, window: float = DEFAULT_
     control.extra_stats = lambda: {**state.stats(), "refused_429": sum(limiter.refused.values())}
     app.register_blueprint(api_blueprint(state, deliverer, limiter))
     install_control_routes(app, state, deliverer)
+    pages.install(app, state)
     app.extensions["sandbox"] = state
     app.extensions["sandbox_deliverer"] = deliverer
     app.extensions["sandbox_control"] = control

@@ -6,11 +6,10 @@ the delivery thread, tests) never share a record with the store. Reachable as
 """
 from __future__ import annotations
 
-import time
-
 import copy
 import hmac
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -120,7 +119,8 @@ class RentalState:
             account, now = self.account(subdomain), self.now()
             member_id = int(attrs.get("id") or self.next_id("member"))
             self._next["member"] = max(self._next["member"], member_id + 1)
-            membership = attrs.get("membership") if isinstance(attrs.get("membership"), dict) else {}
+            given = attrs.get("membership")
+            membership: dict[str, Any] = given if isinstance(given, dict) else {}
             membership_id = attrs.get("membership_id") or membership.get("id")
             member = records.blank_member(
                 member_id=member_id, membership_id=int(membership_id or self.next_id("record")),
@@ -164,8 +164,9 @@ class RentalState:
         webhook.update({k: attrs[k] for k in _WEBHOOK_FIELDS if k in attrs})
         _validate_webhook(webhook)
         with self.lock:
-            webhook["id"] = self.next_id("webhook")
-            self.account(subdomain).webhooks[webhook["id"]] = webhook
+            webhook_id = self.next_id("webhook")
+            webhook["id"] = webhook_id
+            self.account(subdomain).webhooks[webhook_id] = webhook
             return dict(webhook)
 
     def update_webhook(self, subdomain: str, webhook_id: int,

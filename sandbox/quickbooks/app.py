@@ -114,6 +114,7 @@ def create_app(
         clients=clients,
     )
     app.extensions["sandbox"] = state
+    app.extensions["sandbox_stop"] = state.webhooks.stop
     control.extra_stats = state.stats
     # Counted before the control hooks run, so an injected delay holds a call in flight.
     app.before_request(_enter)

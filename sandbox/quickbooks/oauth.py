@@ -11,9 +11,9 @@ import binascii
 from urllib.parse import urlencode
 
 from flask import Flask, Response, redirect, request
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sandbox.quickbooks.answers import json_response, sandbox
-
 
 #: Where intuit-oauth reads the endpoints: ``AuthClient(environment=<this URL>)`` (its
 #: ``DISCOVERY_URL`` shapes; both environments and the trailing slash are served).
@@ -59,7 +59,7 @@ def revoke() -> Response:
     return Response(status=200)
 
 
-def authorize() -> Response:
+def authorize() -> WerkzeugResponse:
     redirect_uri = request.args.get("redirect_uri", "")
     if not redirect_uri or not request.args.get("client_id"):
         return Response("client_id and redirect_uri are required", status=400)

@@ -122,7 +122,8 @@ class Store:
             self._check_unique(realm, name, exclude=None)
             body = _named_references(realm, body)
             stamp = faults.now_stamp()
-            record = {"Id": realm.next_id(), "SyncToken": "0", "Active": True, "_type": entity}
+            record: dict[str, Any] = {"Id": realm.next_id(), "SyncToken": "0", "Active": True,
+                                      "_type": entity}
             customers.apply(record, body, sparse=True, next_id=realm.next_address_id)
             record["DisplayName"] = name
             record["MetaData"] = {"CreateTime": stamp, "LastUpdatedTime": stamp}

@@ -24,8 +24,15 @@ from sandbox.sage import contacts as records
 from sandbox.sage import fields
 from sandbox.sage.errors import (
     RECORD_INVALID,
-    RECORD_NOT_FOUND, TOO_MANY_REQUESTS, UNEXPECTED_ERROR, UNSUPPORTED_MEDIA_TYPE, error_response,
-    not_found, one_error, sage_error, unauthorised,
+    RECORD_NOT_FOUND,
+    TOO_MANY_REQUESTS,
+    UNEXPECTED_ERROR,
+    UNSUPPORTED_MEDIA_TYPE,
+    error_response,
+    not_found,
+    one_error,
+    sage_error,
+    unauthorised,
 )
 from sandbox.sage.oauth import TokenStore
 from sandbox.sage.state import SageState

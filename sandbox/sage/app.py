@@ -119,7 +119,7 @@ def _install_contact_routes(app: Flask, state: SageState, api: SageApi) -> None:
     def _seed() -> Any:
         data = request.get_json(silent=True) or {}
         with state.lock:
-            business = data.get("tenant") or state.lead_business(_consenting_user(state))
+            business = str(data.get("tenant") or state.lead_business(_consenting_user(state)))
             if business not in state.businesses:
                 state.new_user(business)
             existing = state.contacts_of(business)
@@ -140,7 +140,7 @@ def _install_contact_routes(app: Flask, state: SageState, api: SageApi) -> None:
         data = request.get_json(silent=True) or {}
         with state.lock:
             business, record = _find(state, contact_id)
-            if record is None:
+            if business is None or record is None:
                 return jsonify(error="no such contact"), 404
             changes = data.get("contact") or {}
             errors = records.validate(changes, state.contacts_of(business), own_id=contact_id,
@@ -172,7 +172,8 @@ def _install_contact_routes(app: Flask, state: SageState, api: SageApi) -> None:
         loser, survivor = str(data.get("from") or ""), str(data.get("into") or "")
         with state.lock:
             business, kept = _find(state, survivor)
-            if kept is None or loser == survivor or loser not in state.contacts_of(business):
+            if business is None or kept is None or loser == survivor \
+                    or loser not in state.contacts_of(business):
                 return jsonify(error="no such contacts in one business"), 404
             state.delete(business, loser)
             records.apply(kept, {})

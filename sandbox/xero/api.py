@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from sandbox.xero import contacts as shapes
+from sandbox.xero import settings_api
 from sandbox.xero.events import API_PREFIX, notify
 from sandbox.xero.query import ContactQuery, QueryParseError
 from sandbox.xero.state import ElementResult, Tenant, XeroState
@@ -52,6 +53,8 @@ def build_api(state: XeroState) -> Blueprint:
     api = Blueprint("xero_api", __name__, url_prefix=API_PREFIX)
     _install_gate(api, state)
     _install_routes(api, state)
+    settings_api.install(api, state, answer=answer, envelope=envelope, exception=exception,
+                         not_found=lambda: Response(NOT_FOUND, 404, mimetype="text/plain"))
     return api
 
 

@@ -22,7 +22,13 @@ from sandbox.xero import ledger, pages
 from sandbox.xero.api import build_api
 from sandbox.xero.oauth import build_oauth
 from sandbox.xero.state import IDEMPOTENCY_WINDOW, XeroState
-from sandbox.xero.throttle import APP_MINUTE_LIMIT, CONCURRENT_LIMIT, DAY_LIMIT, MINUTE_LIMIT, Throttle
+from sandbox.xero.throttle import (
+    APP_MINUTE_LIMIT,
+    CONCURRENT_LIMIT,
+    DAY_LIMIT,
+    MINUTE_LIMIT,
+    Throttle,
+)
 from sandbox.xero.tokens import ACCESS_TOKEN_LIFETIME, REFRESH_GRACE, Grant, TokenStore
 
 DEFAULT_SCOPE = "offline_access accounting.contacts accounting.settings.read"
@@ -56,6 +62,7 @@ def create_app(
     )
     app = Flask(__name__)
     app.extensions["sandbox"] = state
+    app.extensions["sandbox_stop"] = state.webhooks.stop
     control = Control()
     control.install(app, reset=state.reset)
     control.extra_stats = lambda: {

@@ -63,7 +63,9 @@ ADDRESS_FIELDS = {
 PHONE_FIELDS = {"PhoneNumber": 50, "PhoneAreaCode": 10, "PhoneCountryCode": 20}
 #: Copied from a write as given (stored, echoed back); every other writable key is accepted
 #: and ignored (tax types, tracking, payment terms...): this integration never sends them.
-KEPT_AS_GIVEN = ("ContactPersons", "ContactGroups", "TaxNumberType", "DefaultCurrency")
+#: ``ContactGroups`` is not among them: a contact joins a group through the group
+#: (``sandbox.xero.settings``); whether a Contact write can set it is unconfirmed.
+KEPT_AS_GIVEN = ("ContactPersons", "TaxNumberType", "DefaultCurrency", "SalesDefaultAccountCode")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -193,6 +195,9 @@ def render(contact: dict[str, Any], *, with_merge: bool = False,
     })
     if not summary:
         shown["ContactPersons"] = contact["ContactPersons"]
+    for key in ("DefaultCurrency", "SalesDefaultAccountCode"):
+        if contact.get(key):
+            shown[key] = contact[key]
     return shown
 
 

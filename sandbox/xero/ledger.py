@@ -28,6 +28,7 @@ from sandbox.xero import contacts as shapes
 from sandbox.xero.events import intent_to_receive, notify
 from sandbox.xero.state import XeroState
 
+
 def install(app: Flask, state: XeroState) -> None:
     def body() -> dict[str, Any]:
         given = request.get_json(silent=True)

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.models import same_name
-from sandbox.xero import contacts as shapes
-from sandbox.xero.throttle import Throttle
 from sandbox.webhooks import WebhookSender, xero_sender
+from sandbox.xero import contacts as shapes
+from sandbox.xero import settings
+from sandbox.xero.throttle import Throttle
 from sandbox.xero.tokens import TokenStore
 
 #: How long an ``Idempotency-Key`` replays its first answer. The spec gives none; the
@@ -32,6 +33,8 @@ class Tenant:
     name: str
     short_code: str
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ContactGroupID -> group, with the ids of its contacts (``sandbox.xero.settings``)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,7 +113,8 @@ class XeroState:
             return ElementResult(echo=shapes.echo(element, target_id, ["Contact not found."]))
         base = current or shapes.blank_contact(shapes.new_contact_id())
         merged = shapes.apply(base, element)
-        errors = shapes.field_errors(merged) + self._clashes(tenant, merged)
+        errors = (shapes.field_errors(merged) + settings.default_errors(merged)
+                  + self._clashes(tenant, merged))
         if errors:
             return ElementResult(echo=shapes.echo(element, target_id or shapes.ZERO_ID, errors))
         merged["UpdatedDateUTC"] = shapes.msdate()
@@ -164,6 +168,33 @@ class XeroState:
         with self.lock:
             return tenant.contacts.pop(contact_id.lower())
 
+    # -- contact groups ---------------------------------------------------------------------
+    def add_group(self, tenant: Tenant, name: str) -> dict[str, Any]:
+        with self.lock:
+            group = settings.new_group(name)
+            tenant.groups[group["ContactGroupID"]] = group
+            return group
+
+    def join_group(self, tenant: Tenant, group_id: str, contact_ids: list[str]) -> list[dict[str, Any]]:
+        """Add contacts to a group; ``KeyError`` for an unknown group or contact."""
+        with self.lock:
+            group = tenant.groups[group_id.lower()]
+            joined = [tenant.contacts[c.lower()] for c in contact_ids]
+            for contact in joined:
+                if contact["ContactID"] not in group["contact_ids"]:
+                    group["contact_ids"].append(contact["ContactID"])
+                    contact["ContactGroups"] = [*contact["ContactGroups"], settings.group_summary(group)]
+                    contact["UpdatedDateUTC"] = shapes.msdate()
+            return joined
+
+    def leave_group(self, tenant: Tenant, group_id: str, contact_id: str) -> None:
+        with self.lock:
+            group = tenant.groups[group_id.lower()]
+            contact = tenant.contacts[contact_id.lower()]
+            group["contact_ids"] = [c for c in group["contact_ids"] if c != contact["ContactID"]]
+            contact["ContactGroups"] = [g for g in contact["ContactGroups"]
+                                        if g["ContactGroupID"] != group["ContactGroupID"]]
+
     # -- idempotency ------------------------------------------------------------------------
     def stored_answer(self, tenant_id: str, key: str) -> StoredAnswer | None:
         with self.lock:
@@ -182,6 +213,7 @@ class XeroState:
         with self.lock:
             for tenant in self.tenants.values():
                 tenant.contacts.clear()
+                tenant.groups.clear()
             self.answers.clear()
             self.sequences.clear()
             self.replays = 0

@@ -18,7 +18,11 @@ from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 from quickbooks import QuickBooks
 from quickbooks.cdc import change_data_capture
-from quickbooks.exceptions import ObjectNotFoundException, QuickbooksException, ValidationException
+from quickbooks.exceptions import (
+    ObjectNotFoundException,
+    QuickbooksException,
+    ValidationException,
+)
 from quickbooks.objects.base import Address, EmailAddress, Ref
 from quickbooks.objects.companycurrency import CompanyCurrency
 from quickbooks.objects.customer import Customer

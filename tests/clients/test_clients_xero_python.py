@@ -17,7 +17,16 @@ import pytest
 import requests
 import urllib3
 from requests_oauthlib import OAuth2Session
-from xero_python.accounting import AccountingApi, Address, Contact, Contacts, Phone
+from xero_python.accounting import (
+    AccountingApi,
+    Address,
+    Contact,
+    ContactGroup,
+    ContactGroups,
+    Contacts,
+    CurrencyCode,
+    Phone,
+)
 from xero_python.api_client import ApiClient, Configuration
 from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
 from xero_python.exceptions import AccountingBadRequestException, RateLimitException
@@ -205,3 +214,40 @@ def test_if_modified_since_returns_only_later_changes_archived_included(sdk: Sdk
     assert [str(c.contact_id) for c in active_only] == [edited]
     assert old in {str(c.contact_id) for c in everything}
     assert later == []
+
+
+def test_defaults_lookups_and_group_membership_through_the_sdk(sdk: Sdk) -> None:
+    # Given what a client reads to check its defaults (issue 15)
+    currencies = {_text(c.code) for c in sdk.accounting.get_currencies(sdk.tenant).currencies}
+    sales = [a.code for a in sdk.accounting.get_accounts(sdk.tenant).accounts
+             if _text(a.type) == "REVENUE" and _text(a.status) == "ACTIVE"]
+    group = sdk.accounting.create_contact_group(
+        sdk.tenant, ContactGroups(contact_groups=[ContactGroup(name="Rental customers")])
+    ).contact_groups[0]
+    assert {"NZD", "GBP"} <= currencies and "200" in sales
+    # When a contact is made with them, then joins the group
+    made = sdk.accounting.create_contacts(sdk.tenant, Contacts(contacts=[Contact(
+        name="Defaulted", default_currency=CurrencyCode.GBP, sales_default_account_code="200")])
+    ).contacts[0]
+    sdk.accounting.create_contact_group_contacts(
+        sdk.tenant, group.contact_group_id, Contacts(contacts=[Contact(contact_id=made.contact_id)]))
+    # Then
+    read = sdk.accounting.get_contact(sdk.tenant, made.contact_id).contacts[0]
+    assert _text(read.default_currency) == "GBP" and read.sales_default_account_code == "200"
+    assert [g.name for g in read.contact_groups] == ["Rental customers"]
+    members = sdk.accounting.get_contact_group(sdk.tenant, group.contact_group_id)
+    assert [c.contact_id for c in members.contact_groups[0].contacts] == [made.contact_id]
+    groups = sdk.accounting.get_contact_groups(sdk.tenant).contact_groups
+    assert [g.name for g in groups] == ["Rental customers"]
+
+
+def _text(value: Any) -> str:
+    """The SDK gives some enums as Enum members, others as plain strings."""
+    return str(getattr(value, "value", value))
+
+
+def test_an_unknown_account_code_is_refused(sdk: Sdk) -> None:
+    with pytest.raises(AccountingBadRequestException) as refused:
+        sdk.accounting.create_contacts(sdk.tenant, Contacts(contacts=[Contact(
+            name="Wrong account", sales_default_account_code="210")]))  # archived
+    assert "account code '210'" in refused.value.reason

@@ -150,7 +150,8 @@ def signed_webhook(api: Recorder, integration: dict[str, Any], secret: str, memb
 
 
 def sync(api: Recorder, sandbox: Any, integration: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
-    membership = {"id": 205000, "number": f"ACC-{uuid.uuid4().hex[:8]}", "tax_number": "GB123456789"}
+    # At most 10 characters: Sage refuses a longer contact reference (Swagger maxLength 10).
+    membership = {"id": 205000, "number": f"A-{uuid.uuid4().hex[:8]}", "tax_number": "GB123456789"}
     member = seed_organisation(sandbox, integration["subdomain"], membership=membership)
     signing = next((s for s in secrets if s.startswith("signing-")), None)
     if integration["source"]["signed"]:

@@ -2,8 +2,6 @@
 receiver that records the webhook deliveries it gets."""
 from __future__ import annotations
 
-from tests.support import SAMPLES
-
 import json
 import threading
 from typing import Any, Iterator
@@ -14,6 +12,7 @@ from flask import Flask, request
 
 from sandbox.current_rms import create_app
 from sandbox.runner import ServerThread
+from tests.support import SAMPLES
 
 SUBDOMAIN = "acme"
 API_KEY = "acme-key-1"

@@ -154,3 +154,27 @@ def test_reset_forgets_companies_and_windows(serve: Callable[..., ServerThread])
     fresh = Company(server, tenant=company.realm)
     assert fresh.query("select * from Customer").json()["QueryResponse"] == {}
     assert requests.get(f"{server.url}/_sandbox/stats", timeout=TIMEOUT).json()["refused_429"] == 0
+
+
+def test_the_openid_discovery_document_names_this_stand_ins_endpoints(
+        serve: Callable[..., ServerThread]) -> None:
+    # Given (issue 17, gap 7: intuit-oauth reads its endpoints from this document)
+    server = serve()
+    # When
+    documents = [requests.get(f"{server.url}/.well-known/{name}", timeout=TIMEOUT)
+                 for name in ("openid_configuration/", "openid_sandbox_configuration")]
+    # Then
+    assert [d.status_code for d in documents] == [200, 200]
+    document = documents[0].json()
+    assert document["token_endpoint"] == f"{server.url}/oauth2/v1/tokens/bearer"
+    assert document["authorization_endpoint"] == f"{server.url}/connect/oauth2"
+    for key in ("revocation_endpoint", "issuer", "jwks_uri", "userinfo_endpoint"):
+        assert document[key].startswith(server.url)
+
+
+def test_revoke_cuts_the_realms_tokens(serve: Callable[..., ServerThread]) -> None:
+    company = Company(serve())
+    answer = requests.post(f"{company.url}/oauth2/v1/tokens/revoke", auth=CLIENT, timeout=TIMEOUT,
+                           json={"token": company.refresh_token})
+    assert answer.status_code == 200
+    assert company.query("select * from Customer").status_code == 401

@@ -12,6 +12,7 @@ import requests
 from sandbox.runner import ServerThread
 from sandbox.sage import create_app
 
+
 @pytest.fixture(scope="module")
 def sage_server() -> Iterator[ServerThread]:
     with ServerThread(create_app(rate_limit=1000, window=60.0)) as server:

@@ -106,3 +106,15 @@ def test_a_revoked_connection_refuses_its_tokens(xero):
     # Then
     assert answer.status_code == 401 and answer.json()["Detail"] == "AuthenticationUnsuccessful"
     assert refresh.json() == {"error": "invalid_grant"}
+
+
+def test_connections_answers_in_the_sdks_casing_too(xero_server):
+    # Given (issue 17, gap 3: xero-python asks for /Connections)
+    tokens = requests.post(f"{xero_server.url}/_sandbox/tokens", json={}, timeout=5).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    # When
+    answers = [requests.get(f"{xero_server.url}/{path}", headers=headers, timeout=5)
+               for path in ("connections", "Connections")]
+    # Then
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json()[0]["tenantId"] == answers[1].json()[0]["tenantId"] == tokens["tenant"]
