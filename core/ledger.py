@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal, Union
+from typing import Any, Literal, Union, cast
 
 from core.models import Contact, ContactFields, Organisation
 
@@ -139,9 +139,9 @@ class Unchanged:
 LedgerStep = Union[Skip, Fail, ReadSurvivor, Relink, MarkBroken, Reactivate, Recreate, WriteBack, Drift, Unchanged]
 
 
-def archive_policy(policies: dict | None) -> ArchivePolicy:
+def archive_policy(policies: dict[str, Any] | None) -> ArchivePolicy:
     value = (policies or {}).get("on_contact_archived") or DEFAULT_ARCHIVE_POLICY
-    return value if value in ARCHIVE_POLICIES else DEFAULT_ARCHIVE_POLICY  # type: ignore[return-value]
+    return cast(ArchivePolicy, value) if value in ARCHIVE_POLICIES else DEFAULT_ARCHIVE_POLICY
 
 
 def decide_change(s: LedgerSituation) -> LedgerStep:
@@ -262,7 +262,7 @@ class ChangeSeen:
     via: str
     operation: str = "update"
     merged_into: str | None = None
-    detail: dict = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
 
     def source_event_id(self) -> str:
         """``ledger:<contact id>:<the change's own stamp, UTC, to the millisecond>``.
@@ -280,7 +280,7 @@ class ChangeSeen:
         suffix = f":merged:{self.merged_into}" if self.merged_into else ""
         return f"ledger:{self.contact_id}:{stamp}{suffix}"[:120]
 
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         return {"contact_id": self.contact_id, "changed_at": self.changed_at.isoformat(),
                 "via": self.via, "operation": self.operation, "merged_into": self.merged_into,
                 **({"detail": self.detail} if self.detail else {})}

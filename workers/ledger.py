@@ -100,7 +100,7 @@ def run_claimed(rt: Runtime, event: Event) -> str:
         return "queued"
     try:
         change = ChangeRun(rt, integration, event, claimed.lock)
-        return processing.settle(rt, integration, claimed, change.run).status  # type: ignore[arg-type]
+        return processing.settle(rt, integration, claimed, change.run).status
     finally:
         claimed.lock.release()
 
@@ -226,8 +226,9 @@ class ChangeRun:
         """One overwrite with the organisation's fields ("Current RMS wins"). The key names
         this event: a retry of it is replayed, a later change is a new write."""
         self._fence()
-        return self.provider.update_contact(contact_id, organisation.fields,
-                                            idempotency_key=self._scope(f"update:{contact_id}"))
+        contact: Contact = self.provider.update_contact(
+            contact_id, organisation.fields, idempotency_key=self._scope(f"update:{contact_id}"))
+        return contact
 
     def _store(self, s: LedgerSituation, contact: Contact, digest: str | None) -> None:
         assert s.link is not None

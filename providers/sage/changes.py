@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
-from core.ledger import ChangeSeen, LedgerContact
+from core.ledger import ChangeSeen, ContactState, LedgerContact
 from providers.sage import mapping
 from providers.sage.client import PAGE_SIZE, SageProvider
 
@@ -76,7 +76,7 @@ def _pages(provider: SageProvider, params: dict[str, str]) -> Iterator[dict[str,
 
 def to_ledger(item: dict[str, Any]) -> LedgerContact:
     contact = mapping.to_contact(item)
-    state = "deleted" if item.get("deleted_at") else ("active" if contact.active else "archived")
+    state: ContactState = "deleted" if item.get("deleted_at") else ("active" if contact.active else "archived")
     return LedgerContact(contact=contact, state=state, fields=mapping.to_fields(item),
                          updated_at=parse_time(item.get("updated_at")))
 
