@@ -106,6 +106,12 @@ def test_a_hand_edit_is_reported_as_drift_when_the_policy_is_off(
     event = wait_ledger_event(client, admin, integration, contact_id)
     assert event["outcome"]["action"] == "none" and event["outcome"]["drift"] == ["email"], event
     assert xero_writes(sandbox, calls) == []
+    # A ledger event replays like any event (through the outbox relay and the sync actor)
+    replay = client.post(f"/api/events/{event['id']}/replay", headers=admin)
+    assert replay.status_code == 202
+    again = wait_for(lambda: (e := client.get(f"/api/events/{event['id']}", headers=admin).get_json())
+                     ["attempts"] == 2 and e["status"] == "succeeded" and e)
+    assert again["outcome"]["drift"] == ["email"]
 
 
 def test_a_merge_is_followed_and_the_survivor_gets_the_organisations_fields(
