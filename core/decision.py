@@ -36,6 +36,18 @@ class CurrentLink:
 
 
 @dataclass(frozen=True)
+class SentBefore:
+    """An earlier create of this organisation whose outcome is unknown (its marker)."""
+
+    name: str
+    #: Digest of the fields it sent ("" when not known).
+    digest: str
+    #: The identical request can be sent again and the system will replay its answer (a lone
+    #: create, within the system's idempotency-key window); otherwise look up what was sent.
+    replayable: bool
+
+
+@dataclass(frozen=True)
 class Situation:
     kind: EventKind
     organisation: Organisation | None  #: None: the member no longer exists
@@ -45,8 +57,10 @@ class Situation:
     names_unique: bool
     #: A replay: write the contact even if nothing changed.
     force_write: bool = False
-    #: A create may already have happened (marker left by an earlier attempt).
-    create_pending: bool = False
+    #: A create may already have happened: what it sent (the marker of an earlier attempt).
+    sent: SentBefore | None = None
+    resent: Lookup | None = None  #: answer of sending that identical create again
+    found_sent: Lookup | None = None  #: answer of looking up the name that create sent
     named: Lookup | None = None  #: answer for ``linked_contact_field``'s value
     by_name: Lookup | None = None  #: answer for a same-name look-up
     clash: NameClash | None = None  #: the create was refused for its name
@@ -78,11 +92,28 @@ class Create:
 
 
 @dataclass(frozen=True)
+class Resend:
+    """Send the earlier create again, byte for byte, with its idempotency key."""
+
+
+@dataclass(frozen=True)
+class LookUpSent:
+    """Look up the contact by the name (and account number) the earlier create sent."""
+
+
+@dataclass(frozen=True)
+class Forget:
+    """The earlier create certainly made nothing: clear its marker, then decide afresh."""
+
+
+@dataclass(frozen=True)
 class LinkTo:
     contact: Contact
     overwrite: bool
     #: The contact is the one an interrupted create of ours made: report it as created.
     adopted: bool = False
+    #: Without ``overwrite``: the digest of what the contact is known to hold (None: unknown).
+    holds: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +126,10 @@ class Nothing:
     why: Literal["unchanged", "policy"]
 
 
-Step = Union[Skip, Fail, LookUpNamed, LookUpByName, Create, LinkTo, Overwrite, Nothing]
+Step = Union[
+    Skip, Fail, LookUpNamed, LookUpByName, Create, Resend, LookUpSent, Forget, LinkTo, Overwrite,
+    Nothing,
+]
 
 
 def decide(s: Situation) -> Step:
@@ -112,8 +146,8 @@ def decide(s: Situation) -> Step:
     named = org.custom_field(s.policies.linked_contact_field)
     if named:
         return _link_named(s, named)
-    if s.create_pending:
-        return _adopt_or_create(s)
+    if s.sent is not None:
+        return _after_unknown_create(s, s.sent)
     if _should_create(s):
         return _create(s)
     return Nothing("policy")
@@ -146,14 +180,22 @@ def _should_create(s: Situation) -> bool:
     return s.policies.create_contact_on_edit_if_unlinked
 
 
-def _adopt_or_create(s: Situation) -> Step:
-    """An earlier attempt may have created the contact before it died: look first, whatever
-    the policies say, and adopt the contact of that name rather than create a second one."""
-    if s.by_name is None:
-        return LookUpByName()
-    if s.by_name.contact is not None and s.by_name.linked_elsewhere is None:
-        return LinkTo(s.by_name.contact, overwrite=True, adopted=True)
-    return _create(s)
+def _after_unknown_create(s: Situation, sent: SentBefore) -> Step:
+    """An earlier attempt sent a create and never learned its outcome. Whatever the policies
+    say, find that create: send it again identically (the system replays its answer: the
+    contact it made, or a refusal, which proves it made none) or, where that cannot be done,
+    look up what it sent. Only that contact is adopted; nothing found means nothing was made."""
+    assert s.organisation is not None
+    found = s.resent if sent.replayable else s.found_sent
+    if found is None:
+        return Resend() if sent.replayable else LookUpSent()
+    if found.contact is None:
+        return Forget()
+    if found.linked_elsewhere is not None:
+        return Fail(_linked_elsewhere_reason(s, found.contact, found.linked_elsewhere))
+    current = s.organisation.fields.digest()
+    stale = s.force_write or not sent.digest or sent.digest != current
+    return LinkTo(found.contact, overwrite=stale, adopted=True, holds=None if stale else current)
 
 
 def _create(s: Situation) -> Step:
@@ -182,10 +224,15 @@ def _link_same_name(s: Situation, found: Lookup) -> Step:
 
 def _linked_elsewhere_reason(s: Situation, contact: Contact, other: LinkedElsewhere) -> str:
     assert s.organisation is not None
+    return already_linked(contact, other, s.organisation)
+
+
+def already_linked(contact: Contact, other: LinkedElsewhere, organisation: Organisation) -> str:
+    """The one wording of "this contact belongs to another organisation"."""
     return (
         f"contact '{contact.name}' ({contact.id}) is already linked to organisation "
         f"{other.organisation_id} '{other.organisation_name}'; organisation "
-        f"{s.organisation.id} '{s.organisation.name}' cannot be linked to it too"
+        f"{organisation.id} '{organisation.name}' cannot be linked to it too"
     )
 
 

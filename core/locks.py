@@ -15,13 +15,20 @@ rental-system fetch, a refresh, create → name clash → look-up → update, ea
 rate-limit wait) could take about 5 × 23.05 + 4 × 30 ≈ 235 s: a sync should ``check()`` before
 each write (which it must anyway) or ``extend()`` after each outside call.
 
+Since issue 12 the TTL no longer has to cover a whole sync: while a sync runs, a keeper
+(``workers.keeper``) renews its locks and its events' leases every third of the TTL, through
+rate-limit waits, token refreshes and calls alike, and the fence is checked right before each
+request is sent (``providers.base.FencedGate``), after every wait. What is left between the last
+check and a write landing is one call, at most connect + read timeout; ``check_budget`` refuses
+at start-up a TTL that cannot cover it.
+
 Redis round trips: one per ``acquire``, ``check``, ``extend`` and ``release``.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from core.errors import LockBusy, LockLost
+from core.errors import ConfigError, LockBusy, LockLost
 
 #: Seconds one outside call can take: connect + read timeout (``ProviderContext.timeout``).
 CALL_SECONDS = 3.05 + 20.0
@@ -117,3 +124,19 @@ class OrganisationLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def check_budget(ttl: float, timeout: tuple[float, float]) -> None:
+    """Stop a process whose lock TTL cannot cover one call after the last fencing check.
+
+    The fencing check renews the lock to a full TTL right before the request is sent; from
+    there the call lasts at most connect + read timeout, which must end before the TTL does
+    (the keeper renews meanwhile, but a frozen process renews nothing)."""
+    connect, read = timeout
+    needed = connect + read
+    if ttl <= needed:
+        raise ConfigError(
+            f"LOCK_TTL_SECONDS={ttl:g} is too short for one call after the fencing check: "
+            f"HTTP_CONNECT_TIMEOUT_SECONDS + HTTP_READ_TIMEOUT_SECONDS = {connect + read:g} s, "
+            f"so LOCK_TTL_SECONDS must be above {needed:g} (or shorten those timeouts)"
+        )

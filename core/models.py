@@ -7,10 +7,59 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any, Literal
 
 EventKind = Literal["create", "update"]
 OutcomeAction = Literal["created", "updated", "linked", "none"]
+
+
+class EventStatus(StrEnum):
+    """Where an event stands (CONTRACT §6). Stored and answered as its value."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+    @classmethod
+    def owed(cls) -> tuple[EventStatus, ...]:
+        """Waiting for a worker: sent (again) by the outbox relay."""
+        return (cls.QUEUED, cls.RETRYING)
+
+    @classmethod
+    def final(cls) -> tuple[EventStatus, ...]:
+        """Settled: only a replay moves it again."""
+        return (cls.SUCCEEDED, cls.SKIPPED, cls.FAILED)
+
+
+class IntegrationStatus(StrEnum):
+    """CONTRACT §3: ``disabled`` is set by the administrator, ``reconnect_needed`` by the
+    service when a refresh token or API key is refused."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    RECONNECT_NEEDED = "reconnect_needed"
+
+
+class JobStatus(StrEnum):
+    """Where a bulk job stands (CONTRACT §7)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def unfinished(cls) -> tuple[JobStatus, ...]:
+        return (cls.QUEUED, cls.RUNNING)
+
+    @classmethod
+    def finished(cls) -> tuple[JobStatus, ...]:
+        return (cls.SUCCEEDED, cls.FAILED, cls.CANCELLED)
 
 
 @dataclass(frozen=True)

@@ -78,20 +78,22 @@ class Limits:
                 raise ValueError(f"Limits.{name} must be at least 1, or None for no limit")
 
 
-#: Published per-tenant limits (providers.md A5, B5, C5; current_rms.md 2.1).
-DEFAULT_LIMITS: dict[str, Limits] = {
-    "xero": Limits(per_minute=60, concurrent=5, per_day=5000, app_per_minute=10000),
-    # "10 requests/s per realm ID and app"; the older wording said "10 concurrent requests",
-    # so both are applied (the safer reading). 40 batch/min is the per realm+app figure.
-    "quickbooks": Limits(per_minute=500, per_second=10, concurrent=10, batch_per_minute=40),
-    # v3.1 figures are unconfirmed: 100/min is the lower published figure (v3.0 said 200/60 s).
-    # The unverified 2,500/day is not applied: it would stretch a 10,000-contact export over
-    # four days, while a real daily 429 is handled by ``penalise`` and the event's retry.
-    "sage": Limits(per_minute=100),
-    # Current RMS publishes no figures (current_rms.md 2.1 "[NF]"); one call a second and two at
-    # a time is a conservative guess that still fetches an organisation per sync promptly.
-    "current_rms": Limits(per_minute=60, concurrent=2),
-}
+#: Current RMS publishes no figures (current_rms.md 2.1 "[NF]"); one call a second and two at
+#: a time is a conservative guess that still fetches an organisation per sync promptly.
+RENTAL_SYSTEM = "current_rms"
+RENTAL_LIMITS = Limits(per_minute=60, concurrent=2)
+
+
+def published_limits(system: str) -> Limits:
+    """The published limits of ``system``: the rental system's above, each accounting system's
+    on its provider class (``published_limits``). ``KeyError`` for an unknown system."""
+    if system == RENTAL_SYSTEM:
+        return RENTAL_LIMITS
+    # Imported here: provider packages import this module.
+    from providers.registry import PUBLISHED_LIMITS
+
+    return PUBLISHED_LIMITS[system]
+
 
 # KEYS[1] penalty, KEYS[2] live waiters, KEYS[3] concurrency slots, KEYS[4..] window logs.
 # ARGV[1] slot id, [2] priority, [3] slot ttl ms, [4] live marker margin ms, [5] patience ms,

@@ -8,25 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from core.errors import ConfigError
 
-#: Provider kinds and the env-var prefix of their URLs and app credentials.
-PROVIDER_PREFIXES = {"xero": "XERO", "quickbooks": "QUICKBOOKS", "sage": "SAGE"}
+if TYPE_CHECKING:
+    from providers.base import ProviderUrls
 
-DEFAULT_URLS = {
-    "CURRENT_RMS_API_URL": "https://api.current-rms.com/api/v1",
-    "XERO_API_URL": "https://api.xero.com/api.xro/2.0",
-    "XERO_TOKEN_URL": "https://identity.xero.com/connect/token",
-    "XERO_AUTHORIZE_URL": "https://login.xero.com/identity/connect/authorize",
-    "QUICKBOOKS_API_URL": "https://quickbooks.api.intuit.com/v3",
-    "QUICKBOOKS_TOKEN_URL": "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
-    "QUICKBOOKS_AUTHORIZE_URL": "https://appcenter.intuit.com/connect/oauth2",
-    "SAGE_API_URL": "https://api.accounting.sage.com/v3.1",
-    "SAGE_TOKEN_URL": "https://oauth.accounting.sage.com/token",
-    "SAGE_AUTHORIZE_URL": "https://www.sageone.com/oauth2/auth/central?filter=apiv3.1",
-}
+CURRENT_RMS_API_URL = "https://api.current-rms.com/api/v1"
 
 
 @dataclass(frozen=True)
@@ -50,7 +39,8 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     reconcile_interval_seconds: int = 300
     event_retention_days: int = 90
-    current_rms_api_url: str = DEFAULT_URLS["CURRENT_RMS_API_URL"]
+    current_rms_api_url: str = CURRENT_RMS_API_URL
+    #: Each registered accounting system's URLs and app credentials, by kind.
     providers: dict[str, ProviderApp] = field(default_factory=dict)
     #: Largest webhook body accepted (CONTRACT §4: 413 above 1 MiB).
     max_webhook_bytes: int = 1024 * 1024
@@ -82,8 +72,8 @@ class Settings:
             public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
             reconcile_interval_seconds=_parse(env, "RECONCILE_INTERVAL_SECONDS", int, "300"),
             event_retention_days=_parse(env, "EVENT_RETENTION_DAYS", int, "90"),
-            current_rms_api_url=_url(env, "CURRENT_RMS_API_URL"),
-            providers={kind: _provider_app(env, prefix) for kind, prefix in PROVIDER_PREFIXES.items()},
+            current_rms_api_url=_url(env, "CURRENT_RMS_API_URL", CURRENT_RMS_API_URL),
+            providers=_provider_apps(env),
             lock_ttl_seconds=_parse(env, "LOCK_TTL_SECONDS", float, "120"),
             retry_give_up_seconds=_parse(env, "RETRY_GIVE_UP_SECONDS", float, str(24 * 3600)),
             retry_min_seconds=_parse(env, "RETRY_MIN_SECONDS", float, "5"),
@@ -132,18 +122,36 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be 1 or 0: {raw!r}")
 
 
-def _url(env: Mapping[str, str], name: str) -> str:
-    value = (env.get(name) or DEFAULT_URLS[name]).rstrip("/")
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).rstrip("/")
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name} must be an http(s) URL: {value!r}")
     return value
 
 
-def _provider_app(env: Mapping[str, str], prefix: str) -> ProviderApp:
+def _provider_apps(env: Mapping[str, str]) -> dict[str, ProviderApp]:
+    """One ``ProviderApp`` per registered kind; its variables' prefix and default URLs are
+    facts of its provider class (``env_prefix``, ``default_urls``)."""
+    # Imported here, not at the top: provider packages import core modules.
+    from providers import registry
+
+    apps: dict[str, ProviderApp] = {}
+    for kind in registry.kinds():
+        try:
+            cls = registry.provider_class(kind)
+        except (ImportError, AttributeError, TypeError) as error:
+            raise ConfigError(
+                f"provider {kind!r} ({registry.PROVIDERS[kind]}) cannot be loaded: {error}"
+            ) from None
+        apps[kind] = _provider_app(env, cls.env_prefix, cls.default_urls)
+    return apps
+
+
+def _provider_app(env: Mapping[str, str], prefix: str, defaults: ProviderUrls) -> ProviderApp:
     return ProviderApp(
-        api_url=_url(env, f"{prefix}_API_URL"),
-        token_url=_url(env, f"{prefix}_TOKEN_URL"),
-        authorize_url=_url(env, f"{prefix}_AUTHORIZE_URL"),
+        api_url=_url(env, f"{prefix}_API_URL", defaults.api),
+        token_url=_url(env, f"{prefix}_TOKEN_URL", defaults.token),
+        authorize_url=_url(env, f"{prefix}_AUTHORIZE_URL", defaults.authorize),
         client_id=env.get(f"{prefix}_CLIENT_ID") or None,
         client_secret=env.get(f"{prefix}_CLIENT_SECRET") or None,
     )

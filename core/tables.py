@@ -115,6 +115,9 @@ class Event(Base):
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # branch alerts: a failed event resolved by a person (CONTRACT §6).
+    resolved_at: Mapped[datetime | None]
+    resolved_note: Mapped[str | None] = mapped_column(Text)
 
 
 class EventAttempt(Base):
@@ -183,6 +186,77 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+# -- pipeline (issue 12): what a create sent -------------------------------------------------
+class SentCreate(Base):
+    """The "create pending" marker, recording exactly what was sent: written (committed) right
+    before a create goes out, removed once the link is stored or the create was certainly
+    refused or never sent. A retry that finds one re-sends the identical request (the system
+    replays its answer) or, past the system's key window, looks up the name and account number
+    it sent; it never adopts anything else (DESIGN "Invariants")."""
+
+    __tablename__ = "sent_creates"
+
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: Whether a request carrying this create may have reached the system.
+    sent: Mapped[bool] = mapped_column(Boolean, default=True)
+    name: Mapped[str] = mapped_column(String(500))
+    account_number: Mapped[str] = mapped_column(String(200), default="")
+    #: The idempotency scope the provider hashed with the body; "" when the create went out in a
+    #: batch (the key covered the whole request, which cannot be re-sent for one element).
+    idempotency_key: Mapped[str] = mapped_column(String(300), default="")
+    #: ``ContactFields.digest()`` of what was sent ("" when not known: an older marker).
+    body_digest: Mapped[str] = mapped_column(String(64), default="")
+    #: The fields sent, so that the identical body can be built again.
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- branch alerts: alerts recorded before they are sent (CONTRACT §12) ---
+
+
+class Alert(Base):
+    """One alert: recorded first (in the transaction that notices its condition), then sent
+    to each receiver by the alerts actor, with retries, until ``give_up_at``."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_due", "status", "next_attempt_at"),
+        Index("ix_alerts_kind", "kind", "integration_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(40))
+    integration_id: Mapped[str | None] = mapped_column(String(32))
+    #: The alert as sent: {"alert", "integration_id", "integration_name", "count", "reasons",
+    #: "ops_url", "text"}.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: ``pending`` (some receiver still owed), ``sent``, ``failed`` (gave up), ``no_receivers``.
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: One entry per receiver: {"target", "index", "label", "status", "attempts", "last_error",
+    #: "sent_at"}. Receivers are named by position, never by URL (Slack URLs are secrets).
+    deliveries: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime | None]
+    give_up_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: ``events_failed``: the latest ``finished_at`` this digest covers (the next starts after).
+    covers_until: Mapped[datetime | None]
+
+
+class AlertCondition(Base):
+    """A condition that has been alerted about and has not cleared since (edge-triggered:
+    one alert when it starts, another only after it has cleared and come back)."""
+
+    __tablename__ = "alert_conditions"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    since: Mapped[datetime] = mapped_column(default=utcnow)
+    alert_id: Mapped[str | None] = mapped_column(String(32))
 
 
 # --- ledger (branch ``ledger``): changes made in the accounting system (CONTRACT §10) -------

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol
+from datetime import timedelta
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Protocol
 
 from core.errors import Rejected
 from core.models import Contact, ContactFields
+from core.ratelimit import Limits
 
 
 class TokenSource(Protocol):
@@ -63,11 +66,87 @@ class ProviderContext:
 def idempotency_key(scope: str, body: bytes, *, length: int = 32) -> str:
     """A key derived from the caller's scope and the exact body sent (DESIGN step 3).
 
-    ``scope`` names integration, organisation and operation; hashing the exact body in means a
-    retry with a changed body (a fresh QuickBooks SyncToken, say) is never answered with the
-    old reply. ``length`` hex digits: Xero allows 128, QuickBooks' ``requestid`` 50, Sage 32.
+    ``scope`` names the integration, the organisation, the operation AND the event and its
+    attempt (``workers.executor``), never the body alone: two edits that happen to send the same
+    body (an email a -> b -> a, a replay undoing a hand edit) are two writes, and a key that
+    only hashed the body would have the system replay the first answer and write nothing.
+    A retry after an unknown outcome that must be answered from the first reply re-sends the
+    first request with its recorded scope (the create marker), not a new one. Hashing the
+    exact body in as well means a changed body (a fresh QuickBooks SyncToken) is never
+    answered with an old reply. ``length`` hex digits: Xero allows 128, QuickBooks' ``requestid``
+    50, Sage 32.
     """
     return hashlib.sha256(scope.encode() + b"\n" + body).hexdigest()[:length]
+
+
+class FencedGate:
+    """The rate-limit gate with the fencing check right behind it (DESIGN "Invariants").
+
+    ``ApiClient`` takes the access token (perhaps after a refresh), then waits at the gate, then
+    sends. Checking the fence here, after every wait and just before the bytes go out, leaves
+    only the call itself (connect + read timeout) between the last check and the write landing;
+    ``core.locks.check_budget`` keeps that below the lock's TTL. A 401 goes round again, and is
+    fenced again. ``check`` raises ``LockLost``; the slot is given back first."""
+
+    def __init__(self, inner: CallGate | None, check: Callable[[], None]) -> None:
+        self.inner = inner
+        self.check = check
+
+    def acquire(self, *, batch: bool = False) -> str:
+        slot = self.inner.acquire(batch=batch) if self.inner is not None else ""
+        try:
+            self.check()
+        except BaseException:
+            if self.inner is not None:
+                self.inner.release(slot)
+            raise
+        return slot
+
+    def release(self, slot: str) -> None:
+        if self.inner is not None:
+            self.inner.release(slot)
+
+    def penalise(self, retry_after: float) -> None:
+        if self.inner is not None:
+            self.inner.penalise(retry_after)
+
+
+@dataclass(frozen=True)
+class ProviderUrls:
+    """The default URLs of one accounting system (CONTRACT §2); ``<PREFIX>_API_URL``,
+    ``<PREFIX>_TOKEN_URL`` and ``<PREFIX>_AUTHORIZE_URL`` override them."""
+
+    api: str
+    token: str
+    authorize: str
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What a fresh OAuth consent brought back: the callback's query (QuickBooks names its
+    realm there) and a context holding the new tokens, to ask the system itself (Xero)."""
+
+    redirect_query: Mapping[str, str]
+    context: ProviderContext
+
+
+class TenantDiscovery(Protocol):
+    """Finds the tenant (organisation, realm, business) a fresh consent was given for."""
+
+    def tenant(self, consent: Consent) -> str | None:
+        """The tenant, or ``None`` when it cannot be told; may raise ``ProviderError``."""
+
+
+@dataclass(frozen=True)
+class TenantFromRedirect:
+    """The tenant is a parameter of the OAuth redirect (QuickBooks ``realmId``)."""
+
+    parameter: str
+    pattern: str
+
+    def tenant(self, consent: Consent) -> str | None:
+        value = consent.redirect_query.get(self.parameter, "")
+        return value if re.fullmatch(self.pattern, value) else None
 
 
 @dataclass(frozen=True)
@@ -97,8 +176,40 @@ class AccountingProvider(abc.ABC):
     oauth_scopes: ClassVar[str]
     oauth_client_auth: ClassVar[str] = "basic"
 
+    # -- facts the rest of the service reads through ``providers.registry`` -----------------
+    #: Where this system's tenant goes in ``provider`` (CONTRACT §3): ``tenant_id``, ...
+    tenant_key: ClassVar[str]
+    #: A regular expression the tenant value must match in the admin API (besides 1-200
+    #: characters); ``None``: any.
+    tenant_pattern: ClassVar[str | None] = None
+    #: Prefix of its environment variables: ``<PREFIX>_API_URL``, ``_TOKEN_URL``,
+    #: ``_AUTHORIZE_URL``, ``_CLIENT_ID``, ``_CLIENT_SECRET`` (CONTRACT §2).
+    env_prefix: ClassVar[str]
+    #: The URLs used where those variables are not set (CONTRACT §2).
+    default_urls: ClassVar[ProviderUrls]
+    #: The system's published per-tenant rate limits (an integration may lower them).
+    published_limits: ClassVar[Limits]
+    #: The keep-alive refreshes an idle integration's tokens once its access token has been
+    #: expired this long: well inside the system's refresh-token lifetime.
+    keepalive_idle: ClassVar[timedelta]
+    #: What a contact id looks like, in words, for the message refusing a malformed one.
+    contact_id_shape: ClassVar[str]
+    #: How the connect flow learns the tenant of a fresh consent; ``None`` where the provider
+    #: resolves it itself on first use (Sage's lead business).
+    tenant_discovery: ClassVar[TenantDiscovery | None] = None
+    #: Seconds within which re-sending a create with its idempotency key is trusted to be
+    #: answered from the first reply (the system's key window). Each system says whether its
+    #: own figure is confirmed; past it, a retry looks up what was sent instead.
+    idempotency_window: ClassVar[float] = 0.0
+
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
+
+    def fence_with(self, check: Callable[[], None]) -> None:
+        """Run ``check`` right before every request this provider sends (``FencedGate``)."""
+        api = getattr(self, "api", None)
+        if api is not None and not isinstance(api.gate, FencedGate):
+            api.gate = FencedGate(api.gate, check)
 
     # -- identity -----------------------------------------------------------------------
     @classmethod

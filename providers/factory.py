@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from core.ratelimit import DEFAULT_LIMITS, Limits, RateLimiter
+from core.integration_settings import IntegrationSettings
+from core.models import IntegrationStatus
+from core.ratelimit import Limits, RateLimiter, published_limits
 from core.runtime import Runtime
 from core.store import integrations
 from core.tables import Integration
@@ -18,15 +20,12 @@ from providers.current_rms import CurrentRMS
 from providers.oauth import OAuthTokens, TokenSet
 from providers.registry import provider_class
 
-#: Where each kind keeps its tenant in ``provider`` settings (CONTRACT §3).
-TENANT_KEYS = {"xero": "tenant_id", "quickbooks": "realm_id", "sage": "business_id"}
-
 
 def limits_for(rt: Runtime, system: str, integration: Integration) -> Limits:
     """Published limits, overridden per integration (``settings.rate_limits``) and shortened
     in tests and benchmarks (``RATE_LIMIT_WINDOW_SECONDS``)."""
-    limits = DEFAULT_LIMITS[system]
-    overrides = (integration.settings or {}).get("rate_limits", {}).get(system, {})
+    limits = published_limits(system)
+    overrides = IntegrationSettings.of(integration).limit_overrides(system)
     fields: dict[str, Any] = {**limits.__dict__, **overrides}
     if rt.settings.rate_limit_window_seconds:
         fields["window"] = rt.settings.rate_limit_window_seconds
@@ -36,18 +35,25 @@ def limits_for(rt: Runtime, system: str, integration: Integration) -> Limits:
 def accounting_provider(
     rt: Runtime, integration: Integration, *, priority: str = "live", max_wait: float = 30.0,
 ) -> AccountingProvider:
+    cls = provider_class(integration.provider_kind)
+    return cls(provider_context(rt, integration, priority=priority, max_wait=max_wait))
+
+
+def provider_context(
+    rt: Runtime, integration: Integration, *, priority: str = "live", max_wait: float = 30.0,
+) -> ProviderContext:
+    """Who, where and with which tokens and limiter an integration's provider calls."""
     kind = integration.provider_kind
     cls = provider_class(kind)
     app = rt.settings.providers[kind]
-    settings = integration.settings or {}
-    provider_settings = settings.get("provider", {})
-    tenant = provider_settings.get(TENANT_KEYS[kind])
-    context = ProviderContext(
+    settings = IntegrationSettings.of(integration)
+    tenant = settings.provider.tenant
+    return ProviderContext(
         integration_id=integration.id,
-        api_url=provider_settings.get("api_url") or app.api_url,
+        api_url=settings.provider.api_url or app.api_url,
         tokens=_tokens(rt, integration, cls),
         tenant=tenant,
-        config=dict(settings.get("provider_state", {})),
+        config=dict(settings.provider_state),
         save_config=lambda changes: _save_state(rt, integration.id, changes),
         gate=RateLimiter(
             # Limits are per accounting organisation: two integrations on one tenant share them.
@@ -56,14 +62,13 @@ def accounting_provider(
         ),
         timeout=rt.settings.http_timeout,
     )
-    return cls(context)
 
 
 def rental_system(rt: Runtime, integration: Integration, *, priority: str = "live") -> CurrentRMS:
     secrets = integrations.secrets_of(rt.vault, integration)
-    source = (integration.settings or {}).get("source", {})
+    source = IntegrationSettings.of(integration).source
     return CurrentRMS(
-        api_url=source.get("api_url") or rt.settings.current_rms_api_url,
+        api_url=source.api_url or rt.settings.current_rms_api_url,
         subdomain=integration.source_subdomain,
         api_key=secrets.get("source_api_key", ""),
         timeout=rt.settings.http_timeout,
@@ -78,14 +83,14 @@ def _save_state(rt: Runtime, integration_id: str, changes: dict[str, Any]) -> No
     integration = integrations.get(rt.db, integration_id)
     if integration is None:
         return
-    state = {**(integration.settings or {}).get("provider_state", {}), **changes}
+    state = IntegrationSettings.of(integration).provider_state_merged(changes)
     integrations.merge_settings(rt.db, integration_id, {"provider_state": state})
 
 
 def _tokens(rt: Runtime, integration: Integration, cls: type[AccountingProvider]) -> OAuthTokens:
     kind = integration.provider_kind
     app = rt.settings.providers[kind]
-    provider_settings = (integration.settings or {}).get("provider", {})
+    provider_settings = IntegrationSettings.of(integration).provider
     secrets = integrations.secrets_of(rt.vault, integration)
     integration_id = integration.id
 
@@ -101,11 +106,11 @@ def _tokens(rt: Runtime, integration: Integration, cls: type[AccountingProvider]
         })
 
     def refused(reason: str) -> None:
-        integrations.set_status(rt.db, integration_id, "reconnect_needed", reason)
+        integrations.set_status(rt.db, integration_id, IntegrationStatus.RECONNECT_NEEDED, reason)
 
     return OAuthTokens(
         redis=rt.redis, integration_id=integration_id, system=kind,
-        token_url=provider_settings.get("token_url") or app.token_url,
+        token_url=provider_settings.token_url or app.token_url,
         client_id=secrets.get("client_id") or app.client_id or "",
         client_secret=secrets.get("client_secret") or app.client_secret or "",
         client_auth=cls.oauth_client_auth, load=load, save=save, on_refused=refused,

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import requests
 
+from core.models import IntegrationStatus
 from scripts import demo_payloads as payloads
 from scripts.local_secrets import write_private
 
@@ -86,14 +87,14 @@ def refresh_integration(api: AdminApi, integration_id: str, build_patch: Any) ->
     if status == 404:
         return None
     api.call("PATCH", f"/api/integrations/{integration_id}",
-             build_patch(reactivate=current.get("status") == "reconnect_needed"))
+             build_patch(reactivate=current.get("status") == IntegrationStatus.RECONNECT_NEEDED))
     _, found = api.call("GET", f"/api/integrations/{integration_id}/links")
     for link in found.get("links", []):
         api.call("DELETE", f"/api/integrations/{integration_id}/links/{link['organisation_id']}",
                  expect=(204, 404))
     _, registered = api.call("POST", f"/api/integrations/{integration_id}/register-webhooks",
                              expect=(200, 201, 202))
-    return registered["webhook_url"]
+    return str(registered["webhook_url"])
 
 
 def set_up_integration(
@@ -106,7 +107,7 @@ def set_up_integration(
         return payloads.refresh_body(kind, rental, sandbox, issued, client, reactivate=reactivate)
 
     webhook_url = refresh_integration(api, known["id"], build_patch) if known else None
-    if webhook_url:
+    if known and webhook_url:
         return {**known, "webhook_url": webhook_url, "tenant": issued["tenant"]}
     created = create_integration(api, payloads.integration_body(kind, rental, sandbox, issued, client))
     return {**created, "tenant": issued["tenant"]}
@@ -127,7 +128,7 @@ def set_up_demo(api: AdminApi, sandbox: Sandbox, state_path: Path, client: tuple
                                      "api_key": secrets.token_urlsafe(24)}
     state["rental"] = seed_rental(sandbox, rental)
     integrations = state.setdefault("integrations", {})
-    for kind in payloads.KINDS:
+    for kind in payloads.demo_kinds(sandbox):
         integrations[kind] = set_up_integration(api, sandbox, kind, state["rental"],
                                                 integrations.get(kind), client)
         save_state(state_path, state)  # after each: a failure later never leads to duplicates

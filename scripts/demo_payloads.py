@@ -11,11 +11,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-#: The accounting systems, in the order the demo sets them up.
-KINDS = ("xero", "quickbooks", "sage")
+from core.models import IntegrationStatus
+from providers import registry
+
 #: Where each accounting system's tenant goes in ``provider`` (CONTRACT §3).
-TENANT_FIELDS = {"xero": "tenant_id", "quickbooks": "realm_id", "sage": "business_id"}
-DISPLAY_NAMES = {"xero": "Xero", "quickbooks": "QuickBooks Online", "sage": "Sage Accounting"}
+TENANT_FIELDS = registry.TENANT_KEYS
+DISPLAY_NAMES = registry.TITLES
 #: The sandbox rental-system account every demo integration reads from.
 DEMO_SUBDOMAIN = "demo"
 SAMPLE_MEMBER_FILE = Path(__file__).with_name("demo_member.json")
@@ -24,8 +25,15 @@ SAMPLE_MEMBER_FILE = Path(__file__).with_name("demo_member.json")
 DEMO_POLICIES = {"create_contact_on_edit_if_unlinked": True}
 
 
+def demo_kinds(sandbox: Mapping[str, Any]) -> tuple[str, ...]:
+    """The registered accounting systems the sandbox stands in for, in registration order:
+    the demo sets up one integration for each."""
+    return tuple(kind for kind in registry.kinds() if kind in sandbox)
+
+
 def sample_member() -> dict[str, Any]:
-    return json.loads(SAMPLE_MEMBER_FILE.read_text())["member"]
+    member: dict[str, Any] = json.loads(SAMPLE_MEMBER_FILE.read_text())["member"]
+    return member
 
 
 def expires_at(expires_in: int | float, now: datetime | None = None) -> str:
@@ -86,7 +94,7 @@ def refresh_body(
         "provider": provider_body(kind, issued, sandbox[kind], client, now),
     }
     if reactivate:
-        body["status"] = "active"
+        body["status"] = IntegrationStatus.ACTIVE
     return body
 
 

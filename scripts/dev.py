@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,14 +142,15 @@ def banner(env: Mapping[str, str], demo_state: Mapping[str, Any] | None, sandbox
 
 
 def demo_lines(env: Mapping[str, str], state: Mapping[str, Any], sandbox: Mapping[str, Any]) -> list[str]:
-    rental, xero = state["rental"], state["integrations"]["xero"]
+    # The sample webhook goes to the first demo integration (the first registered system).
+    rental, (kind, first) = state["rental"], next(iter(state["integrations"].items()))
     ids = ", ".join(f"{kind} {entry['id']}" for kind, entry in state["integrations"].items())
     body = demo_payloads.webhook_body(rental["member_id"], int(time.time()), rental["member_name"])
     edit = {"subdomain": rental["subdomain"], "changes": {"name": f"{rental['member_name']} Ltd"}}
     edit_url = f"{sandbox['current_rms']['base_url']}/_sandbox/members/{rental['member_id']}/edit"
     return [f"Demo         integrations on the sandbox ({ids}); webhook URLs in var/demo.json", "",
-            "Send a sample webhook to the Xero demo integration:",
-            f"  {demo_payloads.webhook_curl(demo.webhook_url_at(xero['webhook_url'], env['PUBLIC_URL']), body)}",
+            f"Send a sample webhook to the {demo_payloads.DISPLAY_NAMES[kind]} demo integration:",
+            f"  {demo_payloads.webhook_curl(demo.webhook_url_at(first['webhook_url'], env['PUBLIC_URL']), body)}",
             "Or edit the organisation in the sandbox rental system (it calls all three webhooks):",
             f"  curl -sS -X POST {shlex.quote(edit_url)} -H 'Content-Type: application/json' "
             f"-d {shlex.quote(json.dumps(edit))}"]

@@ -9,19 +9,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+from providers import registry
+
 #: The web port when PORT is unset (CONTRACT §2).
 DEFAULT_PORT = "8000"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 #: A local run listens on loopback only; gunicorn.conf.py reads it (production: 0.0.0.0).
 LOCAL_WEB_HOST = "127.0.0.1"
 
-#: sandbox.json stand-in -> env-var prefix, and the URL keys each one publishes.
-SANDBOX_URL_VARS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "current_rms": ("CURRENT_RMS", ("api_url",)),
-    "xero": ("XERO", ("api_url", "token_url", "authorize_url")),
-    "quickbooks": ("QUICKBOOKS", ("api_url", "token_url", "authorize_url")),
-    "sage": ("SAGE", ("api_url", "token_url", "authorize_url")),
-}
+#: The URL keys each accounting stand-in publishes in sandbox.json, as ``<PREFIX>_<KEY>``.
+PROVIDER_URL_KEYS = ("api_url", "token_url", "authorize_url")
+
+
+def sandbox_url_vars() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """sandbox.json stand-in -> env-var prefix, and the URL keys each one publishes: the
+    rental system, then every registered accounting system (its class's ``env_prefix``)."""
+    accounting = {kind: (prefix, PROVIDER_URL_KEYS) for kind, prefix in registry.ENV_PREFIXES.items()}
+    return {"current_rms": ("CURRENT_RMS", ("api_url",)), **accounting}
+
 #: OAuth app credentials for the stand-ins (they accept any client; the connect flow needs one).
 SANDBOX_CLIENT = ("sandbox-client", "sandbox-secret")
 
@@ -29,7 +34,9 @@ SANDBOX_CLIENT = ("sandbox-client", "sandbox-secret")
 def sandbox_variables(sandbox: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
     """``XERO_API_URL`` and the rest, from the URLs ``python -m sandbox`` wrote."""
     variables: dict[str, str] = {}
-    for name, (prefix, keys) in SANDBOX_URL_VARS.items():
+    for name, (prefix, keys) in sandbox_url_vars().items():
+        if name not in sandbox:  # a system the sandbox has no stand-in for keeps its defaults
+            continue
         for key in keys:
             variables[f"{prefix}_{key.upper()}"] = sandbox[name][key]
         if name != "current_rms":

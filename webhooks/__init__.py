@@ -23,6 +23,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, rt: Runtime | None 
     if rt is None:
         rt = Runtime.from_settings(Settings.from_env())
     runtime_module.install(rt)
+    # A malformed alert setting stops the process here too, naming the variable.
+    importlib.import_module("core.alert_settings").alert_settings()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=hashlib.sha256(b"ops-session:" + rt.settings.admin_token.encode()).hexdigest(),
@@ -53,6 +55,7 @@ BLUEPRINT_MODULES = (
     "webhooks.connect",
     "webhooks.api_csv",
     "webhooks.api_jobs",
+    "webhooks.api_alerts",
     "webhooks.ledger_receiver",
     "webhooks.api_ledger",
 )

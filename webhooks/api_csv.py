@@ -7,6 +7,8 @@ upload; up to 500 data rows are answered at once (asking the accounting system, 
 """
 from __future__ import annotations
 
+import csv
+import re
 from itertools import chain
 from typing import Any, Iterator
 
@@ -17,6 +19,7 @@ from core.errors import CredentialsRefused, ProviderError, Transient
 from core.runtime import Runtime
 from providers import factory
 from providers.registry import provider_class
+from providers import registry
 from webhooks.api_integrations import found
 from webhooks.api_links import asking_provider
 from webhooks.auth import admin_required
@@ -32,7 +35,8 @@ blueprint = Blueprint("api_csv", __name__, url_prefix="/api/integrations")
 #: Body types taken as the CSV itself (spreadsheet software and browsers vary).
 CSV_TYPES = ("text/csv", "text/plain", "application/csv", "application/vnd.ms-excel",
              "application/octet-stream", "")
-TRUE_VALUES = ("1", "true", "yes")
+#: ``dry_run``: its values, meaning yes or no (anything else: 400).
+DRY_RUN_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 def _rt() -> Runtime:
@@ -73,12 +77,19 @@ def _encoded(lines: Iterator[str]) -> Iterator[bytes]:
 @admin_required
 def upload(integration_id: str) -> tuple[dict[str, Any], int]:
     integration = found(integration_id)
-    dry_run = (request.args.get("dry_run") or "").lower() in TRUE_VALUES
+    raw_dry_run = request.args.get("dry_run", "0")
+    if raw_dry_run not in DRY_RUN_VALUES:
+        raise ApiError(400, "invalid query", fields={"dry_run": ["1 or 0"]})
+    dry_run = DRY_RUN_VALUES[raw_dry_run]
     column = provider_class(integration.provider_kind).csv_column
+    data = csv_bytes()
+    _refuse_another_systems_file(data, column)
     try:
-        rows = read_rows(csv_bytes(), column)
+        rows = read_rows(data, column)
     except CsvRefused as refused:
         raise ApiError(refused.status, refused.message) from None
+    except csv.Error as error:  # e.g. a NUL byte: Python's csv module refuses the line
+        raise ApiError(400, f"the file is not CSV the service can read: {error}") from None
     if len(rows) > ANSWER_AT_ONCE:
         job = bulk_jobs.start(_rt(), integration.id, "links_csv",
                               state=rows_state(rows, dry_run=dry_run))
@@ -86,6 +97,21 @@ def upload(integration_id: str) -> tuple[dict[str, Any], int]:
     outcome = asking_provider(integration, lambda provider: link_from_csv(
         provider, _rt().db, integration.id, rows, dry_run=dry_run))
     return outcome.to_dict(), 200
+
+
+def _refuse_another_systems_file(data: bytes, column: str) -> None:
+    """A file made for another accounting system (its link column, not ours) conflicts with
+    this integration: 409, saying which system it was made for."""
+    # The first line as the csv module reads it (only CR and LF end a line; not str.splitlines).
+    header = re.split(r"\r|\n", data[:65536].decode("utf-8-sig", errors="replace"), maxsplit=1)[0]
+    cells = {cell.strip().strip('"') for cell in header.replace(";", ",").split(",")}
+    if column in cells:
+        return
+    others = [provider_class(kind).csv_column for kind in registry.kinds()]
+    theirs = [other for other in others if other != column and other in cells]
+    if theirs:
+        raise ApiError(409, f"this file's links are for another accounting system ('{theirs[0]}'); "
+                            f"this integration's column is '{column}'")
 
 
 def csv_bytes() -> bytes:

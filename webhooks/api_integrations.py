@@ -10,7 +10,7 @@ from core.runtime import Runtime
 from core.store import integrations
 from core.store.integrations import NewIntegration
 from core.tables import Integration
-from providers import webhook_registration
+from providers import registry, webhook_registration
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from webhooks.schemas import IntegrationCreateSchema, IntegrationPatchSchema
@@ -21,7 +21,8 @@ blueprint = Blueprint("api_integrations", __name__, url_prefix="/api/integration
 #: Keys of ``provider`` that are secrets (sealed) rather than settings.
 PROVIDER_SECRETS = ("client_id", "client_secret", "access_token", "refresh_token", "expires_at",
                     "webhook_key")
-PROVIDER_SETTINGS = ("tenant_id", "realm_id", "business_id", "api_url", "token_url")
+#: Keys of ``provider`` kept as settings: every registered tenant key, and the URL overrides.
+PROVIDER_SETTINGS = (*registry.TENANT_KEYS.values(), "api_url", "token_url")
 
 
 def _rt() -> Runtime:
@@ -97,7 +98,7 @@ def patch(integration_id: str) -> dict[str, Any]:
     data = load(IntegrationPatchSchema(), json_body())
     provider = data.get("provider", {})
     if provider.get("kind") not in (None, integration.provider_kind):
-        raise ApiError(400, "invalid body", fields={"provider": {"kind": ["cannot be changed"]}})
+        raise ApiError(409, "invalid body", fields={"provider": {"kind": ["cannot be changed"]}})
     rt = _rt()
     integrations.update(rt.db, integration.id, **_merged_values(integration, data))
     secrets = _provider_secrets(provider)

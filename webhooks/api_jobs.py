@@ -46,17 +46,22 @@ def job_view(job: Job) -> dict[str, Any]:
 @blueprint.post("/integrations/<integration_id>/export")
 @admin_required
 def start_export(integration_id: str) -> tuple[dict[str, Any], int]:
-    return start_job(integration_id, "export", _options(json_body()))
+    return start_job(integration_id, "export", _options(json_body(required=False)))
 
 
 @blueprint.post("/integrations/<integration_id>/import")
 @admin_required
 def start_import(integration_id: str) -> tuple[dict[str, Any], int]:
-    json_body()  # no options; a malformed body is still refused
+    unknown = sorted(json_body(required=False))
+    if unknown:  # no options: a key is a mistake worth saying
+        raise ApiError(400, "invalid body", fields={key: ["unknown field"] for key in unknown})
     return start_job(integration_id, "import", {})
 
 
 def _options(body: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(body) - {"batch_size"})
+    if unknown:
+        raise ApiError(400, "invalid body", fields={key: ["unknown field"] for key in unknown})
     size = body.get("batch_size")
     if size is None:
         return {}

@@ -6,6 +6,7 @@ rate limiter; when it is down or has no room they answer 503 with ``Retry-After`
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
@@ -32,6 +33,9 @@ blueprint = Blueprint("api_links", __name__, url_prefix="/api/integrations")
 SUGGEST_CACHE_SECONDS = 30
 MIN_QUERY = 3
 MAX_QUERY = 100
+#: ``q``: 3 to 100 characters once the spaces and tabs around it are taken off, on one line (the
+#: OpenAPI document gives the same pattern).
+QUERY_PATTERN = r"^[ \t]*[^ \t\r\n][^\r\n]{1,98}[^ \t\r\n][ \t]*$"
 #: How long an answering endpoint waits for the rate limiter before 503 (CONTRACT §7).
 ANSWER_WAIT_SECONDS = 2.0
 
@@ -45,7 +49,7 @@ def _rt() -> Runtime:
 def organisation_arg(raw: str | None, name: str = "organisation_id") -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 19 or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 2**63 - 1:
         raise ApiError(400, "invalid query", fields={name: ["must be a positive integer"]})
     return int(raw)
 
@@ -82,9 +86,10 @@ def asking_provider(integration: Integration, call: Callable[[Any], T]) -> T:
 @admin_required
 def suggest(integration_id: str) -> dict[str, Any]:
     integration = found(integration_id)
-    query = (request.args.get("q") or "").strip()
-    if len(query) < MIN_QUERY or len(query) > MAX_QUERY:
+    raw = request.args.get("q") or ""
+    if not re.fullmatch(QUERY_PATTERN, raw):
         raise ApiError(400, "invalid query", fields={"q": [f"from {MIN_QUERY} to {MAX_QUERY} characters"]})
+    query = raw.strip(" \t")
     key = f"suggest:{integration.id}:{query.casefold()}"
     cached = _rt().redis.get(key)
     if cached is not None:

@@ -138,7 +138,8 @@ def show_event(event_id: str, as_json: bool) -> None:
 @events_cli.command("replay")
 @click.argument("event_id", required=False)
 @click.option("--integration", help="replay every matching event of this integration")
-@click.option("--status", type=click.Choice(("failed", "skipped", "succeeded")), default="failed", show_default=True)
+@click.option("--status", type=click.Choice(("failed", "retrying", "skipped", "succeeded")), default="failed",
+              show_default=True, help="retrying: run those events now instead of at their next attempt")
 @click.option("--since", help="only events received since this ISO time")
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def replay_events(event_id: str | None, integration: str | None, status: str, since: str | None, yes: bool) -> None:

@@ -14,16 +14,23 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
-from flask import Blueprint, Response, current_app, redirect, request
+import structlog
+from flask import Blueprint, current_app, redirect, request
+from werkzeug.wrappers import Response
 
 from core.errors import CredentialsRefused, ProviderError
+from core.integration_settings import IntegrationSettings
+from core.models import IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
+from providers import factory
+from providers.base import Consent
 from providers.oauth import exchange_code
 from providers.registry import provider_class
 from webhooks.auth import bearer_ok, session_ok
 from webhooks.errors import ApiError
+
+log = structlog.get_logger(__name__)
 
 blueprint = Blueprint("connect", __name__)
 
@@ -32,7 +39,8 @@ COOKIE = "connect_binding"
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 def redirect_uri(rt: Runtime) -> str:
@@ -92,17 +100,17 @@ def callback() -> tuple[dict[str, Any], int]:
     if integration is None:
         raise ApiError(404, "no such integration")
     _store_connection(rt, integration, code)
-    return {"integration_id": integration.id, "status": "active", "connected": True}, 200
+    return {"integration_id": integration.id, "status": IntegrationStatus.ACTIVE, "connected": True}, 200
 
 
 def _store_connection(rt: Runtime, integration: Any, code: str) -> None:
     kind = integration.provider_kind
     app = rt.settings.providers[kind]
     stored = integrations.secrets_of(rt.vault, integration)
-    provider_settings = (integration.settings or {}).get("provider", {})
+    settings = IntegrationSettings.of(integration)
     try:
         tokens, _answer = exchange_code(
-            token_url=provider_settings.get("token_url") or app.token_url,
+            token_url=settings.provider.token_url or app.token_url,
             client_id=stored.get("client_id") or app.client_id or "",
             client_secret=stored.get("client_secret") or app.client_secret or "",
             client_auth=provider_class(kind).oauth_client_auth, code=code,
@@ -118,35 +126,30 @@ def _store_connection(rt: Runtime, integration: Any, code: str) -> None:
         "access_token": tokens.access_token, "refresh_token": tokens.refresh_token,
         "expires_at": tokens.expires_at.isoformat(),
     })
-    tenant = _tenant(rt, integration, tokens.access_token)
+    tenant = _tenant(rt, integration)
     if tenant:
-        settings = dict(integration.settings or {})
-        settings["provider"] = {**provider_settings, **tenant}
-        integrations.update(rt.db, integration.id, settings=settings)
-    integrations.set_status(rt.db, integration.id, "active", None)
+        key = provider_class(integration.provider_kind).tenant_key
+        integrations.merge_settings(rt.db, integration.id,
+                                    {"provider": settings.provider_merged({key: tenant})})
+    integrations.set_status(rt.db, integration.id, IntegrationStatus.ACTIVE, None)
 
 
-def _tenant(rt: Runtime, integration: Any, access_token: str) -> dict[str, str]:
-    """The tenant the consent was for: QuickBooks names it in the redirect (``realmId``); Xero
-    lists it at ``/connections``; Sage's lead business is resolved by the provider on first use."""
-    kind = integration.provider_kind
-    if kind == "quickbooks" and request.args.get("realmId", "").isdigit():
-        return {"realm_id": request.args["realmId"]}
-    if kind != "xero":
-        return {}
-    api_url = (integration.settings or {}).get("provider", {}).get("api_url") or rt.settings.providers["xero"].api_url
-    connections_url = api_url.rsplit("/api.xro/", 1)[0] + "/connections"
+def _tenant(rt: Runtime, integration: Any) -> str | None:
+    """The tenant the consent was for, found by the provider class's ``tenant_discovery``
+    (QuickBooks: the redirect's ``realmId``; Xero: ``/connections``, called with the tokens
+    just stored, through the provider's HTTP seam). ``None`` leaves the tenant as it was:
+    Sage's lead business is resolved by the provider on first use."""
+    discovery = provider_class(integration.provider_kind).tenant_discovery
+    if discovery is None:
+        return None
+    consent = Consent(redirect_query=request.args, context=factory.provider_context(rt, integration))
     try:
-        answer = requests.get(connections_url, headers={"Authorization": f"Bearer {access_token}"},
-                              timeout=rt.settings.http_timeout)
-        answer.raise_for_status()
-        organisations = [c for c in answer.json() if c.get("tenantType") == "ORGANISATION"]
-    except (requests.RequestException, ValueError, AttributeError):
-        return {}
-    if not organisations:
-        return {}
-    newest = max(organisations, key=lambda c: c.get("updatedDateUtc") or c.get("createdDateUtc") or "")
-    return {"tenant_id": newest["tenantId"]}
+        return discovery.tenant(consent)
+    except ProviderError as error:
+        # The tokens are stored either way; a tenant given at creation stays, else the
+        # administrator names it (PATCH) and the first sync says what is missing.
+        log.warning("connect.tenant_unknown", integration_id=integration.id, error=str(error))
+        return None
 
 
 def _state_key(state: str) -> str:

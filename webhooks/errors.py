@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +47,9 @@ def init_app(app: Flask) -> None:
     def _http_error(error: HTTPException) -> Response:
         response = jsonify({"error": error.description or error.name})
         response.status_code = error.code or 500
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # RFC 9110 §15.5.6: a 405 names the methods the resource supports.
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
         return response
 
     @app.errorhandler(Exception)

@@ -5,15 +5,22 @@ appear in an answer.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-PROVIDER_KINDS = ("xero", "quickbooks", "sage")
+from core.models import EventStatus, IntegrationStatus
+from core.ratelimit import RENTAL_SYSTEM
+from providers import registry
+
 SUBDOMAIN = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$", error="not a valid subdomain")
 HTTP_URL = fields.Url(schemes={"http", "https"}, require_tld=False)
 SHORT = validate.Length(min=1, max=200)
-SECRET = validate.Length(min=1, max=4096)
+#: Secrets, tenant and business ids travel in HTTP headers: printable ASCII only (anything else
+#: cannot be encoded in a header and would fail every call).
+HEADER_SAFE = validate.Regexp(r"^[\x21-\x7e]*$", error="printable ASCII without spaces")
+SECRET = [validate.Length(min=1, max=4096), HEADER_SAFE]
 FIELD_NAME = validate.Length(min=1, max=100)
 
 
@@ -38,11 +45,41 @@ class SourceSchema(StrictSchema):
     signing_secret = fields.String(load_only=True, allow_none=True, validate=SECRET)
 
 
-class ProviderSchema(StrictSchema):
-    kind = fields.String(required=True, validate=validate.OneOf(PROVIDER_KINDS))
-    tenant_id = fields.String(validate=SHORT)
-    realm_id = fields.String(validate=validate.Regexp(r"^\d{1,30}$", error="must be digits"))
-    business_id = fields.String(validate=SHORT)
+def known_kind(value: str) -> None:
+    """A registered ``provider.kind`` (read live from ``providers.registry``)."""
+    if value not in registry.PROVIDERS:
+        raise ValidationError(f"must be one of: {', '.join(registry.kinds())}")
+
+
+def known_system(value: str) -> None:
+    """A key of ``rate_limits``: a registered kind or the rental system."""
+    if value != RENTAL_SYSTEM and value not in registry.PROVIDERS:
+        raise ValidationError(f"must be one of: {', '.join(registry.kinds() + (RENTAL_SYSTEM,))}")
+
+
+def tenant_value(key: str) -> Any:
+    """The check of a tenant value under ``key``: the ``tenant_pattern`` of each kind keeping
+    its tenant there (QuickBooks: a realm id is digits)."""
+
+    def check(value: str) -> None:
+        for kind in registry.kinds():
+            cls = registry.provider_class(kind)
+            if cls.tenant_key == key and cls.tenant_pattern and not re.fullmatch(cls.tenant_pattern, value):
+                raise ValidationError(f"not a {cls.title} {key}")
+
+    return check
+
+
+def tenant_fields() -> dict[str, fields.Field[Any]]:
+    """One field per registered tenant key (``tenant_id``, ``realm_id``, ...)."""
+    return {key: fields.String(validate=[SHORT, HEADER_SAFE, tenant_value(key)])
+            for key in dict.fromkeys(registry.TENANT_KEYS.values())}
+
+
+class ProviderCommonSchema(StrictSchema):
+    """``provider`` less its tenant keys, which ``provider_schema`` adds from the registry."""
+
+    kind = fields.String(required=True, validate=known_kind)
     client_id = fields.String(load_only=True, validate=SECRET)
     client_secret = fields.String(load_only=True, validate=SECRET)
     access_token = fields.String(load_only=True, validate=SECRET)
@@ -55,11 +92,18 @@ class ProviderSchema(StrictSchema):
 
     @validates_schema
     def _tenant_matches_kind(self, data: dict[str, Any], **_: Any) -> None:
-        wrong = {"xero": ("realm_id", "business_id"), "quickbooks": ("tenant_id", "business_id"),
-                 "sage": ("tenant_id", "realm_id")}.get(data.get("kind", ""), ())
-        for key in wrong:
+        for key in registry.wrong_tenant_keys(data.get("kind", "")):
             if key in data:
                 raise ValidationError(f"not used by {data['kind']}", field_name=key)
+
+
+def provider_schema() -> type[ProviderCommonSchema]:
+    """``ProviderSchema`` with the tenant keys of the providers registered now."""
+    schema: type[ProviderCommonSchema] = type("ProviderSchema", (ProviderCommonSchema,), tenant_fields())
+    return schema
+
+
+ProviderSchema = provider_schema()
 
 
 class PoliciesSchema(StrictSchema):
@@ -87,14 +131,14 @@ class IntegrationCreateSchema(StrictSchema):
     provider = fields.Nested(ProviderSchema, required=True)
     policies = fields.Nested(PoliciesSchema, load_default=dict)
     rate_limits = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(PROVIDER_KINDS + ("current_rms",))),
+        keys=fields.String(validate=known_system),
         values=fields.Nested(RateLimitsSchema),
     )
 
 
 class IntegrationPatchSchema(StrictSchema):
     name = fields.String(validate=SHORT)
-    status = fields.String(validate=validate.OneOf(("active", "disabled")))
+    status = fields.String(validate=validate.OneOf((IntegrationStatus.ACTIVE, IntegrationStatus.DISABLED)))
     source = fields.Nested(SourceSchema(partial=True))
     provider = fields.Nested(ProviderSchema(partial=True))
     policies = fields.Nested(PoliciesSchema)
@@ -144,9 +188,13 @@ class EventListSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+#: The settled statuses a bulk replay may select (the document lists them in this order).
+REPLAYABLE = (EventStatus.FAILED, EventStatus.RETRYING, EventStatus.SKIPPED, EventStatus.SUCCEEDED)
+
+
 class ReplayFilterSchema(StrictSchema):
     integration = fields.String(validate=SHORT)
-    status = fields.String(validate=validate.OneOf(("failed", "skipped", "succeeded")), load_default="failed")
+    status = fields.String(validate=validate.OneOf(REPLAYABLE), load_default=EventStatus.FAILED)
     since = fields.AwareDateTime(default_timezone=None)
 
 
@@ -168,4 +216,5 @@ class LinkPutSchema(StrictSchema):
 
 class ErrorSchema(Schema):
     error = fields.String()
-    fields = fields.Dict()
+    # The answer's key is "fields" (CONTRACT §3); marshmallow takes the declared field off the class.
+    fields = fields.Dict()  # type: ignore[assignment]

@@ -20,8 +20,9 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def json_body() -> Any:
-    """The request's JSON body, bounded in size and depth; 400/413/415 otherwise."""
+def json_body(*, required: bool = True) -> Any:
+    """The request's JSON object body, bounded in size and depth; 400/413/415 otherwise.
+    ``required=False``: an absent (empty) body reads as ``{}`` (every key optional)."""
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise ApiError(413, f"body larger than {MAX_JSON_BYTES} bytes")
     mimetype = (request.mimetype or "application/json").lower()
@@ -30,8 +31,12 @@ def json_body() -> Any:
     raw = request.stream.read(MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
         raise ApiError(413, f"body larger than {MAX_JSON_BYTES} bytes")
+    if not raw.strip():
+        if required:
+            raise ApiError(400, "a JSON object body is required", fields={"_schema": ["missing body"]})
+        raw = b"{}"
     try:
-        data = json.loads(raw or b"{}", parse_constant=_not_json)
+        data = json.loads(raw, parse_constant=_not_json)
     except (ValueError, RecursionError):
         raise ApiError(400, "body is not valid JSON") from None
     if _depth(data) > MAX_DEPTH:
@@ -62,7 +67,9 @@ def integration_view(integration: Integration) -> dict[str, Any]:
     }
 
 
-def event_view(event: Event, attempts: list[EventAttempt]) -> dict[str, Any]:
+def event_view(event: Event, attempts: list[EventAttempt], superseded_by: str | None = None) -> dict[str, Any]:
+    """``superseded_by``: the later success of the organisation, for a failed event
+    (``core.store.event_resolution.superseding``)."""
     view = {
         "id": event.id,
         "integration_id": event.integration_id,
@@ -78,6 +85,9 @@ def event_view(event: Event, attempts: list[EventAttempt]) -> dict[str, Any]:
         "outcome": event.outcome,
         "last_error": event.last_error,
         "payload": event.payload,
+        "resolved_at": iso(event.resolved_at),
+        "resolved_note": event.resolved_note,
+        "superseded_by": superseded_by,
     }
     view["attempt_history"] = [
         {"number": a.number, "status": a.status, "started_at": iso(a.started_at),

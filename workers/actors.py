@@ -1,7 +1,11 @@
 """Thin actors over plain functions (Dramatiq docs: actors idempotent, send ids not objects).
 
-Start a worker with ``dramatiq workers.actors``. Retries are off here: the database decides
-(``workers.processing``), so that nothing owed lives only in Redis.
+This module is the worker process's entry point (``dramatiq workers.actors``, Procfile): it
+configures logging and, when the process boots, checks that the organisation lock's TTL can
+cover one call after the fencing check (``core.locks.check_budget``), stopping with a message
+naming the setting otherwise. Nothing else imports it: senders use ``workers.messages``.
+Retries are off here: the database decides (``workers.processing``), so that nothing owed lives
+only in Redis.
 """
 from __future__ import annotations
 
@@ -9,11 +13,15 @@ import dramatiq
 import structlog
 
 from core import logging as app_logging
-from core.errors import ProviderError, SourceCredentialsRefused
+from core.errors import ConfigError, ProviderError, SourceCredentialsRefused
+from core.locks import check_budget
 from core.runtime import runtime
-from workers.broker import BULK_QUEUE, SYNC_QUEUE, broker  # noqa: F401 - sets the broker first
-from workers.processing import process_event
+from core.store import integrations
+from workers import messages
+from workers.broker import broker
 from workers.bulk.jobs import run_job as run_bulk_job
+from workers.processing import process_event
+from workers.reconcile import reconcile
 from core.store import ledger as ledger_store
 from workers.ledger import process_ledger_event
 import workers.ledger_actors  # noqa: E402,F401 - declares the ledger's actors on the broker
@@ -25,7 +33,25 @@ log = structlog.get_logger(__name__)
 TIME_LIMIT_MS = 10 * 60 * 1000
 
 
-@dramatiq.actor(queue_name=SYNC_QUEUE, max_retries=0, time_limit=TIME_LIMIT_MS)
+class StartUpCheck(dramatiq.Middleware):
+    """Refuse to start a worker whose settings cannot keep the fencing promise."""
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        settings = runtime().settings
+        try:
+            check_budget(settings.lock_ttl_seconds, settings.http_timeout)
+        except ConfigError as error:
+            # SystemExit, not the error itself: Dramatiq logs and swallows a middleware's
+            # exceptions, and this process must not start.
+            log.critical("worker not started", reason=str(error))
+            raise SystemExit(f"worker not started: {error}") from error
+
+
+broker.add_middleware(StartUpCheck())
+
+
+@dramatiq.actor(actor_name=messages.SYNC_EVENT, queue_name=messages.QUEUES[messages.SYNC_EVENT],
+                max_retries=0, time_limit=TIME_LIMIT_MS)
 def sync_event(event_id: str) -> None:
     """Sync the organisation of one event (a repeated message finds nothing owed)."""
     rt = runtime()
@@ -35,12 +61,11 @@ def sync_event(event_id: str) -> None:
     process_event(rt, event_id)
 
 
-@dramatiq.actor(queue_name=SYNC_QUEUE, max_retries=0, time_limit=TIME_LIMIT_MS)
+@dramatiq.actor(actor_name=messages.RECONCILE_INTEGRATION,
+                queue_name=messages.QUEUES[messages.RECONCILE_INTEGRATION],
+                max_retries=0, time_limit=TIME_LIMIT_MS)
 def reconcile_integration(integration_id: str) -> None:
     """Run the reconciliation poll of one integration (periodic, or ``POST .../reconcile``)."""
-    from core.store import integrations
-    from workers.reconcile import reconcile
-
     rt = runtime()
     integration = integrations.get(rt.db, integration_id)
     if integration is None:
@@ -58,7 +83,12 @@ def reconcile_integration(integration_id: str) -> None:
 BULK_TIME_LIMIT_MS = 24 * 3600 * 1000
 
 
-@dramatiq.actor(queue_name=BULK_QUEUE, max_retries=0, time_limit=BULK_TIME_LIMIT_MS)
+@dramatiq.actor(actor_name=messages.RUN_JOB, queue_name=messages.QUEUES[messages.RUN_JOB],
+                max_retries=0, time_limit=BULK_TIME_LIMIT_MS)
 def run_job(job_id: str) -> None:
     """Run or resume one bulk job (a repeated message continues it; a finished one is a no-op)."""
     run_bulk_job(runtime(), job_id)
+
+
+import workers.alerts  # noqa: F401 - the alerts actor (its own queue) runs in every worker
+import workers.worker_info  # noqa: F401 - each worker process records its host, pid, queues, threads

@@ -2,7 +2,7 @@
 
 Under the organisation's lock, like every sync, with the fencing token checked before every
 write to the accounting system and before the link is stored (DESIGN invariants). The event's
-fate (retry, fail, reconnect) is settled by the same code as every sync (``processing.settle``).
+fate (retry, fail, reconnect) is recorded by the same code as every sync's (``processing``).
 """
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ from core.tables import Event, Integration
 from providers import factory
 from providers.changes import changes_for
 from workers import processing
-from workers.sync import SyncResult
+from workers.executor import Fate
+from workers.executor import Result as _Result
+from workers.keeper import Keeper
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +74,7 @@ class LedgerOutcome:
 
 def process_ledger_event(rt: Runtime, event_id: str) -> str | None:
     """Run the ledger event if it is owed; its new status (``None``: nothing to do)."""
-    event = events.claim(rt.db, event_id, lease_seconds=rt.settings.lock_ttl_seconds)
+    event = events.claim_due(rt.db, event_id, lease_seconds=rt.settings.lock_ttl_seconds)
     if event is None:
         return None
     structlog.contextvars.bind_contextvars(event_id=event.id, integration_id=event.integration_id,
@@ -95,14 +97,23 @@ def run_claimed(rt: Runtime, event: Event) -> str:
         events.finish(rt.db, event.id, status="skipped", outcome=LedgerOutcome(
             None, reason=ledger_store.NOT_LINKED).to_dict())
         return "skipped"
-    claimed = processing.take(rt, integration, event)
+    claimed = processing._take(rt, integration, event)
     if claimed is None:
         return "queued"
     try:
-        change = ChangeRun(rt, integration, event, claimed.lock)
-        return processing.settle(rt, integration, claimed, change.run).status
+        with Keeper(rt.db, ttl=rt.settings.lock_ttl_seconds, locks=[claimed.lock], event_ids=[event.id]):
+            try:
+                fate = Fate(result=ChangeRun(rt, integration, event, claimed.lock).run())
+            except Exception as error:  # its class decides the event's fate, as for a sync
+                fate = Fate(error=error)
+            return processing._record(rt, integration, claimed, fate)
     finally:
         claimed.lock.release()
+
+
+def ledger_result(status: str, outcome: LedgerOutcome) -> _Result:
+    """The executor's ``Result`` for a ledger run (its outcome carries §10's extra keys)."""
+    return _Result(status=status, outcome=outcome, how=outcome.action or "skipped")  # type: ignore[arg-type]
 
 
 class ChangeRun:
@@ -122,12 +133,12 @@ class ChangeRun:
             self._provider = factory.accounting_provider(self.rt, self.integration)
         return self._provider
 
-    def run(self) -> SyncResult:
+    def run(self) -> _Result:
         link = links.by_contact(self.rt.db, self.integration.id, self.contact_id)
         if link is None or link.organisation_id != self.event.organisation_id:
             # Relinked or unlinked since the change was recorded: the lock held is that of the
             # organisation it named, so nothing of another organisation's link is touched here.
-            return SyncResult("skipped", LedgerOutcome(None, self.contact_id, reason=ledger_store.NOT_LINKED))  # type: ignore[arg-type]
+            return ledger_result("skipped", LedgerOutcome(None, self.contact_id, reason=ledger_store.NOT_LINKED))
         policies = self.integration.policies or {}
         contact = self.changes.read_contact(self.provider, self.contact_id)
         self.read_stamp = contact.updated_at if contact is not None else None
@@ -143,7 +154,7 @@ class ChangeRun:
         self.link_id = link.id
         return self._steps(situation)
 
-    def _steps(self, s: LedgerSituation) -> SyncResult:
+    def _steps(self, s: LedgerSituation) -> _Result:
         for _ in range(MAX_STEPS):
             step = decide_change(s)
             if isinstance(step, ReadSurvivor):
@@ -159,10 +170,10 @@ class ChangeRun:
                 return self._finish(s, step)
         raise RuntimeError(f"ledger change did not settle within {MAX_STEPS} steps")
 
-    def _finish(self, s: LedgerSituation, step: Any) -> SyncResult:
+    def _finish(self, s: LedgerSituation, step: Any) -> _Result:
         assert s.link is not None
         if isinstance(step, Skip):
-            return SyncResult("skipped", LedgerOutcome(None, self.contact_id, reason=step.reason))  # type: ignore[arg-type]
+            return ledger_result("skipped", LedgerOutcome(None, self.contact_id, reason=step.reason))
         if isinstance(step, Fail):
             raise Rejected(step.reason, reason=step.reason)
         if isinstance(step, Relink):
@@ -190,7 +201,7 @@ class ChangeRun:
             elsewhere = OtherLink(other.organisation_id, other.organisation_name)
         return replace(s, survivors=(*s.survivors, survivor), survivor_linked_elsewhere=elsewhere)
 
-    def _relink(self, s: LedgerSituation, step: Relink) -> SyncResult:
+    def _relink(self, s: LedgerSituation, step: Relink) -> _Result:
         organisation, contact, digest = s.organisation, step.survivor.contact, None
         if step.overwrite:
             assert organisation is not None
@@ -200,7 +211,7 @@ class ChangeRun:
         return self._done(LedgerOutcome("relinked", contact.id, overwritten=step.overwrite,
                                         previous_contact_id=self.contact_id))
 
-    def _recreate(self, s: LedgerSituation) -> SyncResult:
+    def _recreate(self, s: LedgerSituation) -> _Result:
         organisation = s.organisation
         assert organisation is not None
         links.put_marker(self.rt.db, self.integration.id, organisation.id, organisation.name)
@@ -215,7 +226,7 @@ class ChangeRun:
         return self._done(LedgerOutcome("created", contact.id, overwritten=True,
                                         previous_contact_id=self.contact_id))
 
-    def _write_back(self, s: LedgerSituation, step: WriteBack) -> SyncResult:
+    def _write_back(self, s: LedgerSituation, step: WriteBack) -> _Result:
         organisation = s.organisation
         assert organisation is not None
         contact = self._write(step.contact_id, organisation)
@@ -253,9 +264,9 @@ class ChangeRun:
     def _scope(self, operation: str) -> str:
         return f"{self.integration.id}:{self.event.organisation_id}:ledger:{self.event.id}:{operation}"
 
-    def _done(self, outcome: LedgerOutcome, s: LedgerSituation | None = None) -> SyncResult:
+    def _done(self, outcome: LedgerOutcome, s: LedgerSituation | None = None) -> _Result:
         if s is not None and s.reactivated:  # CONTRACT §10: a reactivation is ``updated``
             outcome = replace(outcome, action="updated", reason="reactivated", drift=[])
         if self.read_stamp is not None:
             outcome = replace(outcome, contact_updated_at=self.read_stamp.isoformat())
-        return SyncResult("succeeded", outcome)  # type: ignore[arg-type]
+        return ledger_result("succeeded", outcome)

@@ -1,9 +1,14 @@
-"""Run one event: claim it, lock its organisation, sync, and record what happened.
+"""Run an event: claim it, lock its organisation, hand it to the executor, record its fate.
+
+Where the event is a create and more creates of the same integration are waiting (and the
+provider has a batch endpoint), they are claimed and locked too and run together: the executor
+sends their creates as one batch call. Each event is recorded once, from its own fate.
 
 The error's class decides the event's fate (DESIGN "Errors"): transient causes retry with
-exponential backoff and jitter until 24 hours have passed, causes that need a person fail at
-once with a reason, refused credentials mark the integration ``reconnect_needed``. Waiting
-for a lock or for the rate limiter is not a failed attempt.
+exponential backoff and jitter until ``RETRY_GIVE_UP_SECONDS`` have passed since the first
+failure, causes that need a person fail at once with a reason, refused credentials mark the
+integration ``reconnect_needed``. Waiting for a lock or for the rate limiter is not a failed
+attempt.
 """
 from __future__ import annotations
 
@@ -11,26 +16,30 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 import structlog
 
 from core import metrics
-from core.logging import REDACTED, scrub
 from core.errors import (
-    CredentialsRefused, LockBusy, LockLost, ProviderError, RateLimited, Rejected, SyncError,
+    CredentialsRefused,
+    LockBusy,
+    LockLost,
+    ProviderError,
+    RateLimited,
+    Rejected,
     Transient,
 )
 from core.locks import OrganisationLock
+from core.logging import REDACTED, scrub
 from core.models import Outcome, Policies
 from core.runtime import Runtime
 from core.store import events, integrations
 from core.tables import Event, Integration, utcnow
 from providers import factory
-from providers.base import AccountingProvider
 from providers.registry import provider_class
-from providers.current_rms import CurrentRMS
-from workers.sync import PendingCreate, SyncJob, SyncResult, sync_organisation
+from workers.executor import Executor, Fate, Item
+from workers.executor import Integration as Target
+from workers.keeper import Keeper
 
 log = structlog.get_logger(__name__)
 
@@ -45,41 +54,6 @@ def backoff(attempt: int, *, low: float, high: float) -> float:
     return ceiling * random.uniform(0.5, 1.0)
 
 
-def process_event(rt: Runtime, event_id: str) -> str | None:
-    """Run the event if it is owed; returns its new status (``None``: nothing to do)."""
-    event = events.claim(rt.db, event_id, lease_seconds=rt.settings.lock_ttl_seconds)
-    if event is None:
-        return None
-    structlog.contextvars.bind_contextvars(
-        event_id=event.id, integration_id=event.integration_id,
-        organisation_id=event.organisation_id,
-    )
-    try:
-        return _run_claimed(rt, event)
-    finally:
-        structlog.contextvars.unbind_contextvars("event_id", "integration_id", "organisation_id")
-
-
-def _run_claimed(rt: Runtime, event: Event) -> str:
-    integration = integrations.get(rt.db, event.integration_id)
-    refusal = _integration_refusal(integration)
-    if refusal is not None:
-        return _fail(rt, event, refusal, refusal)
-    assert integration is not None
-    claimed = take(rt, integration, event)
-    if claimed is None:
-        return "queued"
-    from workers import batching  # batching builds on this module
-
-    try:
-        if batching.wanted(rt, integration, event):
-            return batching.run(rt, integration, claimed)
-        settled = settle(rt, integration, claimed, lambda: sync_organisation(job_for(rt, integration, claimed)))
-        return settled.status
-    finally:
-        claimed.lock.release()
-
-
 @dataclass
 class Claimed:
     """An event this worker claimed, its organisation's lock held, its attempt counted."""
@@ -89,7 +63,63 @@ class Claimed:
     attempt: int
 
 
-def take(rt: Runtime, integration: Integration, event: Event) -> Claimed | None:
+def process_event(rt: Runtime, event_id: str) -> str | None:
+    """Run the event if it is owed and due; returns its new status (``None``: nothing to do)."""
+    event = events.claim_due(rt.db, event_id, lease_seconds=rt.settings.lock_ttl_seconds)
+    if event is None:
+        return None
+    structlog.contextvars.bind_contextvars(
+        event_id=event.id, integration_id=event.integration_id,
+        organisation_id=event.organisation_id,
+    )
+    try:
+        return _run(rt, event)
+    finally:
+        structlog.contextvars.unbind_contextvars("event_id", "integration_id", "organisation_id")
+
+
+def _run(rt: Runtime, event: Event) -> str:
+    integration = integrations.get(rt.db, event.integration_id)
+    refusal = _integration_refusal(integration)
+    if refusal is not None:
+        return _fail(rt, event, refusal, refusal)
+    assert integration is not None
+    first = _take(rt, integration, event)
+    if first is None:
+        return "queued"
+    members = [first] + [c for e in _backlog(rt, integration, event) if (c := _take(rt, integration, e))]
+    statuses: dict[str, str] = {}
+    try:
+        with Keeper(rt.db, ttl=rt.settings.lock_ttl_seconds, locks=[m.lock for m in members],
+                    event_ids=[m.event.id for m in members]):
+            started = time.perf_counter()
+            fates = Executor(_target(rt, integration)).run([_item(m) for m in members])
+            for member in members:
+                statuses[member.event.id] = _record(rt, integration, member, fates[member.event.id])
+                metrics.SYNC_SECONDS.labels(
+                    provider=integration.provider_kind, status=statuses[member.event.id],
+                ).observe(time.perf_counter() - started)
+    finally:
+        for member in members:
+            member.lock.release()
+    if len(members) > 1:
+        log.info("batch synced", events=len(members),
+                 created=sum(1 for s in statuses.values() if s == "succeeded"))
+    return statuses[first.event.id]
+
+
+def _backlog(rt: Runtime, integration: Integration, event: Event) -> list[Event]:
+    """The creates waiting behind a create, claimed to share its batch call (issue 8)."""
+    size = provider_class(integration.provider_kind).max_batch
+    if not (rt.settings.batch_creates and event.kind == "create" and size > 1):
+        return []
+    return events.claim_more(
+        rt.db, integration_id=integration.id, kind="create", limit=size - 1,
+        lease_seconds=rt.settings.lock_ttl_seconds, exclude=event.id,
+    )
+
+
+def _take(rt: Runtime, integration: Integration, event: Event) -> Claimed | None:
     """Lock the event's organisation and count the attempt; ``None`` (and the event put back
     to wait, which is not a failed attempt) when another sync holds the lock."""
     assert event.organisation_id is not None
@@ -100,6 +130,8 @@ def take(rt: Runtime, integration: Integration, event: Event) -> Claimed | None:
     if not lock.acquire():
         events.retry_later(rt.db, event.id, delay=LOCK_WAIT_SECONDS, error=None, failed_attempt=False)
         return None
+    # An attempt a killed worker left open counts as failed, and starts the give-up clock.
+    events.count_abandoned_attempt(rt.db, event.id)
     return Claimed(event, lock, events.start_attempt(rt.db, event))
 
 
@@ -113,66 +145,49 @@ def _integration_refusal(integration: Integration | None) -> str | None:
     return None
 
 
-def job_for(
-    rt: Runtime, integration: Integration, claimed: Claimed, *,
-    source: CurrentRMS | None = None, provider: Callable[[], AccountingProvider] | None = None,
-) -> SyncJob:
-    event = claimed.event
-    return SyncJob(
+def _target(rt: Runtime, integration: Integration) -> Target:
+    cls = provider_class(integration.provider_kind)
+    return Target(
         db=rt.db, integration_id=integration.id, policies=Policies.from_dict(integration.policies),
-        organisation_id=event.organisation_id or 0, kind="create" if event.kind == "create" else "update",
-        force_write=event.force_write, source=source or factory.rental_system(rt, integration),
-        provider_factory=provider or (lambda: factory.accounting_provider(rt, integration)),
-        names_unique=provider_class(integration.provider_kind).enforces_unique_names,
-        lock=claimed.lock,
+        names_unique=cls.enforces_unique_names, source=factory.rental_system(rt, integration),
+        provider_factory=lambda: factory.accounting_provider(rt, integration),
+        key_window=cls.idempotency_window,
     )
 
 
-@dataclass(frozen=True)
-class Settled:
-    status: str
-    #: A create deferred to a batch call (only when ``run`` returned one).
-    pending: PendingCreate | None = None
+def _item(claimed: Claimed) -> Item:
+    event = claimed.event
+    return Item(
+        key=event.id, organisation_id=event.organisation_id or 0,
+        kind="create" if event.kind == "create" else "update", lock=claimed.lock,
+        attempt=f"{event.id}:{claimed.attempt}", force_write=event.force_write,
+    )
 
 
-def settle(
-    rt: Runtime, integration: Integration, claimed: Claimed,
-    run: Callable[[], SyncResult | PendingCreate],
-) -> Settled:
-    """Run one event's sync and record its fate from what ``run`` returned or raised."""
-    event, attempt = claimed.event, claimed.attempt
-    started = time.perf_counter()
-    try:
-        result = run()
-    except (LockBusy, LockLost) as error:
-        events.retry_later(rt.db, event.id, delay=LOCK_WAIT_SECONDS, error=str(error), failed_attempt=False)
-        status = "queued"
-    except RateLimited as error:
-        status = _rate_limited(rt, event, error, attempt)
-    except Transient as error:
-        status = _transient(rt, event, error, attempt)
-    except CredentialsRefused as error:
-        integrations.set_status(rt.db, integration.id, "reconnect_needed", scrub(error.reason))
-        status = _fail(rt, event, error.reason, _detail(error))
-    except Rejected as error:
-        status = _fail(rt, event, error.reason, _detail(error))
-    except SyncError as error:
-        status = _transient(rt, event, error, attempt)
-    except Exception as error:  # a bug or an unforeseen answer: keep the event, retry, tell
-        log.exception("sync crashed", event_id=event.id)
-        status = _transient(rt, event, error, attempt)
-    else:
-        if isinstance(result, PendingCreate):
-            return Settled("processing", pending=result)
+# -- an event's fate, recorded once ------------------------------------------------------------
+def _record(rt: Runtime, integration: Integration, claimed: Claimed, fate: Fate) -> str:
+    event, attempt, error = claimed.event, claimed.attempt, fate.error
+    if fate.result is not None:
+        result = fate.result
         events.finish(rt.db, event.id, status=result.status, outcome=result.outcome.to_dict())
-        status = result.status
-        log.info("event processed", event_id=event.id, organisation_id=event.organisation_id,
-                 status=status, action=result.outcome.action,
-                 contact_id=result.outcome.contact_id, attempt=attempt)
-    metrics.SYNC_SECONDS.labels(provider=integration.provider_kind, status=status).observe(
-        time.perf_counter() - started
-    )
-    return Settled(status)
+        log.info("event processed", status=result.status, action=result.outcome.action,
+                 contact_id=result.outcome.contact_id, attempt=attempt, event_id=event.id)
+        return result.status
+    assert error is not None
+    if isinstance(error, (LockBusy, LockLost)):
+        events.retry_later(rt.db, event.id, delay=LOCK_WAIT_SECONDS, error=str(error), failed_attempt=False)
+        return "queued"
+    if isinstance(error, RateLimited):
+        return _rate_limited(rt, event, error, attempt)
+    if isinstance(error, CredentialsRefused):
+        integrations.set_status(rt.db, integration.id, "reconnect_needed", scrub(error.reason))
+        return _fail(rt, event, error.reason, _detail(error))
+    if isinstance(error, Rejected):
+        return _fail(rt, event, error.reason, _detail(error))
+    if not isinstance(error, Transient):
+        # Not a ProviderError: a bug or an unforeseen answer. Keep the event, retry, tell.
+        log.error("sync crashed", event_id=event.id, exc_info=error)
+    return _transient(rt, event, error, attempt)
 
 
 def _detail(error: BaseException) -> str:
@@ -219,6 +234,10 @@ def _rate_limited(rt: Runtime, event: Event, error: RateLimited, attempt: int) -
     return _transient(rt, event, error, attempt, at_least=error.retry_after)
 
 
+#: Transient reasons end in "; will retry" while they are true; a give-up drops it.
+WILL_RETRY = "; will retry"
+
+
 def _transient(
     rt: Runtime, event: Event, error: BaseException, attempt: int, *, at_least: float = 0.0,
 ) -> str:
@@ -226,8 +245,10 @@ def _transient(
     current = events.get(rt.db, event.id)
     first_failure = (current.first_failure_at if current else None) or utcnow()
     if utcnow() - first_failure > timedelta(seconds=settings.retry_give_up_seconds):
-        reason = getattr(error, "reason", None) or "the other system kept failing"
-        return _fail(rt, event, f"gave up retrying after {settings.retry_give_up_seconds / 3600:g} hours: {reason}", _detail(error))
+        cause = getattr(error, "reason", None) or "the other system kept failing"
+        cause = cause.removesuffix(WILL_RETRY)
+        hours = settings.retry_give_up_seconds / 3600
+        return _fail(rt, event, f"gave up retrying after {hours:g} hours: {cause}", _detail(error))
     delay = max(at_least, backoff(attempt, low=settings.retry_min_seconds, high=settings.retry_max_seconds))
     detail = _stored(rt, event, _detail(error))
     events.retry_later(rt.db, event.id, delay=delay, error=detail, failed_attempt=True)

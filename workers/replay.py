@@ -28,7 +28,10 @@ def replay_event(rt: Runtime, event_id: str) -> str:
 
 
 def replay_matching(rt: Runtime, filters: EventFilter) -> int:
-    """Replay every event matching ``filters`` (status ``failed`` by default); the count."""
+    """Replay every event matching ``filters`` (status ``failed`` by default); the count.
+    ``retrying`` events are not replayed but run now (``retry_now``)."""
+    if filters.status == "retrying":
+        return retry_now(rt, filters)
     replayed = 0
     for event_id in events.ids_matching(rt.db, filters):
         if events.requeue_for_replay(rt.db, event_id) is not None:
@@ -37,3 +40,16 @@ def replay_matching(rt: Runtime, filters: EventFilter) -> int:
     log.info("events replayed", count=replayed, status=filters.status,
              integration_id=filters.integration_id)
     return replayed
+
+
+def retry_now(rt: Runtime, filters: EventFilter) -> int:
+    """"Retry now": ``retrying`` events matching ``filters`` run at once instead of at their
+    next attempt. A provider's announced ``Retry-After`` (a 429) still holds: the rate
+    limiter's penalty makes the sync wait it out, and a wait is not an attempt."""
+    from core.store import event_resolution
+
+    ids = event_resolution.make_due_now(rt.db, filters)
+    for event_id in ids:
+        outbox.send(rt, event_id)
+    log.info("retrying events run now", count=len(ids), integration_id=filters.integration_id)
+    return len(ids)

@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Callable
 
 import structlog
@@ -21,7 +20,8 @@ from core import logging as app_logging
 from core.runtime import Runtime, runtime
 from core.store import integrations
 from core.tables import utcnow
-from workers import outbox
+from providers import registry
+from workers import alerts, outbox
 
 log = structlog.get_logger(__name__)
 
@@ -30,9 +30,9 @@ LEADER_TTL_MS = 10_000
 RELAY_INTERVAL = 1.0
 RETENTION_INTERVAL = 3600.0
 KEEPALIVE_INTERVAL = 6 * 3600.0
-#: Refresh an idle integration's tokens when its access token expired this long ago, well
-#: inside each system's refresh-token lifetime (Xero 60 days, Sage 31, QuickBooks 100).
-KEEPALIVE_IDLE = {"xero": timedelta(days=14), "sage": timedelta(days=7), "quickbooks": timedelta(days=30)}
+#: Refresh an idle integration's tokens when its access token expired this long ago: each
+#: provider class's ``keepalive_idle``, well inside its refresh-token lifetime.
+KEEPALIVE_IDLE = registry.KEEPALIVE_IDLE
 
 
 @dataclass
@@ -70,13 +70,16 @@ def keep_alive(rt: Runtime) -> int:
         if integration.status != "active":
             continue
         stored = factory.token_set(integrations.secrets_of(rt.vault, integration))
-        if stored.refresh_token and stored.expires_at < utcnow() - KEEPALIVE_IDLE[integration.provider_kind]:
-            try:
-                factory.accounting_provider(rt, integration).context.tokens.access_token()
-                refreshed += 1
-            except Exception as error:  # recorded on the integration by the token source
-                log.warning("keep-alive refresh failed", integration_id=integration.id,
-                            error=type(error).__name__)
+        # Inside the try: a kind no provider serves any more (KeyError) must not end the pass.
+        try:
+            idle_for = KEEPALIVE_IDLE[integration.provider_kind]
+            if not (stored.refresh_token and stored.expires_at < utcnow() - idle_for):
+                continue
+            factory.accounting_provider(rt, integration).context.tokens.access_token()
+            refreshed += 1
+        except Exception as error:  # recorded on the integration by the token source
+            log.warning("keep-alive refresh failed", integration_id=integration.id,
+                        error=type(error).__name__)
     return refreshed
 
 
@@ -95,6 +98,7 @@ def jobs(rt: Runtime) -> list[Periodic]:
         Periodic("reconcile", float(rt.settings.reconcile_interval_seconds), reconcile_all),
         Periodic("retention", RETENTION_INTERVAL, prune),
         Periodic("keep_alive", KEEPALIVE_INTERVAL, keep_alive),
+        Periodic("alerts", alerts.check_interval(), alerts.check_and_send),
     ]
 
 

@@ -372,3 +372,62 @@ def prune(db: Database, *, older_than: datetime, batch: int = 1000) -> int:
 def by_ids(db: Database, ids: Iterable[str]) -> list[Event]:
     with db.reading() as session:
         return list(session.scalars(select(Event).where(Event.id.in_(list(ids)))))
+
+
+# -- pipeline (issue 12): appended by the `pipeline` branch; the functions above are `owed`'s --
+def claim_due(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
+    """``claim``, honouring ``next_attempt_at``: a duplicate message (or a relay re-send) that
+    arrives before the event's backoff or ``Retry-After`` runs nothing. A lapsed lease may be
+    taken over at once."""
+    now = utcnow()
+    with db.session() as session:
+        taken = session.execute(
+            update(Event)
+            .where(
+                Event.id == event_id,
+                or_(
+                    and_(Event.status.in_(OWED),
+                         or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now)),
+                    and_(Event.status == "processing", Event.lease_until < now),
+                ),
+            )
+            .values(status="processing", started_at=now,
+                    lease_until=now + timedelta(seconds=lease_seconds))
+        ).rowcount
+        if not taken:
+            return None
+        return session.get(Event, event_id)
+
+
+def renew_leases(db: Database, event_ids: Sequence[str], *, lease_seconds: float) -> int:
+    """Push the lease of events this worker still runs (status ``processing``) further out;
+    the lock keeper calls it during long waits and calls."""
+    if not event_ids:
+        return 0
+    with db.session() as session:
+        return session.execute(
+            update(Event).where(Event.id.in_(list(event_ids)), Event.status == "processing")
+            .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+
+def count_abandoned_attempt(db: Database, event_id: str) -> None:
+    """An attempt left open by a worker that died is a failed attempt: close it and start the
+    give-up clock (``first_failure_at``) at its start, so that an event that kills its worker
+    every time still reaches the give-up."""
+    with db.session() as session:
+        open_attempts = list(session.scalars(
+            select(EventAttempt).where(EventAttempt.event_id == event_id,
+                                       EventAttempt.finished_at.is_(None))
+        ))
+        if not open_attempts:
+            return
+        for attempt in open_attempts:
+            attempt.status, attempt.finished_at = "retrying", utcnow()
+            attempt.error = attempt.error or "the worker stopped during this attempt"
+        started = min(a.started_at for a in open_attempts)
+        session.execute(
+            update(Event).where(Event.id == event_id, Event.first_failure_at.is_(None))
+            .values(first_failure_at=started)
+        )

@@ -1,15 +1,19 @@
-"""Links (organisation <-> contact, one to one per integration) and "create pending" markers."""
+"""Links (organisation <-> contact, one to one per integration) and "create pending" markers.
+
+A marker (``SentCreate``) records exactly what a create sent, so that a retry after an unknown
+outcome finds or replays that create and adopts nothing else (DESIGN "Invariants")."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from core.db import Database
-from core.models import Contact
-from core.tables import CreateMarker, Link, utcnow
+from core.models import Contact, ContactFields
+from core.tables import Link, SentCreate, utcnow
 
 
 class ContactAlreadyLinked(Exception):
@@ -70,9 +74,9 @@ def save(db: Database, write: LinkWrite) -> Link:
             link.last_synced_at = now
             session.flush()
             # A marker means "a create may have happened": the link now answers that.
-            session.execute(delete(CreateMarker).where(
-                CreateMarker.integration_id == write.integration_id,
-                CreateMarker.organisation_id == write.organisation_id,
+            session.execute(delete(SentCreate).where(
+                SentCreate.integration_id == write.integration_id,
+                SentCreate.organisation_id == write.organisation_id,
             ))
         return link
     except IntegrityError:
@@ -126,23 +130,92 @@ def iter_all(db: Database, integration_id: str, *, batch: int = 1000) -> Iterato
         after = rows[-1].organisation_id
 
 
-def put_marker(db: Database, integration_id: str, organisation_id: int, name: str) -> None:
-    """Record "create pending" before a create call (committed before the call is made)."""
+@dataclass(frozen=True)
+class Marker:
+    """What an earlier create sent, whose outcome is not known."""
+
+    organisation_id: int
+    name: str
+    account_number: str
+    #: The idempotency scope sent with it; "" when it cannot be re-sent alone (a batch member,
+    #: or a marker older than this record).
+    idempotency_key: str
+    body_digest: str
+    fields: ContactFields | None
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class Sending:
+    """A create about to go out: what the marker will record."""
+
+    organisation_id: int
+    fields: ContactFields
+    idempotency_key: str
+
+
+def put_markers(db: Database, integration_id: str, sending: Iterable[Sending]) -> None:
+    """Record each create about to be sent, committed together before the call is made. A
+    marker already there (a re-send of the identical request) is left as it is."""
+    wanted = {s.organisation_id: s for s in sending}
+    if not wanted:
+        return
     with db.session() as session:
-        marker = session.get(CreateMarker, (integration_id, organisation_id))
-        if marker is None:
-            session.add(CreateMarker(integration_id=integration_id,
-                                     organisation_id=organisation_id, name=name))
+        present = set(session.scalars(select(SentCreate.organisation_id).where(
+            SentCreate.integration_id == integration_id,
+            SentCreate.organisation_id.in_(list(wanted)))))
+        session.add_all(
+            SentCreate(integration_id=integration_id, organisation_id=oid, sent=True,
+                       name=s.fields.name, account_number=s.fields.account_number,
+                       idempotency_key=s.idempotency_key, body_digest=s.fields.digest(),
+                       fields=_fields_dict(s.fields), sent_at=utcnow())
+            for oid, s in wanted.items() if oid not in present
+        )
+
+
+def _fields_dict(fields: ContactFields) -> dict[str, Any]:
+    return asdict(fields)
+
+
+def put_marker(db: Database, integration_id: str, organisation_id: int, name: str) -> None:
+    """A marker knowing only the name sent (what a marker of an older version recorded)."""
+    with db.session() as session:
+        if session.get(SentCreate, (integration_id, organisation_id)) is None:
+            session.add(SentCreate(integration_id=integration_id, organisation_id=organisation_id,
+                                   sent=True, name=name, account_number="", idempotency_key="",
+                                   body_digest="", fields={}, sent_at=utcnow()))
+
+
+def marker(db: Database, integration_id: str, organisation_id: int) -> Marker | None:
+    return markers_of(db, integration_id, [organisation_id]).get(organisation_id)
+
+
+def markers_of(db: Database, integration_id: str, organisation_ids: list[int]) -> dict[int, Marker]:
+    with db.reading() as session:
+        rows = list(session.scalars(select(SentCreate).where(
+            SentCreate.integration_id == integration_id,
+            SentCreate.organisation_id.in_(organisation_ids), SentCreate.sent.is_(True))))
+    return {row.organisation_id: Marker(
+        organisation_id=row.organisation_id, name=row.name, account_number=row.account_number,
+        idempotency_key=row.idempotency_key, body_digest=row.body_digest,
+        fields=ContactFields.from_dict(row.fields) if row.fields else None, sent_at=row.sent_at,
+    ) for row in rows}
 
 
 def has_marker(db: Database, integration_id: str, organisation_id: int) -> bool:
-    with db.reading() as session:
-        return session.get(CreateMarker, (integration_id, organisation_id)) is not None
+    return marker(db, integration_id, organisation_id) is not None
 
 
 def drop_marker(db: Database, integration_id: str, organisation_id: int) -> None:
+    drop_markers(db, integration_id, [organisation_id])
+
+
+def drop_markers(db: Database, integration_id: str, organisation_ids: list[int]) -> None:
+    """The creates were certainly refused or never sent: nothing of theirs can exist."""
+    if not organisation_ids:
+        return
     with db.session() as session:
-        session.execute(delete(CreateMarker).where(
-            CreateMarker.integration_id == integration_id,
-            CreateMarker.organisation_id == organisation_id,
+        session.execute(delete(SentCreate).where(
+            SentCreate.integration_id == integration_id,
+            SentCreate.organisation_id.in_(organisation_ids),
         ))

@@ -1,7 +1,7 @@
 """ledger: events carry their source; links carry a status (CONTRACT §10)
 
 Revision ID: ledger_1
-Revises: 0001
+Revises: alerts_1 (was 0001 on its own branch: chained after main's pipeline_1 → alerts_1)
 
 - ``events.source`` (``current_rms`` | ``poll`` | ``ledger``), existing rows ``current_rms``;
 - ``events.kind`` widened to 20 characters for ``contact_changed``;
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'ledger_1'
-down_revision: Union[str, Sequence[str], None] = '0001'
+down_revision: Union[str, Sequence[str], None] = 'alerts_1'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

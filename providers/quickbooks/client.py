@@ -9,13 +9,22 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Iterable, Iterator
 
 import requests
 
 from core.errors import ContactNotFound, CredentialsRefused, NameClash, Transient
 from core.models import Contact, ContactFields, same_name
-from providers.base import AccountingProvider, BatchResult, ProviderContext, idempotency_key
+from core.ratelimit import Limits
+from providers.base import (
+    AccountingProvider,
+    BatchResult,
+    ProviderContext,
+    ProviderUrls,
+    TenantFromRedirect,
+    idempotency_key,
+)
 from providers.http import ApiClient
 from providers.quickbooks import batch, clash, errors, mapping
 
@@ -23,6 +32,9 @@ from providers.quickbooks import batch, clash, errors, mapping
 MINOR_VERSION = "75"
 #: ``requestid`` is at most 50 characters (providers.base.idempotency_key).
 REQUEST_ID_LENGTH = 50
+#: Key window: "replays the original response" (§B1) for how long is not documented:
+#: UNCONFIRMED. A retry re-sends a create with its requestid only within 5 minutes.
+KEY_WINDOW_SECONDS = 5 * 60.0
 #: A stale SyncToken is re-read and retried this many times before giving up (Fault 5010).
 STALE_RETRIES = 3
 #: Rows per page of a full listing; MAXRESULTS above 1000 is not honoured (§B1).
@@ -43,6 +55,23 @@ class QuickBooksProvider(AccountingProvider):
     max_batch = batch.MAX_ITEMS
     oauth_scopes = "com.intuit.quickbooks.accounting"
     oauth_client_auth = "basic"
+    tenant_key = "realm_id"
+    tenant_pattern = r"\d{1,30}"
+    env_prefix = "QUICKBOOKS"
+    default_urls = ProviderUrls(
+        api="https://quickbooks.api.intuit.com/v3",
+        token="https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+        authorize="https://appcenter.intuit.com/connect/oauth2",
+    )
+    #: "10 requests/s per realm ID and app"; the older wording said "10 concurrent requests",
+    #: so both are applied (the safer reading). 40 batch/min is the per realm+app figure (B5).
+    published_limits = Limits(per_minute=500, per_second=10, concurrent=10, batch_per_minute=40)
+    #: Refresh tokens live 100 days (B6).
+    keepalive_idle = timedelta(days=30)
+    contact_id_shape = "a QuickBooks Name ID is a whole number such as 58"
+    #: The realm comes on the OAuth redirect (B6).
+    tenant_discovery = TenantFromRedirect(parameter="realmId", pattern=r"\d{1,30}")
+    idempotency_window = KEY_WINDOW_SECONDS
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

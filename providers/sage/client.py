@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any, Iterator
 
 from core.models import Contact, ContactFields, same_name
-from providers.base import AccountingProvider, ProviderContext, idempotency_key
+from core.ratelimit import Limits
+from providers.base import AccountingProvider, ProviderContext, ProviderUrls, idempotency_key
 from providers.http import ApiClient
 from providers.sage import mapping
 from providers.sage.errors import SYSTEM, error_for
@@ -24,6 +26,9 @@ from providers.sage.errors import SYSTEM, error_for
 PAGE_SIZE = 200
 #: Sage's idempotency_id is "a random 32 character hyphenless GUID".
 IDEMPOTENCY_ID_LENGTH = 32
+#: Key window: "how long a key is remembered" is not documented (§C3b): UNCONFIRMED. A retry
+#: re-sends a create with its idempotency_id only within 5 minutes.
+KEY_WINDOW_SECONDS = 5 * 60.0
 _CONTACT_ID = re.compile(r"^[0-9a-f]{32}$")
 _JSON = {"Content-Type": "application/json"}
 
@@ -37,6 +42,22 @@ class SageProvider(AccountingProvider):
     oauth_scopes = "full_access"
     #: Sage's token endpoint takes client_id and client_secret in the form body (§C6).
     oauth_client_auth = "body"
+    tenant_key = "business_id"
+    env_prefix = "SAGE"
+    default_urls = ProviderUrls(
+        api="https://api.accounting.sage.com/v3.1",
+        token="https://oauth.accounting.sage.com/token",
+        authorize="https://www.sageone.com/oauth2/auth/central?filter=apiv3.1",
+    )
+    #: v3.1 figures are unconfirmed: 100/min is the lower published figure (v3.0 said 200/60 s).
+    #: The unverified 2,500/day is not applied: it would stretch a 10,000-contact export over
+    #: four days, while a real daily 429 is handled by ``penalise`` and the event's retry (C5).
+    published_limits = Limits(per_minute=100)
+    #: Refresh tokens live 31 days (C6).
+    keepalive_idle = timedelta(days=7)
+    contact_id_shape = "a Sage contact id is 32 hexadecimal digits"
+    # No tenant discovery: the lead business is resolved by the provider on first use (C3).
+    idempotency_window = KEY_WINDOW_SECONDS
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

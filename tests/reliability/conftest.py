@@ -141,6 +141,9 @@ def service_env(tmp_path: Path, private_redis: PrivateRedis) -> dict[str, str]:
     return make_env(
         f"sqlite:///{tmp_path}/app.db", REDIS_URL=private_redis.url,
         LOCK_TTL_SECONDS=str(LOCK_TTL_SECONDS), RETRY_MIN_SECONDS="0.2", RETRY_MAX_SECONDS="1",
+        # One call must fit in the short TTL after its fencing check, or a worker refuses to
+        # start (core.locks.check_budget).
+        HTTP_CONNECT_TIMEOUT_SECONDS="0.5", HTTP_READ_TIMEOUT_SECONDS="2",
     )
 
 

@@ -24,4 +24,6 @@ def _template_globals() -> dict[str, Any]:
     return {"csrf_token": security.csrf_token, "CSRF_FIELD": security.CSRF_FIELD, **formatting.HELPERS}
 
 
-from webhooks.ops import actions, bulk, pages  # noqa: E402,F401 - their routes join the blueprint
+from webhooks.ops import (  # noqa: E402,F401 - their routes join the blueprint
+    actions, alerts_view, bulk, health_page, pages, resolution, workers_view,
+)

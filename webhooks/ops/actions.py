@@ -24,6 +24,15 @@ from workers import outbox, replay
 OWED_NOW = ("queued", "processing")
 
 
+@blueprint.get("/sign-in")
+def sign_in_form() -> Any:
+    """The sign-in form as a page of its own, answering 200 (``/ops`` without credentials
+    answers 401 with the same form, CONTRACT §8)."""
+    if security.authorised():
+        return redirect(_local(request.args.get("next")) or url_for("ops.overview"))
+    return security.sign_in_page()[0], 200
+
+
 @blueprint.post("/sign-in")
 def sign_in() -> Any:
     if not security.csrf_ok():
@@ -45,7 +54,7 @@ def _local(target: str | None) -> str | None:
 @ops_required
 def sign_out() -> Response:
     security.sign_out()
-    return redirect(url_for("ops.overview"))
+    return redirect(url_for("ops.sign_in_form"))
 
 
 @blueprint.post("/events/<event_id>/replay")

@@ -111,7 +111,7 @@ def _bounded(view: F) -> F:
 def upload_links(integration_id: str) -> Any:
     """As ``POST /api/integrations/<id>/links.csv``: up to ANSWER_AT_ONCE rows are answered on
     a result page, more become a job followed under Bulk."""
-    dry_run = (request.form.get("dry_run") or "").lower() in api_csv.TRUE_VALUES
+    dry_run = api_csv.DRY_RUN_VALUES.get((request.form.get("dry_run") or "0").lower(), False)
     try:
         integration = found(integration_id)
         rows = _uploaded_rows(provider_class(integration.provider_kind).csv_column)

@@ -48,4 +48,24 @@ def summary(event: Any) -> str:
     return ""
 
 
-HELPERS = {"pretty": pretty, "when": when, "ago": ago, "duration": duration, "summary": summary}
+#: Where an event came from, by the prefix of its delivery id (webhooks carry Current RMS's own).
+ORIGINS = (("poll:", "reconciliation poll"), ("ledger:", "accounting system change"),
+           ("manual-link:", "linked by hand"))
+
+
+def origin(event: Any) -> str:
+    """Where the event came from, in words: a webhook, the reconciliation poll, a change seen in
+    the accounting system (its ``source``, CONTRACT §10), or linking by hand."""
+    source = getattr(event, "source", None) or (event.payload or {}).get("source")
+    if source == "poll":
+        return "reconciliation poll"
+    if source == "ledger" or event.kind == "contact_changed":
+        return "accounting system change"
+    for prefix, words in ORIGINS:
+        if (event.source_event_id or "").startswith(prefix):
+            return words
+    return "webhook"
+
+
+HELPERS = {"pretty": pretty, "when": when, "ago": ago, "duration": duration, "summary": summary,
+           "origin": origin}

@@ -6,14 +6,16 @@ from typing import Any
 from flask import current_app, render_template, request, url_for
 
 from core.runtime import Runtime
-from core.store import events, integrations, links
+from core.store import event_resolution, events, integrations, links
 from core.store.events import EventFilter
 from webhooks import api_events, api_links
 from webhooks.errors import ApiError
-from webhooks.ops import blueprint, data
+from webhooks.ops import blueprint, data, names, throughput, waiting
 from webhooks.ops.security import ops_required
 
 PAGE_SIZE = 50
+#: The overview reloads itself this often (a meta refresh: no script, the CSP unchanged).
+OVERVIEW_REFRESH_SECONDS = 15
 #: Statuses after which an event page stops refreshing itself.
 SETTLED = ("succeeded", "skipped", "failed")
 
@@ -27,12 +29,15 @@ def rt() -> Runtime:
 def overview() -> Any:
     everything = data.active_integrations(rt())
     figures, redis_error = data.queue_figures(rt())
+    figures = waiting.with_waiting_events(rt(), figures)
     listing, filter_error = _event_listing()
     return render_template(
         "ops/overview.html", attention=data.needing_attention(everything),
         queues=figures, redis_error=redis_error, counts=data.recent_counts(rt(), everything),
         statuses=data.STATUSES, integrations=everything, names=data.integration_names(rt()),
         running_jobs=data.unfinished_jobs(rt()), filter_error=filter_error, args=request.args, **listing,
+        chart=throughput.svg(throughput.per_minute(rt())), chart_legend=throughput.legend(),
+        refresh=True, refresh_seconds=OVERVIEW_REFRESH_SECONDS,
     )
 
 
@@ -40,14 +45,15 @@ def _event_listing() -> tuple[dict[str, Any], str | None]:
     """The filtered page of events; an unusable filter is shown, not a JSON error."""
     try:
         filters = api_events.filters_from(request.args)
-        rows, cursor = events.page(rt().db, filters, limit=PAGE_SIZE, cursor=request.args.get("cursor"))
+        rows, cursor = api_events.page_of_events(filters, limit=PAGE_SIZE, cursor=request.args.get("cursor"))
     except ApiError as error:
-        return {"events": [], "older_url": None, "filters": EventFilter()}, _describe(error)
-    except ValueError:
-        return {"events": [], "older_url": None, "filters": EventFilter()}, "That page link is no longer valid."
+        return {"events": [], "older_url": None, "filters": EventFilter(), "superseded": {},
+                "org_names": {}}, _describe(error)
     kept = {key: value for key, value in request.args.items() if key != "cursor" and value}
     older = url_for("ops.overview", cursor=cursor, **kept) if cursor else None
-    return {"events": rows, "older_url": older, "filters": filters}, None
+    return {"events": rows, "older_url": older, "filters": filters,
+            "superseded": event_resolution.superseding(rt().db, rows),
+            "org_names": names.organisation_names(rt().db, rows)}, None
 
 
 def _describe(error: ApiError) -> str:
@@ -67,6 +73,9 @@ def event_page(event_id: str) -> Any:
     return render_template(
         "ops/event.html", event=event, attempts=events.attempts_of(rt().db, [event.id])[event.id],
         integration=integration, link=link, refresh=event.status not in SETTLED,
+        superseded_by=event_resolution.superseding(rt().db, [event]).get(event.id),
+        org_name=names.organisation_names(rt().db, [event]).get((event.integration_id, event.organisation_id)),
+        resolved=event_resolution.resolved_since_failure(event),
         source_url=data.source_web_url(integration, event.organisation_id),
     )
 
@@ -84,6 +93,7 @@ def integration_page(integration_id: str) -> Any:
         "ops/integration.html", integration=integration, links=links.all_of(rt().db, integration.id),
         attention=data.needing_attention([integration]), events=recent,
         names={integration.id: integration.name}, jobs=bulk_jobs, refresh=data.moving(bulk_jobs),
+        org_names=names.organisation_names(rt().db, recent),
     )
 
 

@@ -3,19 +3,18 @@
 The elements whose outcome is unknown (a timeout, a 5xx, a 429, an element the batch answer
 left out) are sent again in the same order, so each provider derives the same idempotency keys
 from the same bodies (Xero ``Idempotency-Key``, QuickBooks ``requestid``) and a write that did
-land is answered from its first reply instead of being made again (DESIGN step 3). Before each
-attempt every organisation lock is checked (fencing): a run that stalled past its locks stops.
+land is answered from its first reply instead of being made again (DESIGN step 3). Every
+attempt is fenced by the provider's gate right before it is sent (``providers.base.FencedGate``):
+a run that stalled past its locks stops.
 """
 from __future__ import annotations
 
 import random
 import time
-from typing import Sequence
 
 import structlog
 
 from core.errors import RateLimited, Transient
-from core.locks import OrganisationLock
 from core.models import ContactFields
 from providers.base import AccountingProvider, BatchResult
 
@@ -30,15 +29,12 @@ MAX_PAUSE = 60.0
 
 def create_with_retries(
     provider: AccountingProvider, items: list[tuple[ContactFields, str]],
-    *, fence: Sequence[OrganisationLock] = (),
 ) -> list[BatchResult]:
     """One result per item, in order; raises the last ``Transient`` after ``BATCH_ATTEMPTS``."""
     results: list[BatchResult | None] = [None] * len(items)
     waiting = list(range(len(items)))
     failures = 0
     while True:
-        for lock in fence:
-            lock.check()
         try:
             answers = provider.create_contacts([items[i] for i in waiting])
             unknown = [(i, a.error) for i, a in zip(waiting, answers) if isinstance(a.error, Transient)]

@@ -21,6 +21,7 @@ from core.db import Database
 from core.models import Contact
 from core.store import links
 from core.store.links import ContactAlreadyLinked, LinkWrite
+from providers import registry
 from providers.base import AccountingProvider
 from workers.bulk.csv_format import CsvRow
 
@@ -117,11 +118,8 @@ def _format_ok(row: CsvRow, provider: AccountingProvider, outcome: CsvOutcome) -
     return True
 
 
-ID_SHAPES = {
-    "xero": "a Xero ContactID is a GUID such as B5B40C60-F4A4-4D32-B3F4-8CD54787DAED",
-    "quickbooks": "a QuickBooks Name ID is a whole number such as 58",
-    "sage": "a Sage contact id is 32 hexadecimal digits",
-}
+#: What each system's contact ids look like, in words: its provider class's ``contact_id_shape``.
+ID_SHAPES = registry.CONTACT_ID_SHAPES
 
 
 def _without_duplicates(rows: list[CsvRow], outcome: CsvOutcome) -> list[CsvRow]:
@@ -133,7 +131,7 @@ def _without_duplicates(rows: list[CsvRow], outcome: CsvOutcome) -> list[CsvRow]
     refused: set[int] = set()
     for organisation_id, named in by_organisation.items():
         _refuse_all(named, f"organisation {organisation_id} is named in rows", outcome, refused)
-    for contact_id, named in by_contact.items():
+    for named in by_contact.values():
         _refuse_all(named, f"contact {named[0].contact_id} is named for several organisations "
                            "in rows", outcome, refused)
     return [row for row in rows if row.number not in refused]

@@ -2,14 +2,14 @@
 
 Organisations stream from the rental system one page at a time and gather into batches of the
 provider's batch size (Xero 50 per ``PUT /Contacts``, QuickBooks 30 per ``/batch``, Sage 1),
-so memory stays flat however many there are. For each batch, under the organisations' locks:
-
-1. an organisation with a "create pending" marker (a run killed mid-batch) is looked up by
-   name first and the contact found adopted, so a restart creates nothing twice;
-2. where names are not unique (Sage) and ``link_existing_by_name`` is on, the contact of the
-   same name is taken from a name index built once from ``list_contacts``;
-3. the rest get a marker each, then one batch create; an element refused for its name is
-   looked up by name and linked if it is an active, unlinked customer: a read, not a write.
+so memory stays flat however many there are. Each batch runs through the one executor
+(``workers.executor``), under its organisations' locks, exactly as a backlog of live creates
+does: ``decide`` chooses create, same-name link or adoption; the creates go out as one batch
+call (retried through passing failures, ``workers.bulk.batches``); a marker recording what was
+sent lets a restart after a killed run adopt what that run made instead of creating it twice.
+What is bulk's own: the policies of an export (create every unlinked organisation; link a
+same-name contact without writing it), a name index built once where names are not unique
+(Sage), and counting each fate on the job.
 
 Resuming needs no cursor: a linked organisation costs nothing, a marked one is adopted, and
 one that failed before (its error is still on the job) is not tried again in the same job.
@@ -17,20 +17,23 @@ one that failed before (its error is still on the job) is not tried again in the
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import replace
 from itertools import islice
 
 import structlog
 
-from core.errors import LockBusy, NameClash, ProviderError, Rejected
+from core.errors import LockBusy, Rejected, SyncError
 from core.locks import OrganisationLock
-from core.models import Contact, Organisation
-from core.store import jobs, links
+from core.models import Organisation, Policies
+from core.store import jobs
 from core.store.jobs import Progress
-from core.store.links import ContactAlreadyLinked, LinkWrite
+from providers.base import AccountingProvider, BatchResult
 from workers.bulk import batch_store, organisations
 from workers.bulk.batches import create_with_retries
 from workers.bulk.names import NameIndex
 from workers.bulk.run import BulkRun
+from workers.executor import Executor, Fate, Integration, Item
+from workers.keeper import Keeper
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +63,7 @@ class Exporter:
             if isinstance(e, dict) and "organisation_id" in e
         }
         self.names: NameIndex | None = None
+        self.executor: Executor | None = None
         self.pending: list[Organisation] = []
         self.progress = Progress()
         self.seen = 0
@@ -112,100 +116,47 @@ class Exporter:
                         self.run.organisation_lock(organisation.id))
                 except LockBusy as busy:
                     self._fail(organisation, busy.reason)
-            ids = list(held)
-            linked = batch_store.linked_among(self.db, self.integration_id, ids)
-            marked = batch_store.marked_among(self.db, self.integration_id, ids)
-            to_create = [o for o in batch if o.id in held
-                         and self._needs_create(o, o.id in linked, o.id in marked)]
-            if to_create:
-                self._create(to_create, [held[o.id] for o in to_create])
+            items = [Item(key=str(o.id), organisation_id=o.id, kind="create", lock=held[o.id],
+                          attempt=f"job:{self.run.job.id}") for o in batch if o.id in held]
+            with Keeper(self.db, ttl=self.run.rt.settings.lock_ttl_seconds, locks=list(held.values())):
+                fates = self._executor().run(items, organisations={o.id: o for o in batch})
+        self._count(batch, fates)
 
-    def _needs_create(self, organisation: Organisation, linked: bool, marked: bool) -> bool:
-        """Under the lock: linked meanwhile, adoptable after a killed run, or same-name."""
-        if linked:
-            self._done("already_linked")
-            return False
-        if marked or self.names is not None:
-            found = self._by_name(organisation.name)
-            if found is not None and self._unlinked(found, organisation):
-                self._link(organisation, found, None, "adopted" if marked else "linked")
-                return False
-        return True
+    def _executor(self) -> Executor:
+        if self.executor is None:
+            run = self.run
+            self.executor = Executor(Integration(
+                db=self.db, integration_id=self.integration_id, policies=export_policies(run.policies),
+                names_unique=run.provider.enforces_unique_names, source=run.source,
+                provider_factory=lambda: run.provider, key_window=run.provider.idempotency_window,
+                create_batch=_create_batch, find_by_name=self.names.get if self.names else None,
+            ))
+        return self.executor
 
-    def _create(self, batch: list[Organisation], held: list[OrganisationLock]) -> None:
-        batch_store.put_markers(self.db, self.integration_id, batch)  # committed before the call
-        items = [(o.fields, f"{self.integration_id}:{o.id}:create") for o in batch]
-        results = create_with_retries(self.run.provider, items, fence=held)
-        for organisation, result in zip(batch, results):
-            if result.contact is not None:
-                self._link(organisation, result.contact, organisation.fields.digest(), "created")
-            elif isinstance(result.error, NameClash):
-                self._after_clash(organisation, result.error)
+    def _count(self, batch: list[Organisation], fates: dict[str, Fate]) -> None:
+        """Each organisation's fate, counted once; a failure that may pass stops the job
+        (starting it again resumes: the markers let it adopt what this run made)."""
+        passing: SyncError | None = None
+        for organisation in batch:
+            fate = fates.get(str(organisation.id))
+            if fate is None:
+                continue  # its lock was busy: failed above
+            if fate.result is not None:
+                how = fate.result.how
+                self._done("already_linked" if how == "none" else how)
+                contact_id = fate.result.outcome.contact_id
+                if self.names is not None and contact_id and how in ("created", "adopted", "linked"):
+                    self.names.taken(contact_id, organisation.name)
+            elif isinstance(fate.error, Rejected):
+                self._fail(organisation, _reason(fate.error))
+            elif isinstance(fate.error, SyncError):
+                passing = passing or fate.error
             else:
-                self._fail(organisation, _reason(result.error))
-
-    def _after_clash(self, organisation: Organisation, clash: NameClash) -> None:
-        name = organisation.name
-        if clash.existing_type and clash.existing_type != "Customer":
-            kind = clash.existing_type.lower()
-            return self._fail(organisation, f"the name '{name}' is already used by a {kind} "
-                                            f"(id {clash.existing_id}); rename one of them")
-        if not self.run.policies.link_existing_by_name:
-            return self._fail(organisation, f"a contact named '{name}' already exists; link it "
-                                            "by hand, or turn on link_existing_by_name")
-        found = self.run.provider.find_by_name(name)
-        if found is None:
-            return self._fail(organisation, f"the name '{name}' is taken by a contact that is "
-                                            "not an active customer (archived or inactive)")
-        if self._unlinked(found, organisation):
-            self._link(organisation, found, None, "linked")
+                raise fate.error or RuntimeError("no fate")
+        if passing is not None:
+            raise passing
 
     # -- outcomes ---------------------------------------------------------------------------
-    def _by_name(self, name: str) -> Contact | None:
-        if self.names is not None:
-            return self.names.get(name)
-        return self.run.provider.find_by_name(name)
-
-    def _unlinked(self, contact: Contact, organisation: Organisation) -> bool:
-        other = links.by_contact(self.db, self.integration_id, contact.id)
-        if other is None or other.organisation_id == organisation.id:
-            return True
-        self._fail(organisation, f"contact '{contact.name}' ({contact.id}) is already linked to "
-                                 f"organisation {other.organisation_id} '{other.organisation_name}'")
-        return False
-
-    def _link(self, organisation: Organisation, contact: Contact, digest: str | None,
-              outcome: str) -> None:
-        """Store the link; ``digest`` None means "linked without writing": the organisation's
-        next edit brings the contact in line (CONTRACT §5 rule 4)."""
-        try:
-            links.save(self.db, LinkWrite(
-                integration_id=self.integration_id, organisation_id=organisation.id,
-                organisation_name=organisation.name, contact=contact, fields_hash=digest,
-            ))
-        except ContactAlreadyLinked as error:
-            return self._fail(organisation, f"contact {contact.id} is already linked to "
-                                            f"organisation {error.link.organisation_id}")
-        if self.names is not None:
-            self.names.taken(contact)
-        self._write_link_back(organisation, contact)
-        self._done(outcome)
-
-    def _write_link_back(self, organisation: Organisation, contact: Contact) -> None:
-        """``write_link_to_field``, as a live sync does; a failure here does not undo the link."""
-        field = self.run.policies.write_link_to_field
-        if not field or not contact.url or organisation.custom_field(field) == contact.url:
-            return
-        try:
-            self.run.source.update_organisation(organisation.id, custom_fields={field: contact.url})
-        except ProviderError as error:
-            log.warning("bulk export: link not written back", organisation_id=organisation.id,
-                        error=str(error))
-            return
-        link = links.get(self.db, self.integration_id, organisation.id)
-        if link is not None:
-            links.touch(self.db, link.id, written_link=contact.url)
-
     def _done(self, outcome: str) -> None:
         self.progress.done += 1
         self.run.count(outcome)
@@ -215,6 +166,16 @@ class Exporter:
         self.progress.errors.append(
             {"organisation_id": organisation.id, "name": organisation.name, "error": reason})
         self.run.count("failed")
+
+
+def export_policies(policies: Policies) -> Policies:
+    """An export creates every unlinked organisation, and links a same-name contact without
+    writing it (its next edit brings it in line, CONTRACT §5 rule 4)."""
+    return replace(policies, create_contact_on_create=True, update_contact_on_edit=False)
+
+
+def _create_batch(provider: AccountingProvider, items: list[tuple]) -> list[BatchResult]:
+    return create_with_retries(provider, items)
 
 
 def _reason(error: Exception | None) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.decision import LinkedElsewhere, already_linked
 from core.errors import LockBusy, Rejected
 from core.models import Contact, ContactFields, Organisation
 from core.store import links
@@ -119,8 +120,8 @@ class Importer:
                 fields_hash=organisation.fields.digest(),
             ))
         except ContactAlreadyLinked as error:
-            raise Rejected(reason=f"contact {contact.id} is already linked to organisation "
-                                  f"{error.link.organisation_id}") from None
+            other = LinkedElsewhere(error.link.organisation_id, error.link.organisation_name)
+            raise Rejected(reason=already_linked(contact, other, organisation)) from None
 
 
 def run_import(run: BulkRun) -> None:

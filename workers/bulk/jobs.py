@@ -18,6 +18,7 @@ from core.errors import CredentialsRefused, ProviderError, SyncError
 from core.runtime import Runtime
 from core.store import integrations, jobs
 from core.tables import Job, utcnow
+from workers import messages
 from workers.bulk.csv_job import run_links_csv
 from workers.bulk.export import run_export
 from workers.bulk.import_ import run_import
@@ -42,10 +43,8 @@ def start(rt: Runtime, integration_id: str, kind: str, *, total: int = 0,
 
 
 def enqueue(job_id: str) -> bool:
-    from workers.actors import run_job as run_job_actor
-
     try:
-        run_job_actor.send(job_id)
+        messages.send(messages.RUN_JOB, job_id)
     except (redis.RedisError, OSError) as error:
         log.warning("broker unavailable; the job stays queued", job_id=job_id,
                     error=type(error).__name__)

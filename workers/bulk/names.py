@@ -31,6 +31,6 @@ class NameIndex:
     def get(self, name: str) -> Contact | None:
         return self.by_name.get(_key(name))
 
-    def taken(self, contact: Contact) -> None:
+    def taken(self, contact_id: str, name: str) -> None:
         """A contact just linked: keep it findable (its link decides whether it is free)."""
-        self.by_name.setdefault(_key(contact.name), contact)
+        self.by_name.setdefault(_key(name), Contact(id=contact_id, name=name))

@@ -11,8 +11,23 @@ from typing import Any
 import pytest
 
 from core.decision import (
-    Create, CurrentLink, Fail, LinkedElsewhere, LinkTo, Lookup, LookUpByName, LookUpNamed,
-    Nothing, Overwrite, Situation, Skip, decide,
+    Create,
+    CurrentLink,
+    Fail,
+    Forget,
+    LinkedElsewhere,
+    LinkTo,
+    Lookup,
+    LookUpByName,
+    LookUpNamed,
+    LookUpSent,
+    Nothing,
+    Overwrite,
+    Resend,
+    SentBefore,
+    Situation,
+    Skip,
+    decide,
 )
 from core.errors import NameClash
 from core.models import Contact, ContactFields, Organisation, Policies
@@ -208,33 +223,45 @@ def test_same_name_contact_linked_elsewhere_fails_naming_both_organisations() ->
         assert part in step.reason, part
 
 
-# --- the create-pending marker: adopt what an interrupted create made ----------------------
+# --- the create marker: find what an interrupted create made, adopt nothing else ------------
+
+SENT = SentBefore(name=ORG_NAME, digest=organisation().fields.digest(), replayable=True)
 
 
-def test_create_pending_searches_first_whatever_the_policies() -> None:
-    # Given an earlier attempt that may have created the contact before it died
+def test_a_marker_resends_the_identical_create_whatever_the_policies() -> None:
+    # Given an earlier attempt that sent a create and never learned its outcome
     policies = {"create_contact_on_create": False, "link_existing_by_name": False,
                 "update_contact_on_edit": False}
     s = situation(kind="update", policies=policies)
-    # Then it looks first, where without the marker it would do nothing
-    assert decide(replace(s, create_pending=True)) == LookUpByName()
-    assert decide(replace(s, create_pending=False)) == Nothing("policy")
+    # Then it sends that create again (its answer is replayed), where without it it does nothing
+    assert decide(replace(s, sent=SENT)) == Resend()
+    assert decide(replace(s, sent=None)) == Nothing("policy")
 
 
-def test_create_pending_adopts_the_contact_found_as_created() -> None:
-    s = situation(create_pending=True, by_name=Lookup(CONTACT), policies={"link_existing_by_name": False,
-                                                                           "update_contact_on_edit": False})
+def test_a_marker_past_its_key_window_looks_up_what_was_sent() -> None:
+    assert decide(situation(sent=replace(SENT, replayable=False))) == LookUpSent()
+
+
+def test_the_replayed_contact_is_adopted_as_created_without_a_write_when_nothing_changed() -> None:
+    s = situation(sent=SENT, resent=Lookup(CONTACT), policies={"link_existing_by_name": False,
+                                                               "update_contact_on_edit": False})
+    assert decide(s) == LinkTo(CONTACT, overwrite=False, adopted=True, holds=SENT.digest)
+
+
+def test_the_replayed_contact_is_overwritten_when_the_organisation_changed_since() -> None:
+    # Given a rename between the lost answer and the retry
+    s = situation(sent=replace(SENT, digest="what-was-sent-before-the-rename"), resent=Lookup(CONTACT))
     assert decide(s) == LinkTo(CONTACT, overwrite=True, adopted=True)
-    # Without the marker the same answer is a plain same-name link (refused by this policy)
-    assert isinstance(decide(replace(s, create_pending=False)), Fail)
 
 
-def test_create_pending_with_nothing_found_creates() -> None:
-    assert decide(situation(create_pending=True, by_name=Lookup(None))) == Create()
+def test_a_marker_whose_create_made_nothing_is_forgotten() -> None:
+    assert decide(situation(sent=SENT, resent=Lookup(None))) == Forget()
+    assert decide(situation(sent=replace(SENT, replayable=False), found_sent=Lookup(None))) == Forget()
 
 
-def test_create_pending_does_not_adopt_a_contact_linked_elsewhere() -> None:
-    s = situation(create_pending=True, by_name=Lookup(CONTACT, LinkedElsewhere(9, "Nine Ltd")))
+def test_a_marker_never_adopts_a_contact_linked_elsewhere() -> None:
+    s = situation(sent=replace(SENT, replayable=False),
+                  found_sent=Lookup(CONTACT, LinkedElsewhere(9, "Nine Ltd")))
     step = decide(s)
     assert isinstance(step, Fail) and "Nine Ltd" in step.reason
 
@@ -270,7 +297,7 @@ def test_a_replay_respects_update_contact_on_edit() -> None:
 
 
 def test_linked_never_creates_nor_looks_up() -> None:
-    s = linked(same_fields=False, kind="create", create_pending=True,
+    s = linked(same_fields=False, kind="create", sent=SENT,
                organisation=organisation(custom_fields={"linked_contact": "c-other"}))
     assert decide(s) == Overwrite("c-1")
 

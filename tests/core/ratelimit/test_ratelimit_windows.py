@@ -11,11 +11,12 @@ import redis
 import requests
 
 from core.errors import RateLimited
-from core.ratelimit import DEFAULT_LIMITS, MIN_WINDOW_MARGIN, Limits, RateLimiter
+from core.ratelimit import MIN_WINDOW_MARGIN, Limits, RateLimiter, published_limits
 from sandbox.limits import FixedWindow
 from sandbox.runner import ServerThread
 
 from .conftest import REDIS_URL
+
 
 class FixedWindowServer:
     """A server enforcing a fixed window as the real systems do; counts 429s and calls in flight."""
@@ -197,11 +198,11 @@ def test_app_limit_is_shared_by_all_tenants(redis_db: redis.Redis, tenant: str) 
 
 def test_default_limits_follow_the_reference() -> None:
     # providers.md A5, B5, C5
-    assert DEFAULT_LIMITS["xero"] == Limits(
+    assert published_limits("xero") == Limits(
         per_minute=60, concurrent=5, per_day=5000, app_per_minute=10000
     )
-    assert DEFAULT_LIMITS["quickbooks"].per_minute == 500
-    assert DEFAULT_LIMITS["quickbooks"].per_second == 10
-    assert DEFAULT_LIMITS["quickbooks"].batch_per_minute == 40
-    assert DEFAULT_LIMITS["sage"].per_minute == 100
-    assert DEFAULT_LIMITS["current_rms"].per_minute is not None
+    assert published_limits("quickbooks").per_minute == 500
+    assert published_limits("quickbooks").per_second == 10
+    assert published_limits("quickbooks").batch_per_minute == 40
+    assert published_limits("sage").per_minute == 100
+    assert published_limits("current_rms").per_minute is not None

@@ -95,3 +95,67 @@ def test_a_refused_code_is_a_clear_400(connect_app: Any, admin: Any, sandbox: An
 
     assert answer.status_code == 400
     assert "refused the authorisation code" in answer.get_json()["error"]
+
+
+def xero_calls_200() -> float:
+    from core import metrics
+
+    return metrics.PROVIDER_CALLS.labels(system="xero", status="200")._value.get()
+
+
+def test_xero_tenant_comes_from_connections_through_the_http_seam(
+    connect_app: Any, admin: Any, sandbox: Any, redis_client: Any,
+) -> None:
+    # Given a Xero integration created for one organisation, whose consent grants another
+    client = connect_app.test_client()
+    rt = connect_app.extensions["runtime"]
+    integration = create_integration(client, admin, sandbox, "xero")
+    counted_before = xero_calls_200()
+
+    # When the connect flow completes
+    path, _ = consent(client, admin, integration["id"])
+    assert client.get(path).status_code == 200
+
+    # Then the tenant is the organisation /connections lists for the fresh token...
+    # ... asked once, through ApiClient: counted in the call metrics and by the rate limiter
+    assert [c["path"] for c in sandbox.calls("xero") if c["path"].endswith("/connections")] == ["/connections"]
+    assert xero_calls_200() == counted_before + 1
+    tenant = integrations.get(rt.db, integration["id"]).settings["provider"]["tenant_id"]
+    assert tenant and tenant != integration["tenant"]
+    fresh = integrations.secrets_of(rt.vault, integrations.get(rt.db, integration["id"]))["access_token"]
+    listed = requests.get(f"{sandbox.xero}/connections", timeout=5,
+                          headers={"Authorization": f"Bearer {fresh}"}).json()
+    assert [c["tenantId"] for c in listed] == [tenant]
+    limiter_log = f"ratelimit:xero:{integration['tenant']}:minute"
+    assert redis_client.zcard(limiter_log) == 1
+
+
+def test_quickbooks_realm_comes_from_the_redirect(connect_app: Any, admin: Any, sandbox: Any) -> None:
+    client = connect_app.test_client()
+    rt = connect_app.extensions["runtime"]
+    integration = create_integration(client, admin, sandbox, "quickbooks")
+
+    path, query = consent(client, admin, integration["id"])
+    assert client.get(path).status_code == 200
+
+    assert integrations.get(rt.db, integration["id"]).settings["provider"]["realm_id"] == query["realmId"][0]
+
+
+def test_a_failing_connections_call_keeps_the_tokens_and_the_tenant(
+    connect_app: Any, admin: Any, sandbox: Any,
+) -> None:
+    # Given Xero answering /connections with a 500 (twice: no retry is made here)
+    client = connect_app.test_client()
+    rt = connect_app.extensions["runtime"]
+    integration = create_integration(client, admin, sandbox, "xero")
+    requests.post(f"{sandbox.xero}/_sandbox/faults", json={"path": "/connections$", "status": 500, "times": 2},
+                  timeout=5).raise_for_status()
+
+    path, _ = consent(client, admin, integration["id"])
+    answer = client.get(path)
+
+    # Then the connection is stored and active, and the tenant given at creation stays
+    assert answer.status_code == 200, answer.get_json()
+    row = integrations.get(rt.db, integration["id"])
+    assert row.settings["provider"]["tenant_id"] == integration["tenant"]
+    assert row.status == "active"

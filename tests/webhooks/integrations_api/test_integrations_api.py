@@ -412,14 +412,20 @@ def test_patch_with_an_invalid_body_is_400_and_changes_nothing(api: RecordingCli
     cases = [
         ({"colour": "blue"}, "colour"), ({"status": "deleted"}, "status"), ({"status": "reconnect_needed"}, "status"),
         ({"name": 5}, "name"), ({"policies": {"link_existing_by_name": "no"}}, "policies"),
-        ({"policies": {"unknown": True}}, "policies"), ({"provider": {"kind": "sage"}}, "provider"),
+        ({"policies": {"unknown": True}}, "policies"),
         ({"source": {"subdomain": "bad domain"}}, "source"), ({"source": "x"}, "source"),
         ({"name": "Renamed", "policies": {"update_contact_on_edit": "off"}}, "policies"),
+        ({"provider": {"kind": "xero", "access_token": "not ascii \u00e9"}}, "provider"),
     ]
     for invalid, field in cases:
         response = api.patch(path, json=invalid, headers=admin)
         assert response.status_code == 400, (invalid, response.get_json())
         assert field in response.get_json()["fields"], (invalid, response.get_json())
+    # Another accounting system than the integration's conflicts with what it is: 409.
+    response = api.patch(path, json={"provider": {"kind": "sage"}}, headers=admin)
+    assert response.status_code == 409 and "provider" in response.get_json()["fields"]
+    # An empty body says nothing to change: 400, not a silent 200.
+    assert api.patch(path, headers=admin).status_code == 400
     assert api.get(path, headers=admin).get_json() == {
         **{k: v for k, v in integration.items() if k != "webhook_url"},
     }

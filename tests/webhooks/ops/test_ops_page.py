@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
-from html import escape
 from datetime import datetime, timedelta, timezone
+from html import escape
 from pathlib import Path
 from typing import Any
 

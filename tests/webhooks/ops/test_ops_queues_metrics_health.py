@@ -9,10 +9,10 @@ from typing import Any
 import dramatiq
 import pytest
 
+from core.models import Contact
 from core.runtime import Runtime
 from core.store import events, links
 from core.store.links import LinkWrite
-from core.models import Contact
 from core.tables import utcnow
 from tests.support import create_integration
 from tests.webhooks.ops_support import make_event

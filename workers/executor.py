@@ -1,0 +1,489 @@
+"""The one executor: bring 1..n organisations of one integration in line (DESIGN step 5).
+
+A live event, a tenant's backlog of creates and a bulk export page all run here. The caller has
+claimed the work and holds each organisation's lock (and a ``workers.keeper.Keeper`` renewing
+them). For each item the executor fetches the organisation (one call for all), asks
+``core.decision.decide`` for the next step and carries it out:
+
+- reads (look-ups) at once;
+- creates are gathered and sent as ONE call: a lone create alone (its request can be sent again
+  byte for byte, so a retry after a lost answer is replayed), several as the system's batch
+  call. A marker recording what is sent is committed first and cleared when the create was
+  certainly refused or never sent;
+- every request is fenced right before it is sent (``providers.base.FencedGate``), and every
+  link is stored under a fresh fencing check.
+
+Each item ends with exactly one ``Fate`` (a result, or the error that stopped it), which the
+caller records once: an event's status (``workers.processing``), a bulk job's counts
+(``workers.bulk.export``). No policy is decided here; ``decide`` holds all of it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Callable, Sequence
+
+import structlog
+
+from core.db import Database
+from core.decision import (
+    Create,
+    CurrentLink,
+    Fail,
+    Forget,
+    LinkedElsewhere,
+    LinkTo,
+    Lookup,
+    LookUpByName,
+    LookUpNamed,
+    LookUpSent,
+    Nothing,
+    Overwrite,
+    Resend,
+    SentBefore,
+    Situation,
+    Skip,
+    Step,
+    already_linked,
+    decide,
+)
+from core.errors import (
+    AccountNumberClash,
+    ContactNotFound,
+    CredentialsRefused,
+    LockLost,
+    NameClash,
+    ProviderError,
+    RateLimited,
+    Rejected,
+)
+from core.locks import OrganisationLock
+from core.models import (
+    Contact,
+    ContactFields,
+    EventKind,
+    Organisation,
+    Outcome,
+    Policies,
+)
+from core.store import links
+from core.store.links import ContactAlreadyLinked, LinkWrite, Marker, Sending
+from core.tables import utcnow
+from providers.base import AccountingProvider, BatchResult
+from providers.current_rms import CurrentRMS
+
+log = structlog.get_logger(__name__)
+
+#: A sync never needs more steps than this (resend, forget, create, clash, look up, link...).
+MAX_STEPS = 10
+
+#: How a batch of creates is sent (bulk export retries passing failures inside the job).
+CreateBatch = Callable[[AccountingProvider, list[tuple[ContactFields, str]]], list[BatchResult]]
+#: A same-name look-up (bulk export answers it from a name index built once).
+FindByName = Callable[[str], Contact | None]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One organisation to bring in line, its lock held."""
+
+    key: str  #: the event id (or, for bulk work, the organisation id as text)
+    organisation_id: int
+    kind: EventKind
+    lock: OrganisationLock
+    #: This attempt, for idempotency scopes: "<event id>:<attempt number>" (bulk: job and pass).
+    attempt: str
+    force_write: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str  #: "succeeded" or "skipped"
+    outcome: Outcome
+    #: What happened, for counts: created, adopted, linked, updated, none, skipped.
+    how: str
+
+
+@dataclass(frozen=True)
+class Fate:
+    """An item's end: a result, or the error that stopped it (never both)."""
+
+    result: Result | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class Integration:
+    """What the executor needs to know about the integration and how to reach both systems."""
+
+    db: Database
+    integration_id: str
+    policies: Policies
+    #: Whether the accounting system refuses duplicate names (its provider class says so).
+    names_unique: bool
+    source: CurrentRMS
+    #: Built only when a step needs a call (a sync needing none builds none).
+    provider_factory: Callable[[], AccountingProvider]
+    #: Seconds a create's idempotency key is trusted to replay (``idempotency_window``).
+    key_window: float = 0.0
+    #: Bulk work: how a batch is sent, and where same-name look-ups are answered.
+    create_batch: CreateBatch | None = None
+    find_by_name: FindByName | None = None
+    _provider: AccountingProvider | None = None
+
+    def provider(self, fence: Callable[[], None]) -> AccountingProvider:
+        if self._provider is None:
+            self._provider = self.provider_factory()
+        self._provider.fence_with(fence)
+        return self._provider
+
+
+@dataclass
+class _Run:
+    """One item on its way: what is known so far."""
+
+    item: Item
+    situation: Situation
+    marker: Marker | None = None
+    #: The refusal of a re-sent create (a name clash is then the situation's clash).
+    refusal: Rejected | None = None
+
+    @property
+    def organisation(self) -> Organisation:
+        assert self.situation.organisation is not None
+        return self.situation.organisation
+
+    def scope(self, operation: str) -> str:
+        return f"{self.item.lock.integration_id}:{self.item.organisation_id}:{operation}:{self.item.attempt}"
+
+
+class Executor:
+    """Runs items of one integration; ``run`` returns each item's fate by its key."""
+
+    def __init__(self, integration: Integration) -> None:
+        self.integration = integration
+        self.db = integration.db
+        #: The locks the next request is fenced by (the items it is made for).
+        self._fencing: Sequence[OrganisationLock] = ()
+
+    # -- the whole run ----------------------------------------------------------------------
+    def run(self, items: Sequence[Item], *,
+            organisations: dict[int, Organisation | None] | None = None) -> dict[str, Fate]:
+        self.fates: dict[str, Fate] = {}
+        self.creates: list[_Run] = []
+        if organisations is None:
+            try:
+                organisations = self._fetch(items)
+            except Exception as error:  # the rental system failed: every item carries it
+                return {item.key: Fate(error=error) for item in items}
+        markers = links.markers_of(self.db, self.integration.integration_id,
+                                   [i.organisation_id for i in items])
+        for item in items:
+            run = self._start(item, organisations.get(item.organisation_id), markers.get(item.organisation_id))
+            self._guarded(run, self._advance)
+        while self.creates:
+            batch, self.creates = self.creates, []
+            self._create(batch)
+        return self.fates
+
+    def _fetch(self, items: Sequence[Item]) -> dict[int, Organisation | None]:
+        source = self.integration.source
+        if len(items) == 1:
+            only = items[0].organisation_id
+            return {only: source.get_organisation(only)}
+        return dict(source.get_organisations([i.organisation_id for i in items]))
+
+    def _start(self, item: Item, organisation: Organisation | None, marker: Marker | None) -> _Run:
+        link = links.get(self.db, self.integration.integration_id, item.organisation_id)
+        situation = Situation(
+            kind=item.kind, organisation=organisation,
+            link=CurrentLink(link.contact_id, link.fields_hash) if link else None,
+            policies=self.integration.policies, names_unique=self.integration.names_unique,
+            force_write=item.force_write, sent=self._sent_before(marker),
+        )
+        return _Run(item, situation, marker)
+
+    def _sent_before(self, marker: Marker | None) -> SentBefore | None:
+        if marker is None:
+            return None
+        fresh = utcnow() - marker.sent_at < timedelta(seconds=self.integration.key_window)
+        replayable = bool(marker.idempotency_key and marker.fields is not None and fresh)
+        return SentBefore(name=marker.name, digest=marker.body_digest, replayable=replayable)
+
+    def _guarded(self, run: _Run, step: Callable[[_Run], None]) -> None:
+        """Run ``step``; whatever it raises becomes the item's fate."""
+        try:
+            step(run)
+        except Exception as error:
+            self._settle(run, Fate(error=error))
+
+    def _settle(self, run: _Run, fate: Fate) -> None:
+        assert run.item.key not in self.fates, f"{run.item.key} settled twice"
+        self.fates[run.item.key] = fate
+
+    # -- one item, step by step --------------------------------------------------------------
+    def _advance(self, run: _Run) -> None:
+        """Carry out ``decide``'s steps until the item is settled or waits for the batch create."""
+        for _ in range(MAX_STEPS):
+            step = decide(run.situation)
+            if self._final(run, step):
+                return
+            if isinstance(step, Create):
+                self.creates.append(run)
+                return
+            run.situation = self._carry_out(run, step)
+        raise RuntimeError(f"sync did not settle within {MAX_STEPS} steps: {run.situation}")
+
+    def _final(self, run: _Run, step: Step) -> bool:
+        situation = run.situation
+        if isinstance(step, Skip):
+            self._settle(run, Fate(Result("skipped", Outcome(None, reason=step.reason), "skipped")))
+        elif isinstance(step, Fail):
+            raise Rejected(step.reason, reason=step.reason)
+        elif isinstance(step, Nothing):
+            contact_id = situation.link.contact_id if situation.link else None
+            self._settle(run, Fate(Result("succeeded", Outcome("none", contact_id=contact_id), "none")))
+        elif isinstance(step, LinkTo):
+            self._settle(run, Fate(self._link(run, step)))
+        elif isinstance(step, Overwrite):
+            contact = self._write(run, step.contact_id)
+            self._store(run, contact, run.organisation.fields.digest())
+            outcome = Outcome("updated", contact_id=contact.id, overwritten=True)
+            self._settle(run, Fate(Result("succeeded", outcome, "updated")))
+        else:
+            return False
+        return True
+
+    def _carry_out(self, run: _Run, step: Step) -> Situation:
+        """A step that adds what it learned to the situation."""
+        s, organisation = run.situation, run.organisation
+        if isinstance(step, LookUpNamed):
+            return replace(s, named=self._look_up_named(run, step.value))
+        if isinstance(step, LookUpByName):
+            return replace(s, by_name=self._lookup(organisation, self._find_by_name(run, organisation.name)))
+        if isinstance(step, Resend):
+            return replace(s, resent=self._resend(run))
+        if isinstance(step, LookUpSent):
+            assert run.marker is not None
+            return replace(s, found_sent=self._lookup(organisation, self._find_by_name(run, run.marker.name)))
+        if isinstance(step, Forget):
+            links.drop_marker(self.db, self.integration.integration_id, organisation.id)
+            clash = run.refusal if isinstance(run.refusal, NameClash) else None
+            run.marker = None
+            return replace(s, sent=None, resent=None, found_sent=None, clash=clash)
+        raise AssertionError(f"unexpected step {step}")
+
+    # -- reads ------------------------------------------------------------------------------
+    def _provider(self, *locks: OrganisationLock) -> AccountingProvider:
+        self._fencing = locks
+        return self.integration.provider(self._fence)
+
+    def _fence(self) -> None:
+        """Right before every request: each lock it is made for must still be ours."""
+        for lock in self._fencing:
+            lock.check()
+
+    def _find_by_name(self, run: _Run, name: str) -> Contact | None:
+        if self.integration.find_by_name is not None:
+            return self.integration.find_by_name(name)
+        return self._provider(run.item.lock).find_by_name(name)
+
+    def _look_up_named(self, run: _Run, value: str) -> Lookup:
+        """``linked_contact_field`` names the contact by its id, else by its name."""
+        provider = self._provider(run.item.lock)
+        contact = provider.get_contact(value) if provider.valid_contact_id(value) else None
+        if contact is None:
+            contact = provider.find_by_name(value)
+        return self._lookup(run.organisation, contact)
+
+    def _lookup(self, organisation: Organisation, contact: Contact | None) -> Lookup:
+        if contact is None:
+            return Lookup(None)
+        other = links.by_contact(self.db, self.integration.integration_id, contact.id)
+        if other is not None and other.organisation_id != organisation.id:
+            return Lookup(contact, LinkedElsewhere(other.organisation_id, other.organisation_name))
+        return Lookup(contact)
+
+    # -- creates ----------------------------------------------------------------------------
+    def _resend(self, run: _Run) -> Lookup:
+        """Send the earlier create again, identical (fields and key): the system answers from
+        its first reply. A refusal proves that create made nothing (it would have been replayed)."""
+        marker = run.marker
+        assert marker is not None and marker.fields is not None
+        provider = self._provider(run.item.lock)
+        try:
+            contact = provider.create_contact(marker.fields, idempotency_key=marker.idempotency_key)
+        except (NameClash, AccountNumberClash) as refusal:
+            run.refusal = refusal
+            return Lookup(None)
+        except BaseException as error:
+            self._forget_if_unsent(error, [run])
+            raise
+        return self._lookup(run.organisation, contact)
+
+    def _create(self, runs: list[_Run]) -> None:
+        """Every create waiting, in one call; each answer settles (or continues) its own item."""
+        fenced: list[_Run] = []
+        for run in runs:
+            try:
+                run.item.lock.check()
+                fenced.append(run)
+            except LockLost as error:
+                self._settle(run, Fate(error=error))
+        if not fenced:
+            return
+        lone = len(fenced) == 1 and self.integration.create_batch is None
+        sending = [Sending(r.organisation.id, r.organisation.fields, r.scope("create") if lone else "")
+                   for r in fenced]
+        links.put_markers(self.db, self.integration.integration_id, sending)  # committed first
+        try:
+            results = self._send_creates(fenced, lone)
+        except BaseException as error:
+            self._forget_if_unsent(error, fenced)
+            for run in fenced:
+                self._settle(run, Fate(error=_explained(error, run.organisation)))
+            return
+        for run, result in zip(fenced, results):
+            self._guarded(run, lambda r, answer=result: self._answered(r, answer))
+
+    def _send_creates(self, runs: list[_Run], lone: bool) -> list[BatchResult]:
+        provider = self._provider(*(r.item.lock for r in runs))
+        if lone:
+            run = runs[0]
+            try:
+                return [BatchResult(contact=provider.create_contact(
+                    run.organisation.fields, idempotency_key=run.scope("create")))]
+            except Rejected as refusal:
+                return [BatchResult(error=refusal)]
+        items = [(r.organisation.fields, r.scope("create")) for r in runs]
+        if self.integration.create_batch is not None:
+            return self.integration.create_batch(provider, items)
+        return provider.create_contacts(items)
+
+    def _answered(self, run: _Run, answer: BatchResult) -> None:
+        if answer.contact is not None:
+            self._store(run, answer.contact, run.organisation.fields.digest())
+            outcome = Outcome("created", contact_id=answer.contact.id, overwritten=True)
+            self._settle(run, Fate(Result("succeeded", outcome, "created")))
+            return
+        error = answer.error
+        assert error is not None
+        self._forget_if_unsent(error, [run])
+        if isinstance(error, NameClash):
+            # Refused for its name: carry on as decide says (look up and link, or fail).
+            run.situation = replace(run.situation, clash=error)
+            self._advance(run)
+            return
+        raise _explained(error, run.organisation)
+
+    def _forget_if_unsent(self, error: BaseException, runs: Sequence[_Run]) -> None:
+        """Clear the markers of creates that were certainly refused or never sent: a retry
+        must not take a later same-name contact for one of them."""
+        if _certainly_unwritten(error):
+            links.drop_markers(self.db, self.integration.integration_id,
+                               [r.item.organisation_id for r in runs])
+
+    # -- writes -----------------------------------------------------------------------------
+    def _link(self, run: _Run, step: LinkTo) -> Result:
+        contact, digest = step.contact, step.holds
+        if step.overwrite:
+            contact = self._write(run, contact.id)
+            digest = run.organisation.fields.digest()
+        self._store(run, contact, digest)
+        how = "adopted" if step.adopted else "linked"
+        outcome = Outcome("created" if step.adopted else "linked", contact_id=contact.id,
+                          overwritten=step.overwrite)
+        return Result("succeeded", outcome, how)
+
+    def _write(self, run: _Run, contact_id: str, *, hops: int = 0) -> Contact:
+        """Overwrite the contact; a contact merged into another (Xero) takes the link with it."""
+        provider = self._provider(run.item.lock)
+        organisation = run.organisation
+        try:
+            contact = provider.update_contact(
+                contact_id, organisation.fields, idempotency_key=run.scope(f"update:{contact_id}"))
+        except AccountNumberClash as clash:
+            raise _explained(clash, organisation) from clash
+        except ContactNotFound:
+            contact = self._successor(run, contact_id)
+            if contact.id == contact_id:
+                raise _relink(contact_id) from None
+        if hops < 5 and contact.merged_to and contact.merged_to != contact_id:
+            return self._write(run, contact.merged_to, hops=hops + 1)
+        if not contact.active:
+            # Xero writes into an archived contact (a merged one too: its answer to a write does
+            # not carry MergedToContactID), Sage and QuickBooks into an inactive one: the write
+            # landed in a contact nobody sees. Follow a merge, else ask for a relink.
+            successor = self._successor(run, contact_id)
+            return successor if successor.id == contact_id else self._write(run, successor.id, hops=hops + 1)
+        return contact
+
+    def _successor(self, run: _Run, contact_id: str) -> Contact:
+        successor = self._provider(run.item.lock).get_contact(contact_id)
+        if successor is None:
+            raise _relink(contact_id)
+        return successor
+
+    def _store(self, run: _Run, contact: Contact, digest: str | None) -> None:
+        """Store the link under a fresh fencing check (a sync that lost its lock stores nothing;
+        its marker stays, so the retry finds what it made)."""
+        run.item.lock.check()
+        organisation = run.organisation
+        try:
+            links.save(self.db, LinkWrite(
+                integration_id=self.integration.integration_id, organisation_id=organisation.id,
+                organisation_name=organisation.name, contact=contact, fields_hash=digest,
+            ))
+        except ContactAlreadyLinked as error:
+            other = LinkedElsewhere(error.link.organisation_id, error.link.organisation_name)
+            reason = already_linked(contact, other, organisation)
+            raise Rejected(reason, reason=reason) from None
+        self._write_link_back(organisation, contact)
+
+    def _write_link_back(self, organisation: Organisation, contact: Contact) -> None:
+        """``write_link_to_field``: put the contact's web address on the organisation, once.
+        The rental system answers with a ``member_update`` webhook; no mapped field changed, so
+        that sync makes no call (the write does not come back as an edit)."""
+        field_name = self.integration.policies.write_link_to_field
+        if not field_name or not contact.url or organisation.custom_field(field_name) == contact.url:
+            return
+        try:
+            self.integration.source.update_organisation(organisation.id, custom_fields={field_name: contact.url})
+        except ProviderError as error:
+            # The link stands; a failure here must not undo or repeat it. The next sync that
+            # finds the field without the address writes it again.
+            log.warning("link not written back", organisation_id=organisation.id, error=str(error))
+            return
+        link = links.get(self.db, self.integration.integration_id, organisation.id)
+        if link is not None:
+            links.touch(self.db, link.id, written_link=contact.url)
+
+
+def _certainly_unwritten(error: BaseException) -> bool:
+    """Refused in words (4xx), refused credentials, a 429, our own limiter or fence: the
+    system made nothing. A timeout, a reset or a 5xx leaves the outcome unknown."""
+    if isinstance(error, RateLimited):
+        return True
+    return isinstance(error, (Rejected, CredentialsRefused, LockLost))
+
+
+def _explained(error: BaseException, organisation: Organisation) -> BaseException:
+    """An account-number clash in words an operator can act on: which number, where to change it."""
+    if not isinstance(error, AccountNumberClash):
+        return error
+    number = organisation.fields.account_number
+    explained = AccountNumberClash(
+        str(error), system=error.system, status=error.status, body=error.body,
+        reason=(f"the account number {number} is already used by another contact in the "
+                "accounting system; change the organisation's account number in Current RMS "
+                "(or the other contact's), then replay"),
+    )
+    explained.__cause__ = error
+    return explained
+
+
+def _relink(contact_id: str) -> ContactNotFound:
+    return ContactNotFound(
+        f"contact {contact_id} no longer exists or is archived",
+        reason=f"the linked contact {contact_id} no longer exists; relink the organisation",
+    )

@@ -1,0 +1,36 @@
+"""Send work to the actors by name, without importing them.
+
+The outbox, the bulk jobs, the scheduler and the web app only need to put a message on a
+queue; importing ``workers.actors`` for that would load the whole worker (and its start-up
+checks) into them. Dramatiq routes a message by its actor name and queue alone, so this module
+builds the message itself and enqueues it on the current broker (``dramatiq.get_broker()``:
+``workers.broker`` sets it; a test may swap it).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from dramatiq import Message
+
+from workers.broker import BULK_QUEUE, SYNC_QUEUE
+
+#: The actor names (``workers.actors`` declares them under these names).
+SYNC_EVENT = "sync_event"
+RECONCILE_INTEGRATION = "reconcile_integration"
+RUN_JOB = "run_job"
+
+#: Each actor's queue: live work and bulk work never share one (DESIGN "Invariants").
+QUEUES = {SYNC_EVENT: SYNC_QUEUE, RECONCILE_INTEGRATION: SYNC_QUEUE, RUN_JOB: BULK_QUEUE}
+
+
+def message(actor_name: str, *args: Any, message_id: str | None = None) -> Message:
+    """The message for ``actor_name``; ``message_id`` fixes its Redis id (``OutboxRedisBroker``)."""
+    options = {"redis_message_id": message_id} if message_id else {}
+    return Message(queue_name=QUEUES[actor_name], actor_name=actor_name, args=args, kwargs={},
+                   options=options)
+
+
+def send(actor_name: str, *args: Any, message_id: str | None = None) -> Message:
+    """Enqueue; raises ``redis.RedisError``/``OSError`` when the broker is unreachable."""
+    return dramatiq.get_broker().enqueue(message(actor_name, *args, message_id=message_id))
