@@ -74,7 +74,7 @@ class LedgerOutcome:
 
 def process_ledger_event(rt: Runtime, event_id: str) -> str | None:
     """Run the ledger event if it is owed; its new status (``None``: nothing to do)."""
-    event = events.claim_due(rt.db, event_id, lease_seconds=rt.settings.lock_ttl_seconds)
+    event = ledger_store.claim(rt.db, event_id, lease_seconds=rt.settings.lock_ttl_seconds)
     if event is None:
         return None
     structlog.contextvars.bind_contextvars(event_id=event.id, integration_id=event.integration_id,

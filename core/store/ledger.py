@@ -5,10 +5,10 @@ replay), with ``source`` ``ledger`` and ``kind`` ``contact_changed``.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.db import Database
@@ -99,6 +99,24 @@ def covered(db: Database, integration_id: str, contact_id: str, changed_at: date
 def is_ledger_event(db: Database, event_id: str) -> bool:
     with db.reading() as session:
         return session.scalars(select(Event.source).where(Event.id == event_id)).first() == SOURCE
+
+
+def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
+    """Take a due ledger event for this worker: owed and due (``next_attempt_at``), or whose
+    worker's lease lapsed. The ledger's own claim, so that what the rental system's claim
+    accepts (its subjects are members) never decides a ledger event's fate."""
+    now = utcnow()
+    with db.session() as session:
+        taken = session.execute(
+            update(Event).where(
+                Event.id == event_id, Event.source == SOURCE,
+                or_(and_(Event.status.in_(("queued", "retrying")),
+                         or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now)),
+                    and_(Event.status == "processing", Event.lease_until < now)),
+            ).values(status="processing", started_at=now,
+                     lease_until=now + timedelta(seconds=lease_seconds))
+        ).rowcount
+        return session.get(Event, event_id) if taken else None
 
 
 def set_link_status(db: Database, link_id: int, status: str, reason: str | None) -> None:

@@ -54,7 +54,7 @@ def test_no_reported_change_is_lost_and_none_is_written_twice(db: Database, make
         @precondition(lambda self: self._owed())
         @rule()
         def a_worker_runs_the_oldest_event(self) -> None:
-            event = events.claim(db, self._owed()[0], lease_seconds=60)
+            event = ledger_store.claim(db, self._owed()[0], lease_seconds=60)
             assert event is not None
             read = self.stamp  # it reads the contact as it is now
             if self.unapplied is not None:  # a hand edit differs: one write back

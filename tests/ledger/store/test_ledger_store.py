@@ -45,7 +45,7 @@ def test_covered_by_an_owed_event_or_one_that_read_the_change(db: Database, make
     event, _ = ledger_store.record(db, integration.id, ChangeSeen("c-3", STAMP, "webhook"), organisation_id=7)
     # Owed: it will read the contact when it runs
     assert ledger_store.covered(db, integration.id, "c-3", STAMP + timedelta(hours=1))
-    claimed = events.claim(db, event.id, lease_seconds=60)
+    claimed = ledger_store.claim(db, event.id, lease_seconds=60)
     assert claimed is not None
     # Running: it may have read before the change
     assert not ledger_store.covered(db, integration.id, "c-3", STAMP)
