@@ -155,6 +155,8 @@ class Policies:
     link_existing_by_name: bool = True
     linked_contact_field: str | None = "linked_contact"
     write_link_to_field: str | None = None
+    #: CONTRACT §10: ``flag``, ``reactivate`` or ``recreate`` (``core.ledger``).
+    on_contact_archived: str = "flag"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Policies:

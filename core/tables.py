@@ -88,6 +88,7 @@ class Event(Base):
         Index("ix_events_received", "received_at", "id"),
         Index("ix_events_organisation", "integration_id", "organisation_id"),
         Index("ix_events_due", "status", "next_attempt_at"),
+        Index("ix_events_contact", "integration_id", "contact_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -95,7 +96,7 @@ class Event(Base):
     source_event_id: Mapped[str] = mapped_column(String(120))
     organisation_id: Mapped[int | None] = mapped_column(BigInteger)
     subject_type: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: A replay writes the contact even when nothing changed.
@@ -115,9 +116,15 @@ class Event(Base):
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # branch alerts: a failed event resolved by a person (CONTRACT §6).
+    #: A failed event resolved by a person (interface §6).
     resolved_at: Mapped[datetime | None]
     resolved_note: Mapped[str | None] = mapped_column(Text)
+    #: Where the event came from: the rental system's webhook (``current_rms``), the
+    #: reconciliation poll (``poll``) or the accounting system itself (``ledger``: its webhooks
+    #: and the ledger poll).
+    source: Mapped[str] = mapped_column(String(20), default="current_rms", server_default="current_rms")
+    #: A ledger event's contact: the events about one contact are found by an index, not a scan.
+    contact_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class EventAttempt(Base):
@@ -138,6 +145,7 @@ class Link(Base):
     __table_args__ = (
         UniqueConstraint("integration_id", "organisation_id", name="uq_links_organisation"),
         UniqueConstraint("integration_id", "contact_id", name="uq_links_contact"),
+        Index("ix_links_status", "integration_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -153,6 +161,9 @@ class Link(Base):
     written_link: Mapped[str | None] = mapped_column(Text)
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_synced_at: Mapped[datetime | None]
+    #: ``ok``, or ``broken``: the contact was archived or deleted without a merge (policy ``flag``).
+    status: Mapped[str] = mapped_column(String(10), default="ok", server_default="ok")
+    broken_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CreateMarker(Base):

@@ -57,6 +57,8 @@ BLUEPRINT_MODULES = (
     "webhooks.api_jobs",
     "webhooks.api_alerts",
     "webhooks.api_matches",
+    "webhooks.ledger_receiver",
+    "webhooks.api_ledger",
 )
 
 

@@ -71,6 +71,7 @@ class EventSchema(Schema):
     source_event_id = fields.String()
     organisation_id = fields.Integer(allow_none=True)
     kind = fields.String()
+    source = fields.String(metadata={"enum": ["current_rms", "poll", "ledger"]})
     status = fields.String(metadata={"enum": EVENT_STATUSES})
     attempts = fields.Integer()
     attempt_history = fields.List(fields.Nested(AttemptSchema))
@@ -113,6 +114,8 @@ class LinkSchema(Schema):
     url = fields.String(allow_none=True)
     linked_at = fields.DateTime()
     last_synced_at = fields.DateTime(allow_none=True)
+    status = fields.String(metadata={"enum": ["ok", "broken"]})
+    broken_reason = fields.String(allow_none=True)
 
 
 class LinkListSchema(Schema):

@@ -22,7 +22,8 @@ from webhooks.views import integration_view, json_body
 blueprint = Blueprint("api_integrations", __name__, url_prefix="/api/integrations")
 
 #: Keys of ``provider`` that are secrets (sealed) rather than settings.
-PROVIDER_SECRETS = ("client_id", "client_secret", "access_token", "refresh_token", "expires_at")
+PROVIDER_SECRETS = ("client_id", "client_secret", "access_token", "refresh_token", "expires_at",
+                    "webhook_key")
 #: Keys of ``provider`` kept as settings: every registered tenant key, and the URL overrides.
 PROVIDER_SETTINGS = (*registry.TENANT_KEYS.values(), "api_url", "token_url")
 

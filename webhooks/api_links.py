@@ -60,6 +60,11 @@ def list_links(integration_id: str) -> dict[str, Any]:
     integration = found(integration_id)
     organisation = organisation_arg(request.args.get("organisation_id"))
     rows = links.all_of(_rt().db, integration.id, organisation)
+    status = request.args.get("status")
+    if status is not None:  # CONTRACT §10: ?status=broken
+        if status not in ("ok", "broken"):
+            raise ApiError(400, "invalid query", fields={"status": ["must be ok or broken"]})
+        rows = [link for link in rows if link.status == status]
     return {"links": [link_view(link) for link in rows]}
 
 

@@ -152,7 +152,18 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/integrations/{integration_id}/links": {
         "get": _op("Links of an integration", {"200": _json(answers.LinkListSchema, "links")},
-                   params=[INTEGRATION, ORGANISATION_FILTER]),
+                   params=[INTEGRATION, ORGANISATION_FILTER,
+                           _param("status", type="string", enum=["ok", "broken"])]),
+    },
+    "/api/integrations/{integration_id}/ledger-poll": {
+        "post": _op("Run the ledger poll now: contacts changed in the accounting system", {
+            "202": _json(answers.ReconcileStartedSchema, "started"), "409": {"description": "the integration is not active"},
+            "503": RETRY_LATER}, params=[INTEGRATION]),
+    },
+    "/api/integrations/{integration_id}/verify-links": {
+        "post": _op("Check every linked contact (exists, active, merged); a job", {
+            "202": _json(answers.JobStartedSchema, "the job"), "409": {"description": "the integration is not active"},
+            "503": RETRY_LATER}, params=[INTEGRATION]),
     },
     "/api/integrations/{integration_id}/links/{organisation_id}": {
         "put": _op("Link an organisation to a contact by hand, then sync it", {

@@ -99,6 +99,8 @@ class ProviderCommonSchema(StrictSchema):
     expires_at = fields.AwareDateTime(default_timezone=None)
     api_url = fields.Url(schemes={"http", "https"}, require_tld=False)
     token_url = fields.Url(schemes={"http", "https"}, require_tld=False)
+    #: Xero only: the signing key of the app's webhooks (CONTRACT §10), a secret like the others.
+    webhook_key = fields.String(load_only=True, validate=SECRET)
 
     @validates_schema
     def _tenant_matches_kind(self, data: dict[str, Any], **_: Any) -> None:
@@ -140,6 +142,8 @@ class MappingSchema(StrictSchema):
 
     custom_fields = fields.Dict(keys=fields.String(validate=FIELD_NAME),
                                 values=fields.String(allow_none=True, validate=SHORT))
+    #: CONTRACT §10: what an archive or delete in the accounting system does to the link.
+    on_contact_archived = fields.String(validate=validate.OneOf(("flag", "reactivate", "recreate")))
 
 
 class RateLimitsSchema(StrictSchema):
@@ -200,6 +204,8 @@ class EventSchema(Schema):
     source_event_id = fields.String()
     organisation_id = fields.Integer(allow_none=True)
     kind = fields.String()
+    #: ``current_rms`` (its webhooks), ``poll`` (reconciliation) or ``ledger`` (CONTRACT §10).
+    source = fields.String()
     status = fields.String()
     attempts = fields.Integer()
     attempt_history = fields.List(fields.Dict())
@@ -233,6 +239,8 @@ class LinkSchema(Schema):
     url = fields.String(allow_none=True)
     linked_at = fields.DateTime()
     last_synced_at = fields.DateTime(allow_none=True)
+    status = fields.String()  #: ``ok`` | ``broken`` (CONTRACT §10)
+    broken_reason = fields.String(allow_none=True)
 
 
 class LinkPutSchema(StrictSchema):

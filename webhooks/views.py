@@ -82,6 +82,7 @@ def event_view(event: Event, attempts: list[EventAttempt], superseded_by: str | 
         "source_event_id": event.source_event_id,
         "organisation_id": event.organisation_id,
         "kind": event.kind,
+        "source": getattr(event, "source", None) or "current_rms",
         "status": event.status,
         "attempts": event.attempts,
         "received_at": iso(event.received_at),
@@ -111,4 +112,6 @@ def link_view(link: Link) -> dict[str, Any]:
         "url": link.url,
         "linked_at": iso(link.linked_at),
         "last_synced_at": iso(link.last_synced_at),
+        "status": getattr(link, "status", None) or "ok",
+        "broken_reason": getattr(link, "broken_reason", None),
     }

@@ -23,6 +23,9 @@ from workers.bulk.jobs import run_job as run_bulk_job
 from workers.processing import process_event
 from workers.reconcile import reconcile
 from workers.worker_info import WorkerInfo
+from core.store import ledger as ledger_store
+from workers.ledger import process_ledger_event
+import workers.ledger_actors  # noqa: E402,F401 - declares the ledger's actors on the broker
 
 app_logging.configure()
 log = structlog.get_logger(__name__)
@@ -54,7 +57,11 @@ broker.add_middleware(WorkerInfo())
                 max_retries=0, time_limit=TIME_LIMIT_MS)
 def sync_event(event_id: str) -> None:
     """Sync the organisation of one event (a repeated message finds nothing owed)."""
-    process_event(runtime(), event_id)
+    rt = runtime()
+    if ledger_store.is_ledger_event(rt.db, event_id):  # sent by the outbox relay
+        process_ledger_event(rt, event_id)
+        return
+    process_event(rt, event_id)
 
 
 @dramatiq.actor(actor_name=messages.RECONCILE_INTEGRATION,

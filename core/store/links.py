@@ -64,6 +64,8 @@ def save(db: Database, write: LinkWrite) -> Link:
                 session.add(link)
             elif link.contact_id != write.contact.id:
                 link.linked_at = now
+                # Another contact: whatever made the old one ``broken`` (ledger) is behind us.
+                link.status, link.broken_reason = "ok", None
             link.organisation_name = write.organisation_name
             link.contact_id = write.contact.id
             link.contact_name = write.contact.name

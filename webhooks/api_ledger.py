@@ -1,0 +1,53 @@
+"""The ledger's admin endpoints (CONTRACT §10): run the ledger poll now, verify every link."""
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask import Blueprint, current_app
+
+from core.runtime import Runtime
+from webhooks.api_integrations import found
+from webhooks.auth import admin_required
+from webhooks.errors import ApiError
+
+blueprint = Blueprint("api_ledger", __name__, url_prefix="/api/integrations")
+
+
+def _rt() -> Runtime:
+    return current_app.extensions["runtime"]
+
+
+def _active(integration_id: str) -> Any:
+    integration = found(integration_id)
+    if integration.status != "active":
+        raise ApiError(409, f"the integration is {integration.status}")
+    return integration
+
+
+@blueprint.post("/<integration_id>/ledger-poll")
+@admin_required
+def ledger_poll_now(integration_id: str) -> tuple[dict[str, Any], int]:
+    """Ask the accounting system for the contacts changed since the last poll, at once."""
+    from workers.ledger_actors import ledger_poll
+
+    integration = _active(integration_id)
+    try:
+        ledger_poll.send(integration.id)
+    except (redis.RedisError, OSError):
+        raise ApiError(503, "the queue is unavailable; try again", headers={"Retry-After": "5"}) from None
+    return {"integration_id": integration.id, "status": "queued"}, 202
+
+
+@blueprint.post("/<integration_id>/verify-links")
+@admin_required
+def verify_links_now(integration_id: str) -> tuple[dict[str, Any], int]:
+    """Read every linked contact (batched) and check it: exists, active, merged. A job."""
+    from workers.ledger_verify import start_job
+
+    integration = _active(integration_id)
+    try:
+        job_id = start_job(_rt(), integration)
+    except (redis.RedisError, OSError):
+        raise ApiError(503, "the queue is unavailable; try again", headers={"Retry-After": "5"}) from None
+    return {"job_id": job_id}, 202

@@ -1,0 +1,122 @@
+"""Link verification: every linked contact read (batched where the system allows) and checked
+as a change would be: exists, active, merged (CONTRACT §10 ``verify-links``).
+
+A link that needs something done becomes a ledger event through ``record_change`` (so the
+worker applies the integration's policies, under the organisation's lock, as for a webhook).
+Reads run at bulk priority: the rate limiter serves live syncs first.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Iterator
+
+import structlog
+
+from core.ledger import ChangeSeen
+from core.runtime import Runtime
+from core.store import integrations, jobs
+from core.store import ledger as ledger_store
+from core.tables import Integration, Link, utcnow
+from providers import factory
+from providers.changes import changes_for
+from workers.ledger_intake import record_change
+
+log = structlog.get_logger(__name__)
+
+KIND = "verify_links"
+#: Links verified per progress step (Xero: 20 ``IDs=`` calls; QuickBooks: 10 ``Id IN`` calls).
+CHUNK = 1000
+#: ``settings`` key: when the integration's links were last verified by the scheduler.
+STATE_KEY = "link_verify"
+
+
+def check_links(
+    module: Any, provider: Any, rows: list[Link], *, via: str,
+) -> Iterator[ChangeSeen]:
+    """The links whose contact is gone, inactive or merged, or back to active while the link
+    is ``broken`` (a person restored it). Broken links whose contact is still gone are left
+    as they are: they are on the ops page already."""
+    found = module.read_contacts(provider, [link.contact_id for link in rows])
+    now = datetime.now(timezone.utc)
+    for link in rows:
+        contact = found.get(link.contact_id)
+        broken = (link.status or "ok") == "broken"
+        if contact is None:
+            if not broken:
+                yield ChangeSeen(link.contact_id, now, via, operation="delete")
+        elif contact.merged_to:
+            yield ChangeSeen(link.contact_id, now, via, operation="merge")
+        elif (contact.state != "active") != broken:
+            yield ChangeSeen(link.contact_id, now, via, operation=contact.state)
+
+
+def start_job(rt: Runtime, integration: Integration) -> str:
+    """Record a verify-links job and hand it to the bulk queue; its id."""
+    from workers.ledger_actors import verify_links
+
+    job_id = ledger_store.create_job(rt.db, integration.id, KIND)
+    verify_links.send(job_id)
+    return job_id
+
+
+def run_verify_job(rt: Runtime, job_id: str) -> str | None:
+    job = jobs.start(rt.db, job_id)
+    if job is None:
+        return None
+    integration = integrations.get(rt.db, job.integration_id)
+    if integration is None or integration.status != "active":
+        jobs.finish(rt.db, job.id, "failed", error="the integration is not active")
+        return "failed"
+    try:
+        verify(rt, integration, job_id=job.id)
+    except Exception as error:  # recorded on the job; the next run starts again
+        log.exception("verify-links failed", job_id=job_id)
+        jobs.finish(rt.db, job.id, "failed", error=getattr(error, "reason", None) or type(error).__name__)
+        return "failed"
+    jobs.finish(rt.db, job.id, "succeeded")
+    integrations.merge_settings(rt.db, integration.id, {STATE_KEY: {"last_run": utcnow().isoformat()}})
+    return "succeeded"
+
+
+def verify(rt: Runtime, integration: Integration, *, job_id: str | None = None) -> dict[str, int]:
+    module = changes_for(integration.provider_kind)
+    provider = factory.accounting_provider(rt, integration, priority="bulk")
+    rows = ledger_store.all_links(rt.db, integration.id)
+    if job_id:
+        jobs.record(rt.db, job_id, jobs.Progress(total=len(rows)))
+    chunk = getattr(module, "VERIFY_CHUNK", CHUNK)
+    counts = {"checked": 0, "changes": 0}
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        changes = list(check_links(module, provider, part, via="verify"))
+        recorded = [record_change(rt, integration.id, change) for change in changes]
+        counts["checked"] += len(part)
+        counts["changes"] += len(changes)
+        if job_id and jobs.record(rt.db, job_id, jobs.Progress(
+                done=len(part), errors=_errors(changes, recorded))):
+            break  # cancelled
+    log.info("links verified", integration_id=integration.id, **counts)
+    return counts
+
+
+def _errors(changes: Iterable[ChangeSeen], recorded: Iterable[str | None]) -> list[dict[str, Any]]:
+    return [{"contact_id": c.contact_id, "error": f"contact {c.operation}", "event_id": e}
+            for c, e in zip(changes, recorded, strict=True)]
+
+
+def verify_due(rt: Runtime) -> int:
+    """For the scheduler: start a verification of every integration whose links were last
+    verified longer ago than ``LINK_VERIFY_INTERVAL_DAYS`` (0: never)."""
+    from core.ledger_settings import LedgerSettings
+
+    days = LedgerSettings.from_env().verify_interval_days
+    if days <= 0:
+        return 0
+    started = 0
+    for integration in integrations.all_active(rt.db):
+        last = ((integration.settings or {}).get(STATE_KEY) or {}).get("last_run")
+        due = last is None or datetime.fromisoformat(last) < utcnow() - timedelta(days=days)
+        if integration.status == "active" and due and jobs.unfinished(rt.db, integration.id, KIND) is None:
+            start_job(rt, integration)
+            started += 1
+    return started
