@@ -140,8 +140,12 @@ class PoliciesSchema(StrictSchema):
 class MappingSchema(StrictSchema):
     """``mapping`` (CONTRACT §11); targets are checked per system in ``providers.defaults``."""
 
-    custom_fields = fields.Dict(keys=fields.String(validate=FIELD_NAME),
-                                values=fields.String(allow_none=True, validate=SHORT))
+    custom_fields = fields.Dict(
+        keys=fields.String(validate=FIELD_NAME),
+        values=fields.String(allow_none=True, validate=SHORT),
+        metadata={"description": "Current RMS custom field -> contact field; the targets allowed "
+                                 "depend on the integration's accounting system (README: custom fields); "
+                                 "another system's target is refused with 400"})
     #: CONTRACT §10: what an archive or delete in the accounting system does to the link.
     on_contact_archived = fields.String(validate=validate.OneOf(("flag", "reactivate", "recreate")))
 
