@@ -32,6 +32,7 @@ BENCHMARKS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
     ("growth", 170, ()),
     ("bulk_export", 170, ()),
     ("soak", 130, ("--deliveries", "2000", "--tenants", "20")),
+    ("verify_links", 90, ()),
 )
 OUT_DIR = ROOT / "var" / "bench"
 #: Seconds a benchmark stopped at its budget has to stop the service it started (each of its

@@ -21,7 +21,10 @@ from core.runtime import Runtime, runtime
 from core.store import integrations
 from core.tables import utcnow
 from providers import registry, webhook_registration
+from core.ledger_settings import LedgerSettings
 from workers import alerts, outbox
+from workers.ledger_poll import poll_all as ledger_poll_all
+from workers.ledger_verify import verify_due as verify_links_due
 
 log = structlog.get_logger(__name__)
 
@@ -98,7 +101,12 @@ def finish_webhook_repoints(rt: Runtime) -> int:
     return webhook_registration.finish_pending(rt)
 
 
+#: How often the scheduler looks for integrations whose links are due for verification.
+VERIFY_CHECK_SECONDS = 3600.0
+
+
 def jobs(rt: Runtime) -> list[Periodic]:
+    ledger = LedgerSettings.from_env()
     return [
         Periodic("relay", RELAY_INTERVAL, relay),
         Periodic("webhook_repoints", REPOINT_INTERVAL, finish_webhook_repoints),
@@ -106,6 +114,8 @@ def jobs(rt: Runtime) -> list[Periodic]:
         Periodic("retention", RETENTION_INTERVAL, prune),
         Periodic("keep_alive", KEEPALIVE_INTERVAL, keep_alive),
         Periodic("alerts", alerts.check_interval(), alerts.check_and_send),
+        Periodic("ledger_poll", float(ledger.poll_interval_seconds), ledger_poll_all),
+        Periodic("verify_links", VERIFY_CHECK_SECONDS if ledger.verify_interval_days > 0 else 0.0, verify_links_due),
     ]
 
 

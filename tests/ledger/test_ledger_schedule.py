@@ -12,7 +12,7 @@ from core.store import jobs, links
 from core.store import ledger as ledger_store
 from core.store.links import LinkWrite
 from tests.support import create_integration
-from workers import ledger_schedule, ledger_verify
+from workers import ledger_verify, scheduler
 
 
 def test_settings_defaults_and_refusals() -> None:
@@ -23,10 +23,14 @@ def test_settings_defaults_and_refusals() -> None:
             LedgerSettings.from_env({"LEDGER_POLL_INTERVAL_SECONDS": bad})
 
 
-def test_periodic_hook_takes_its_intervals_from_the_settings() -> None:
-    on = {p.name: p for p in ledger_schedule.periodic(LedgerSettings(poll_interval_seconds=60))}
+def test_the_scheduler_takes_the_ledger_intervals_from_the_settings(rt: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("LEDGER_POLL_INTERVAL_SECONDS", "60")
+    on = {p.name: p for p in scheduler.jobs(rt)}
     assert on["ledger_poll"].interval == 60 and on["ledger_poll"].due(now=1e9)
-    off = {p.name: p for p in ledger_schedule.periodic(LedgerSettings(poll_interval_seconds=0, verify_interval_days=0))}
+    assert on["verify_links"].due(now=1e9)
+    monkeypatch.setenv("LEDGER_POLL_INTERVAL_SECONDS", "0")
+    monkeypatch.setenv("LINK_VERIFY_INTERVAL_DAYS", "0")
+    off = {p.name: p for p in scheduler.jobs(rt)}
     assert not off["ledger_poll"].due(now=1e9) and not off["verify_links"].due(now=1e9)
 
 
