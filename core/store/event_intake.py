@@ -31,8 +31,10 @@ from core.tables import Event, new_id, utcnow
 COLUMNS = (
     "id", "integration_id", "source_event_id", "organisation_id", "subject_type", "kind", "status",
     "attempts", "force_write", "payload", "received_at", "finished_at", "outcome", "sent_at",
-    "message_id",
+    "message_id", "source",
 )
+#: The rental system's webhook is the only caller: its events are ``current_rms`` ones.
+SOURCE = "current_rms"
 
 
 class NotRecorded(Exception):
@@ -83,7 +85,7 @@ class EventIntake:
             "status": new.status, "attempts": 0, "force_write": False, "payload": new.payload,
             "received_at": now, "finished_at": now if skipped else None,
             "outcome": _skipped_outcome(new) if skipped else None,
-            "sent_at": now if message_id else None, "message_id": message_id,
+            "sent_at": now if message_id else None, "message_id": message_id, "source": SOURCE,
         }
         bound = [(name, process(values[name]) if process else values[name]) for name, process in self._binds]
         parameters: Any = [value for _, value in bound] if self._positional else dict(bound)
