@@ -45,6 +45,9 @@ HEARTBEAT_TIMEOUT_MS = 5_000
 #: An idle consumer fetches about ten times a second, so on each queue a pass runs about every
 #: second; it costs a look at the heartbeat set when nobody died (issue 13, finding 8).
 MAINTENANCE_CHANCE = 100_000
+#: The ops workers view calls a worker dead exactly when Dramatiq's maintenance does (its
+#: fetched messages are then about to go back to their queue).
+DEAD_WORKER_SECONDS = HEARTBEAT_TIMEOUT_MS / 1000
 
 
 def make_broker(url: str) -> OutboxRedisBroker:
