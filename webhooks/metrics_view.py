@@ -16,6 +16,7 @@ import redis
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
+
 from core.runtime import Runtime
 from core.store import event_counts
 from webhooks import queues

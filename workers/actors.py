@@ -12,6 +12,8 @@ from __future__ import annotations
 import dramatiq
 import structlog
 
+import workers.alerts  # noqa: F401 - the alerts actor (its own queue) runs in every worker
+import workers.worker_info  # noqa: F401 - each worker process records its host, pid, queues, threads
 from core import logging as app_logging
 from core.errors import ConfigError, ProviderError, SourceCredentialsRefused
 from core.locks import check_budget
@@ -82,6 +84,3 @@ def run_job(job_id: str) -> None:
     """Run or resume one bulk job (a repeated message continues it; a finished one is a no-op)."""
     run_bulk_job(runtime(), job_id)
 
-
-import workers.alerts  # noqa: F401 - the alerts actor (its own queue) runs in every worker
-import workers.worker_info  # noqa: F401 - each worker process records its host, pid, queues, threads

@@ -11,7 +11,11 @@ from typing import Any
 import requests
 
 from core.errors import (
-    ProviderError, RateLimited, Rejected, SourceCredentialsRefused, Transient,
+    ProviderError,
+    RateLimited,
+    Rejected,
+    SourceCredentialsRefused,
+    Transient,
 )
 from providers.http import parse_retry_after
 
