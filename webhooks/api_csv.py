@@ -39,7 +39,8 @@ DRY_RUN_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": Fal
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 @blueprint.get("/<integration_id>/links.csv")

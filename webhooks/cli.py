@@ -57,7 +57,8 @@ def init_app(app: Flask) -> None:
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 def _filters(**given: Any) -> EventFilter:
