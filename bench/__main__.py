@@ -140,7 +140,7 @@ def render_table(results: list[dict[str, Any]], seconds: float) -> str:
     lines = ["", f"make bench: {len(results)} figures in {seconds / 60:.1f} min "
                  f"(ratio = figure / baseline, both measured in the same run)"]
     for index, row in enumerate(rows):
-        lines.append("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        lines.append("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     notes = [f"- {r['name']}: {r['note']}" for r in results if r.get("note")]

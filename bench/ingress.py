@@ -283,8 +283,8 @@ def _run(targets: list[Target], ids: wrk.IdSpace, seconds: float, rounds: int) -
 def _report(targets: list[Target], seconds: float, rounds: int) -> None:
     by_name = {target.name: target for target in targets}
     service, durable, bare = by_name["service"], by_name["durable"], by_name["bare"]
-    vs_durable = statistics.median(s.rate / d.rate for s, d in zip(service.results, durable.results))
-    vs_bare = statistics.median(s.rate / b.rate for s, b in zip(service.results, bare.results))
+    vs_durable = statistics.median(s.rate / d.rate for s, d in zip(service.results, durable.results, strict=True))
+    vs_bare = statistics.median(s.rate / b.rate for s, b in zip(service.results, bare.results, strict=True))
     p99 = service.median("p99_ms")
     # Durability, checked: every 2xx the service gave is an event in its database (the
     # warm-up's deliveries were answered too, so there are at least as many rows as 2xx here).
@@ -294,7 +294,7 @@ def _report(targets: list[Target], seconds: float, rounds: int) -> None:
           f"{durable.median('rate'):.0f}, bare {bare.median('rate'):.0f}; service/durable {vs_durable:.2f}, "
           f"service/bare {vs_bare:.2f}; per-round ratios "
           + ", ".join(f"{s.rate / d.rate:.2f}/{s.rate / b.rate:.2f}"
-                      for s, d, b in zip(service.results, durable.results, bare.results)))
+                      for s, d, b in zip(service.results, durable.results, bare.results, strict=True)))
     print("CPU per request (gunicorn processes, median): " + ", ".join(
         f"{target.name} {statistics.median(target.cpu_ms):.2f} ms" for target in targets))
     print(f"service answered {answered} deliveries with a 2xx in the measured runs; {rows} events "

@@ -23,7 +23,14 @@ import time
 from typing import Any
 
 from bench.common import (
-    Sandbox, Service, Wired, emit, flush_bench_redis, percentile, seed_member, webhook_body,
+    Sandbox,
+    Service,
+    Wired,
+    emit,
+    flush_bench_redis,
+    percentile,
+    seed_member,
+    webhook_body,
     wire_integration,
 )
 

@@ -47,7 +47,7 @@ def median_ms(call: Callable[[], Any], runs: int = RUNS) -> float:
 def fill(path: Path, integration_ids: list[str], count: int) -> None:
     """Insert ``count`` events straight through sqlite3 (the triggers count them as they go)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    names, weights = zip(*STATUSES)
+    names, weights = zip(*STATUSES, strict=True)
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("BEGIN")
     batch = []

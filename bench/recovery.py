@@ -37,7 +37,14 @@ from typing import Any
 import requests
 
 from bench.common import (
-    Sandbox, Service, _signal_group, emit, procfile_command, seed_member, webhook_body, wire_integration,
+    Sandbox,
+    Service,
+    _signal_group,
+    emit,
+    procfile_command,
+    seed_member,
+    webhook_body,
+    wire_integration,
 )
 
 HELD_SECONDS = 3.0

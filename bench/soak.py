@@ -52,7 +52,15 @@ from typing import Any, Callable
 import requests
 
 from bench.common import (
-    Sandbox, Service, Wired, _signal_group, emit, flush_bench_redis, procfile_command, seed_member, webhook_body,
+    Sandbox,
+    Service,
+    Wired,
+    _signal_group,
+    emit,
+    flush_bench_redis,
+    procfile_command,
+    seed_member,
+    webhook_body,
     wire_integration,
 )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from core.errors import ConfigError
@@ -82,7 +83,11 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in (env.get(name) or "").split(",") if part.strip())
 
 
-def _number(env: Mapping[str, str], name: str, kind: type, default: float, *, low: float) -> float:
+#: The two kinds of number a setting may be.
+Number = TypeVar("Number", int, float)
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[Number], default: Number, *, low: float) -> Number:
     raw = (env.get(name) or "").strip()
     if not raw:
         return kind(default)

@@ -28,7 +28,8 @@ class Vault:
         if not sealed:
             return {}
         try:
-            return json.loads(self._fernet.decrypt(sealed.encode()))
+            secrets: dict[str, Any] = json.loads(self._fernet.decrypt(sealed.encode()))
+            return secrets
         except InvalidToken:
             raise ConfigError(
                 "ENCRYPTION_KEY cannot decrypt stored credentials: keep the old key in the list"

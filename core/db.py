@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, cast
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 
 #: Milliseconds a SQLite writer waits for another's lock before "database is locked".
@@ -125,3 +125,9 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self.read_engine.dispose()
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. ``Session.execute`` is typed as returning any
+    ``Result``; for a DML statement it is a ``CursorResult``, the kind that has ``rowcount``."""
+    return cast("CursorResult[Any]", result).rowcount

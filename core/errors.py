@@ -7,7 +7,7 @@ this tree (``ConfigError``) so that nothing catching sync errors swallows them.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 
 class ConfigError(Exception):
@@ -25,6 +25,15 @@ class SyncError(Exception):
         if reason:
             self.reason = reason
         self.context = context
+
+
+class ErrorContext(TypedDict):
+    """Where a ``ProviderError`` came from, as a provider's error mapping passes it on
+    (``ProviderError(message, **context)``)."""
+
+    system: str
+    status: int | None
+    body: str | None
 
 
 class ProviderError(SyncError):

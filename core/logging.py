@@ -10,6 +10,7 @@ import functools
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -59,7 +60,7 @@ def redact(value: Any, key: str = "") -> Any:
     return value
 
 
-def redact_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_processor(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     return {k: redact(v, k) for k, v in event_dict.items()}
 
 

@@ -20,11 +20,10 @@ instead of refreshing the spent token (which would meet ``invalid_grant``).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
-
-import time
 
 import redis as redis_lib
 import requests

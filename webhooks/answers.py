@@ -172,7 +172,10 @@ class CsvResultSchema(Schema):
 class ErrorSchema(Schema):
     error = fields.String()
     job_id = fields.String(metadata={"description": "the job already under way (409 of export/import)"})
-    fields = fields.Dict(metadata={"description": "what was wrong, by field"})
+    # The answer's key is ``fields`` (CONTRACT), which shadows ``Schema.fields`` for the type checker
+    # only: marshmallow collects declared fields when the class is made, and an instance's
+    # ``fields`` is set in ``__init__``.
+    fields = fields.Dict(metadata={"description": "what was wrong, by field"})  # type: ignore[assignment]
 
 
 class DeliveryReceiverSchema(Schema):

@@ -17,9 +17,8 @@ from flask import Blueprint, Response, current_app, request
 
 from core.errors import CredentialsRefused, ProviderError, Transient
 from core.runtime import Runtime
-from providers import factory
+from providers import factory, registry
 from providers.registry import provider_class
-from providers import registry
 from webhooks.api_integrations import found
 from webhooks.api_links import asking_provider
 from webhooks.auth import admin_required
@@ -40,7 +39,8 @@ DRY_RUN_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": Fal
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 @blueprint.get("/<integration_id>/links.csv")

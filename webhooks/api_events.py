@@ -37,7 +37,8 @@ TIME_PATTERN = (
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 @blueprint.get("")

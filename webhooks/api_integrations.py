@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app
@@ -29,14 +30,17 @@ PROVIDER_SETTINGS = (*registry.TENANT_KEYS.values(), "api_url", "token_url")
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 def load(schema: Schema, data: Any) -> dict[str, Any]:
     try:
-        return schema.load(data)
+        loaded: dict[str, Any] = schema.load(data)
+        return loaded
     except ValidationError as error:
-        raise ApiError(400, "invalid body", fields=error.normalized_messages()) from None
+        messages = error.normalized_messages()  # type: ignore[no-untyped-call]  # marshmallow leaves it unannotated
+        raise ApiError(400, "invalid body", fields=messages) from None
 
 
 def found(integration_id: str) -> Integration:
@@ -44,6 +48,15 @@ def found(integration_id: str) -> Integration:
     if integration is None:
         raise ApiError(404, "no such integration")
     return integration
+
+
+def rotated_token(rt: Runtime, integration_id: str) -> tuple[str, datetime]:
+    """A new webhook token and until when the previous one stays valid; 404 when the
+    integration was deleted since it was read."""
+    rotated = integrations.rotate_webhook_token(rt.db, integration_id)
+    if rotated is None:
+        raise ApiError(404, "no such integration")
+    return rotated
 
 
 @blueprint.post("")
@@ -172,13 +185,13 @@ def delete(integration_id: str) -> tuple[str, int]:
 def register_webhooks(integration_id: str) -> dict[str, Any]:
     integration = found(integration_id)
     rt = _rt()
-    token, valid_until = integrations.rotate_webhook_token(rt.db, integration.id) or (None, None)
     # The secret is never stored in clear, so registering again needs a new one; the old one
     # stays valid for 24 hours like any rotation, so nothing in flight is refused.
+    token, valid_until = rotated_token(rt, integration.id)
     url = webhook_registration.webhook_url(rt, integration.id, token)
     webhook_registration.register(rt, found(integration.id), url)
     return {**integration_view(found(integration.id)), "webhook_url": url,
-            "previous_valid_until": valid_until.isoformat() if valid_until else None}
+            "previous_valid_until": valid_until.isoformat()}
 
 
 @blueprint.post("/<integration_id>/rotate-webhook-token")
@@ -186,7 +199,7 @@ def register_webhooks(integration_id: str) -> dict[str, Any]:
 def rotate_webhook_token(integration_id: str) -> dict[str, Any]:
     integration = found(integration_id)
     rt = _rt()
-    token, valid_until = integrations.rotate_webhook_token(rt.db, integration.id) or (None, None)
+    token, valid_until = rotated_token(rt, integration.id)
     url = webhook_registration.webhook_url(rt, integration.id, token)
     webhook_registration.repoint(rt, found(integration.id), url)
     return {"webhook_url": url, "previous_valid_until": valid_until.isoformat()}

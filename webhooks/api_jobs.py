@@ -28,7 +28,8 @@ LIST_LIMIT = 20
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 def job_view(job: Job) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from webhooks.views import event_view, integration_view
 from workers import replay
 
 
-
 def _diagnostics_to_stderr() -> None:
     """Results on stdout, log lines on stderr, so ``--json`` output can be piped to jq. (In a
     process that has logged already, loggers bound to stdout keep it: structlog caches them.)"""
@@ -58,7 +57,8 @@ def init_app(app: Flask) -> None:
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 def _filters(**given: Any) -> EventFilter:

@@ -39,7 +39,8 @@ def init_app(app: Flask) -> None:
 
 
 def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 def _integration(integration_id: str) -> Integration:

@@ -2,9 +2,8 @@
 ``/favicon.ico``, which every browser asks for."""
 from __future__ import annotations
 
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, current_app
 

@@ -16,6 +16,7 @@ import redis
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
+
 from core.runtime import Runtime
 from core.store import event_counts
 from webhooks import queues
@@ -68,7 +69,7 @@ def _process_counters() -> bytes:
     from prometheus_client import multiprocess
 
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
     return generate_latest(registry)
 
 

@@ -54,7 +54,7 @@ def _age(client: redis.Redis, key: str, head: bytes | None, now: float) -> float
     if raw is None:  # fetched between the two reads
         return None
     try:
-        stamp_ms = json.loads(raw)["message_timestamp"]
+        stamp_ms: float = json.loads(raw)["message_timestamp"]
     except (ValueError, KeyError, TypeError):
         return None
     return max(0.0, now - stamp_ms / 1000.0)

@@ -67,8 +67,9 @@ def _receive(rt: Runtime, integration_id: str) -> Response:
     return _record(rt, integration.id, delivery)
 
 
-def _checked_integration(rt: Runtime, integration_id: str, token: str | None):  # -> the row
-    """The integration's row read from the database, after the 404 and 401 checks."""
+def _checked_integration(rt: Runtime, integration_id: str, token: str | None) -> Any:
+    """The integration's row read from the database (``integrations.for_webhook``), after the
+    404 and 401 checks."""
     integration = _integration(rt, integration_id)
     if integration is None or integration.status == "disabled":
         raise ApiError(404, "no such integration")
@@ -78,7 +79,8 @@ def _checked_integration(rt: Runtime, integration_id: str, token: str | None):  
     return integration
 
 
-def _integration(rt: Runtime, integration_id: str):  # -> Integration | None
+def _integration(rt: Runtime, integration_id: str) -> Any | None:
+    # The row of ``integrations.for_webhook``: attribute access like an ``Integration``.
     if len(integration_id) > 64:
         return None
     try:
@@ -124,7 +126,7 @@ class OfferedSignature:
         return signatures.matches(self.secret, self.offered, chunks)
 
 
-def _offered_signature(rt: Runtime, integration) -> OfferedSignature | None:
+def _offered_signature(rt: Runtime, integration: Any) -> OfferedSignature | None:
     """``None`` for an integration without a signing secret; 401 for a signature missing,
     malformed or outside ±5 minutes (checked before the body is read)."""
     if not (integration.settings or {}).get("source", {}).get("signed"):
@@ -186,7 +188,7 @@ def _intake(rt: Runtime) -> EventIntake:
     return intake
 
 
-def _answer(status: int, body: dict) -> Response:
+def _answer(status: int, body: dict[str, Any]) -> Response:
     response = jsonify(body)
     response.status_code = status
     return response

@@ -76,7 +76,7 @@ def integration_view(integration: Integration) -> dict[str, Any]:
 def event_view(event: Event, attempts: list[EventAttempt], superseded_by: str | None = None) -> dict[str, Any]:
     """``superseded_by``: the later success of the organisation, for a failed event
     (``core.store.event_resolution.superseding``)."""
-    view = {
+    view: dict[str, Any] = {
         "id": event.id,
         "integration_id": event.integration_id,
         "source_event_id": event.source_event_id,

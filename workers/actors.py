@@ -12,20 +12,20 @@ from __future__ import annotations
 import dramatiq
 import structlog
 
+import workers.ledger_actors  # noqa: F401 - declares the ledger's actors on the broker
 from core import logging as app_logging
 from core.errors import ConfigError, ProviderError, SourceCredentialsRefused
 from core.locks import check_budget
 from core.runtime import runtime
 from core.store import integrations
+from core.store import ledger as ledger_store
 from workers import alerts, messages
 from workers.broker import broker
 from workers.bulk.jobs import run_job as run_bulk_job
+from workers.ledger import process_ledger_event
 from workers.processing import process_event
 from workers.reconcile import reconcile
 from workers.worker_info import WorkerInfo
-from core.store import ledger as ledger_store
-from workers.ledger import process_ledger_event
-import workers.ledger_actors  # noqa: E402,F401 - declares the ledger's actors on the broker
 
 app_logging.configure()
 log = structlog.get_logger(__name__)

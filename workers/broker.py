@@ -6,6 +6,8 @@ Redis and are lost with it (Bogdanp/dramatiq #360, PR #545, #431).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 import redis
 from dramatiq import Message
@@ -27,7 +29,7 @@ class OutboxRedisBroker(RedisBroker):
     already chosen (``options["redis_message_id"]``): the webhook records that id with the
     event in the same commit, so it needs no second write to say the event was sent."""
 
-    def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
         if delay is not None or "redis_message_id" not in message.options:
             return super().enqueue(message, delay=delay)
         self.emit_before("enqueue", message, delay)
@@ -47,6 +49,9 @@ HEARTBEAT_TIMEOUT_MS = 5_000
 #: An idle consumer fetches about ten times a second, so on each queue a pass runs about every
 #: second; it costs a look at the heartbeat set when nobody died (issue 13, finding 8).
 MAINTENANCE_CHANCE = 100_000
+#: The ops workers view calls a worker dead exactly when Dramatiq's maintenance does (its
+#: fetched messages are then about to go back to their queue).
+DEAD_WORKER_SECONDS = HEARTBEAT_TIMEOUT_MS / 1000
 
 
 def make_broker(url: str) -> OutboxRedisBroker:
@@ -55,12 +60,19 @@ def make_broker(url: str) -> OutboxRedisBroker:
     # already committed and the relay sends it later.
     # (RedisBroker drops socket options given beside a URL, so the client is built here.)
     client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
-    broker = OutboxRedisBroker(client=client, namespace=NAMESPACE, heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
-                               maintenance_chance=MAINTENANCE_CHANCE)
+    broker = OutboxRedisBroker(  # type: ignore[no-untyped-call]  # dramatiq's RedisBroker.__init__ is unannotated
+        client=client, namespace=NAMESPACE, heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+        maintenance_chance=MAINTENANCE_CHANCE,
+    )
     broker.declare_queue(SYNC_QUEUE)
     broker.declare_queue(BULK_QUEUE)
     broker.declare_queue(ALERTS_QUEUE)
     return broker
+
+
+#: The process's broker: declared, not assigned, so that the first ``workers.broker.broker``
+#: goes through ``__getattr__`` below and ``init`` assigns it.
+broker: OutboxRedisBroker
 
 
 def init(settings: Settings) -> OutboxRedisBroker:

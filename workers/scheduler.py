@@ -17,11 +17,11 @@ from typing import Callable
 import structlog
 
 from core import logging as app_logging
+from core.ledger_settings import LedgerSettings
 from core.runtime import Runtime, runtime
 from core.store import integrations
 from core.tables import utcnow
 from providers import registry, webhook_registration
-from core.ledger_settings import LedgerSettings
 from workers import alerts, outbox
 from workers.ledger_poll import poll_all as ledger_poll_all
 from workers.ledger_verify import verify_due as verify_links_due

@@ -10,9 +10,11 @@ import json
 import os
 import socket
 import time
+from typing import cast
 
 import dramatiq
 import structlog
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 
 from workers.broker import NAMESPACE
@@ -27,6 +29,11 @@ def info_key(broker_id: str) -> str:
     return f"{NAMESPACE}:ops:worker:{broker_id}"
 
 
+def _redis(broker: dramatiq.Broker) -> RedisBroker:
+    # Dramatiq's hooks name any broker; this middleware is only ever added to ours (below).
+    return cast(RedisBroker, broker)
+
+
 class WorkerInfo(Middleware):
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         queues = sorted(worker.consumer_whitelist or
@@ -34,13 +41,15 @@ class WorkerInfo(Middleware):
         info = {"host": socket.gethostname(), "pid": os.getpid(), "queues": queues,
                 "threads": worker.worker_threads, "started_at": time.time()}
         try:
-            broker.client.set(info_key(broker.broker_id), json.dumps(info), ex=INFO_TTL_SECONDS)
+            ours = _redis(broker)
+            ours.client.set(info_key(ours.broker_id), json.dumps(info), ex=INFO_TTL_SECONDS)
         except Exception as error:  # noqa: BLE001 - Redis down at boot: the view shows "unknown"
             log.warning("worker info not recorded", error=type(error).__name__)
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         try:
-            broker.client.delete(info_key(broker.broker_id))
+            ours = _redis(broker)
+            ours.client.delete(info_key(ours.broker_id))
         except Exception:  # noqa: BLE001 - best effort; the record expires anyway
             pass
 

@@ -44,17 +44,17 @@ def deliver(db: Database, settings: AlertSettings, alert: Alert) -> str:
     now = utcnow()
     owed = [entry for entry in deliveries if entry["status"] != "sent"]
     if not owed:
-        status, next_at, error = "sent", None, None
+        status, next_at, last_error = "sent", None, None
     elif alert.give_up_at is not None and now + _backoff(settings, alert.attempts) > alert.give_up_at:
         status, next_at = "failed", None
-        error = "; ".join(f"{e['target']} {e['label']}: {e['last_error']}" for e in owed)
+        last_error = "; ".join(f"{e['target']} {e['label']}: {e['last_error']}" for e in owed)
         for entry in owed:
             entry["status"] = "failed"
     else:
         status, next_at = "pending", now + _backoff(settings, alert.attempts)
-        error = "; ".join(f"{e['target']} {e['label']}: {e['last_error']}" for e in owed)
+        last_error = "; ".join(f"{e['target']} {e['label']}: {e['last_error']}" for e in owed)
     store.save_attempt(db, alert.id, deliveries, status=status, next_attempt_at=next_at,
-                       last_error=error, sent_at=now if status == "sent" else None)
+                       last_error=last_error, sent_at=now if status == "sent" else None)
     return status
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core import cursors
 from core.alert_settings import AlertSettings
-from core.db import Database
+from core.db import Database, rows_matched
 from core.tables import Alert, AlertCondition, utcnow
 
 #: A claimed alert is someone's for this long; past it (the worker died) it is due again.
@@ -69,11 +69,11 @@ def claim(db: Database, alert_id: str, *, now: datetime | None = None) -> Alert 
     due (a conditional update: only one claimer's row count is 1)."""
     now = now or utcnow()
     with db.session() as session:
-        taken = session.execute(
+        taken = rows_matched(session.execute(
             update(Alert)
             .where(Alert.id == alert_id, Alert.status == "pending", Alert.next_attempt_at <= now)
             .values(attempts=Alert.attempts + 1, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
-        ).rowcount
+        ))
         if taken != 1:
             return None
         return session.get(Alert, alert_id)

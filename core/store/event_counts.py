@@ -13,8 +13,8 @@ def by_integration_and_status(db: Database) -> list[tuple[str, str, int]]:
     it never takes SQLite's write lock."""
     with db.reading() as session:
         return [
-            (row.integration_id, row.status, row.count)
-            for row in session.execute(
+            (integration_id, status, count)
+            for integration_id, status, count in session.execute(
                 select(EventCount.integration_id, EventCount.status, EventCount.count)
                 .where(EventCount.count > 0)
                 .order_by(EventCount.integration_id, EventCount.status)

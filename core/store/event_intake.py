@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select
 
 from core.db import Database
-from core.store.events import NewEvent, _skipped_outcome
+from core.store.events import EVENT_TABLE, NewEvent, _skipped_outcome
 from core.tables import Event, new_id, utcnow
 
 #: The columns the webhook sets; the others keep their NULL (or are set later by a worker).
@@ -55,13 +55,17 @@ class EventIntake:
     def __init__(self, db: Database) -> None:
         self.db = db
         dialect = db.engine.dialect
-        compiled = insert(Event.__table__).compile(dialect=dialect, column_keys=list(COLUMNS))
+        compiled = insert(EVENT_TABLE).compile(dialect=dialect, column_keys=list(COLUMNS))
         self._sql = str(compiled)
         self._errors = dialect.loaded_dbapi
-        columns = Event.__table__.columns
+        columns = EVENT_TABLE.columns
         processors = {name: columns[name].type.dialect_impl(dialect).bind_processor(dialect) for name in COLUMNS}
         self._positional = dialect.positional
-        order = compiled.positiontup if dialect.positional else COLUMNS
+        order: Sequence[str] = COLUMNS
+        if dialect.positional:
+            # A positional dialect's compiled statement always has its parameters' order.
+            assert compiled.positiontup is not None
+            order = compiled.positiontup
         self._binds: list[tuple[str, Callable[[Any], Any] | None]] = [(name, processors[name]) for name in order]
         self._autocommit = dialect.name == "sqlite"
         self._local = threading.local()

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
-from core.db import Database
+from core.db import Database, rows_matched
 from core.store.events import EventFilter
 from core.tables import Event, utcnow
 
@@ -23,10 +23,10 @@ MAX_NOTE = 2000
 def resolve(db: Database, event_id: str, note: str | None) -> Event | None:
     """Mark a failed event resolved; ``None`` if it is not (or no longer) failed."""
     with db.session() as session:
-        changed = session.execute(
+        changed = rows_matched(session.execute(
             update(Event).where(Event.id == event_id, Event.status == "failed")
             .values(resolved_at=utcnow(), resolved_note=note)
-        ).rowcount
+        ))
         return session.get(Event, event_id) if changed else None
 
 

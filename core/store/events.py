@@ -10,13 +10,13 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db import Database
+from core.db import Database, rows_matched
 from core.tables import Event, EventAttempt, new_id, utcnow
 
 #: Statuses a worker still owes work for.
@@ -25,6 +25,9 @@ FINAL = ("succeeded", "skipped", "failed")
 #: The only subject that is ever synced (CONTRACT §6): any other is recorded ``skipped`` and
 #: stays so, replayed or not (its ``subject_id`` is not an organisation's id).
 SYNCED_SUBJECT = "Member"
+#: ``Event``'s table for Core statements. A declarative class is typed as having any
+#: ``FromClause`` for ``__table__``; a mapped class with ``__tablename__`` has a ``Table``.
+EVENT_TABLE = cast(Table, Event.__table__)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def record(db: Database, new: NewEvent, *, message_id: str | None = None) -> tup
     )
     try:
         with db.engine.begin() as connection:
-            connection.execute(insert(Event.__table__), [values])
+            connection.execute(insert(EVENT_TABLE), [values])
         return Event(**values), False
     except IntegrityError:
         with db.reading() as session:
@@ -80,10 +83,10 @@ def mark_sent(db: Database, event_id: str, message_id: str | None) -> bool:
     worker's ``retry_later`` can never be overwritten by a late mark (the mark is undone with
     ``mark_unsent`` when the enqueue fails), and of two senders only one enqueues."""
     with db.session() as session:
-        return bool(session.execute(
+        return bool(rows_matched(session.execute(
             update(Event).where(Event.id == event_id, Event.status.in_(OWED), Event.sent_at.is_(None))
             .values(sent_at=utcnow(), message_id=message_id)
-        ).rowcount)
+        )))
 
 
 def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
@@ -93,7 +96,7 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
     if not _maybe_claimable(db, event_id, now):
         return None
     with db.session() as session:
-        taken = session.execute(
+        taken = rows_matched(session.execute(
             update(Event)
             .where(
                 Event.id == event_id, Event.subject_type == SYNCED_SUBJECT,
@@ -104,7 +107,7 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
             )
             .values(status="processing", started_at=now,
                     lease_until=now + timedelta(seconds=lease_seconds))
-        ).rowcount
+        ))
         if not taken:
             return None
         return session.get(Event, event_id)
@@ -122,7 +125,7 @@ def _maybe_claimable(db: Database, event_id: str, now: datetime) -> bool:
         return False
     if row.status in OWED:
         return True
-    lease = row.lease_until
+    lease: datetime | None = row.lease_until
     if row.status != "processing" or lease is None:
         return False
     return (lease if lease.tzinfo else lease.replace(tzinfo=now.tzinfo)) < now
@@ -240,12 +243,12 @@ def requeue_for_replay(db: Database, event_id: str) -> Event | None:
     """Make a finished event owed again as a replay; ``None`` if it is queued or processing
     already (a replay never runs an event twice), or its subject is not a member."""
     with db.session() as session:
-        changed = session.execute(
+        changed = rows_matched(session.execute(
             update(Event).where(Event.id == event_id, Event.status.in_(FINAL),
                                 Event.subject_type == SYNCED_SUBJECT)
             .values(status="queued", force_write=True, next_attempt_at=None, sent_at=None,
                     message_id=None, finished_at=None, first_failure_at=None)
-        ).rowcount
+        ))
         return session.get(Event, event_id) if changed else None
 
 
@@ -334,11 +337,11 @@ def recover_lapsed(db: Database) -> int:
     """Processing events whose worker's lease lapsed (a killed worker) are owed again."""
     now = utcnow()
     with db.session() as session:
-        return session.execute(
+        return rows_matched(session.execute(
             update(Event).where(Event.status == "processing", Event.lease_until < now)
             .values(status="retrying", lease_until=None, sent_at=None, message_id=None,
                     next_attempt_at=now)
-        ).rowcount
+        ))
 
 
 def owed_unsent(db: Database, *, limit: int = 500) -> list[Event]:
@@ -372,12 +375,12 @@ def mark_unsent(db: Database, lost: Sequence[tuple[str, str | None]]) -> int:
     changed = 0
     with db.session() as session:
         for event_id, message_id in lost:
-            changed += session.execute(
+            changed += rows_matched(session.execute(
                 update(Event).where(
                     Event.id == event_id, Event.status.in_(OWED),
                     Event.message_id == message_id if message_id else Event.message_id.is_(None),
                 ).values(sent_at=None, message_id=None)
-            ).rowcount
+            ))
     return changed
 
 
@@ -396,9 +399,9 @@ def prune(db: Database, *, older_than: datetime, batch: int = 1000) -> int:
             # The status again: an event replayed since the select is owed now, and kept.
             final = select(Event.id).where(Event.id.in_(ids), Event.status.in_(FINAL))
             session.execute(delete(EventAttempt).where(EventAttempt.event_id.in_(final)))
-            removed += session.execute(
+            removed += rows_matched(session.execute(
                 delete(Event).where(Event.id.in_(ids), Event.status.in_(FINAL))
-            ).rowcount
+            ))
 
 
 def has_events_for(db: Database, integration_id: str, organisation_id: int) -> bool:
@@ -422,7 +425,7 @@ def claim_due(db: Database, event_id: str, *, lease_seconds: float) -> Event | N
     taken over at once."""
     now = utcnow()
     with db.session() as session:
-        taken = session.execute(
+        taken = rows_matched(session.execute(
             update(Event)
             .where(
                 Event.id == event_id,
@@ -434,7 +437,7 @@ def claim_due(db: Database, event_id: str, *, lease_seconds: float) -> Event | N
             )
             .values(status="processing", started_at=now,
                     lease_until=now + timedelta(seconds=lease_seconds))
-        ).rowcount
+        ))
         if not taken:
             return None
         return session.get(Event, event_id)
@@ -446,11 +449,11 @@ def renew_leases(db: Database, event_ids: Sequence[str], *, lease_seconds: float
     if not event_ids:
         return 0
     with db.session() as session:
-        return session.execute(
+        return rows_matched(session.execute(
             update(Event).where(Event.id.in_(list(event_ids)), Event.status == "processing")
             .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
 
 
 def count_abandoned_attempt(db: Database, event_id: str) -> None:

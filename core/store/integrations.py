@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -105,7 +106,7 @@ def set_status(db: Database, integration_id: str, status: str, reason: str | Non
     update(db, integration_id, status=status, status_reason=reason)
 
 
-def rotate_webhook_token(db: Database, integration_id: str) -> tuple[str, Any] | None:
+def rotate_webhook_token(db: Database, integration_id: str) -> tuple[str, datetime] | None:
     with db.session() as session:
         integration = session.get(Integration, integration_id)
         if integration is None or integration.deleted_at is not None:

@@ -140,7 +140,9 @@ class CurrentRMS:
         """One page's members, ``meta.total_row_count`` (None if absent) and page size."""
         body = _json(self.api.request("GET", "members", params=params))
         members = body.get("members")
-        meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+        meta = body.get("meta")
+        if not isinstance(meta, dict):
+            meta = {}
         total, page_size = _count(meta.get("total_row_count")), _count(meta.get("per_page"))
         return (members if isinstance(members, list) else []), total, page_size or 1
 

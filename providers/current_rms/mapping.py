@@ -57,11 +57,14 @@ from typing import Any
 
 from core.models import ContactFields, Organisation
 
+#: A typed record's kind: its list-of-values ``type_id`` and the type names that also mean it.
+RecordKind = tuple[int, tuple[str, ...]]
+
 #: List-of-values ids (reference §2.3); FAX is an assumption (samples/README).
-WORK_EMAIL = (4001, ("work",))
-WORK_PHONE = (6001, ("work",))
-MOBILE_PHONE = (6002, ("mobile", "cell"))
-FAX_PHONE = (6003, ("fax",))
+WORK_EMAIL: RecordKind = (4001, ("work",))
+WORK_PHONE: RecordKind = (6001, ("work",))
+MOBILE_PHONE: RecordKind = (6002, ("mobile", "cell"))
+FAX_PHONE: RecordKind = (6003, ("fax",))
 ORGANISATION = "Organisation"
 
 
@@ -152,7 +155,7 @@ def _membership_attributes(fields: ContactFields, current: dict[str, Any]) -> di
     return {"id": membership_id, **attributes} if membership_id else attributes
 
 
-def _records(current: list[dict[str, Any]], wanted: list[tuple[tuple[int, tuple], str]],
+def _records(current: list[dict[str, Any]], wanted: list[tuple[RecordKind, str]],
              value_key: str, name_key: str) -> list[dict[str, Any]]:
     """Nested attributes for typed records: change the first of each type in place, add it
     when there is none, remove it when the field is empty."""
@@ -170,7 +173,7 @@ def _records(current: list[dict[str, Any]], wanted: list[tuple[tuple[int, tuple]
     return changes
 
 
-def _first(records: list[Any], kind: tuple[int, tuple], value_key: str, name_key: str) -> str:
+def _first(records: list[Any], kind: RecordKind, value_key: str, name_key: str) -> str:
     for record in records:
         if isinstance(record, dict) and _is_kind(record, kind, name_key):
             value = _text(record.get(value_key))
@@ -179,7 +182,7 @@ def _first(records: list[Any], kind: tuple[int, tuple], value_key: str, name_key
     return ""
 
 
-def _is_kind(record: dict[str, Any], kind: tuple[int, tuple], name_key: str) -> bool:
+def _is_kind(record: dict[str, Any], kind: RecordKind, name_key: str) -> bool:
     type_id, names = kind
     return str(record.get("type_id")) == str(type_id) or _text(record.get(name_key)).casefold() in names
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from core.errors import AccountNumberClash, ContactNotFound, ProviderError, Rejected
+from core.errors import AccountNumberClash, ContactNotFound, ErrorContext, ProviderError, Rejected
 
 SYSTEM = "sage"
 #: Statuses ApiClient already translates the same way for every system.
@@ -42,7 +42,7 @@ def error_for(response: requests.Response) -> ProviderError | None:
     if status in COMMON_STATUSES or status >= 500:
         return None
     errors = sage_errors(response)
-    context = {"system": SYSTEM, "status": status, "body": response.text[:2000]}
+    context: ErrorContext = {"system": SYSTEM, "status": status, "body": response.text[:2000]}
     where = f"{response.request.method} {response.request.path_url.split('?')[0]}"
     if status == 404:
         return ContactNotFound(f"{where}: not found", **context)

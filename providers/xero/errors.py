@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from core.errors import AccountNumberClash, ContactNotFound, NameClash, ProviderError, RateLimited, Rejected
+from core.errors import AccountNumberClash, ContactNotFound, ErrorContext, NameClash, ProviderError, RateLimited, Rejected
 from providers.http import parse_retry_after
 
 SYSTEM = "xero"
@@ -30,7 +30,7 @@ def element_error(element: dict[str, Any], *, status: int | None = None,
     messages = [str(e.get("Message", "")) for e in element.get("ValidationErrors") or []]
     text = " ".join(messages) or "Xero refused the contact without a message"
     lowered = [m.casefold() for m in messages]
-    context = {"system": SYSTEM, "status": status, "body": body}
+    context: ErrorContext = {"system": SYSTEM, "status": status, "body": body}
     # A name clash goes first: it is the one the sync can resolve by itself (by linking).
     if any(all(mark in m for mark in NAME_TAKEN_MARKS) for m in lowered):
         return NameClash(text, **context)

@@ -104,8 +104,8 @@ def test_operator_finds_a_refused_contact_fixes_it_and_replays_it(
 
 @pytest.mark.browser
 def test_linking_by_hand_with_auto_suggest(browser_page: Any, served: str, client: Any, admin: Any, rt: Any, sandbox: Any) -> None:
-    from tests.support import create_integration
     from core.store import links
+    from tests.support import create_integration
 
     page = browser_page
     ARTIFACTS.mkdir(exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.conftest import TEST_REDIS_URL
 from tests.support import create_integration
 from tests.webhooks.ops_support import make_event

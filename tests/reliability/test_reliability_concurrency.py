@@ -14,7 +14,13 @@ from typing import Any
 
 from tests.reliability.conftest import wait_until
 from tests.reliability.reliability_helpers import (
-    all_in, contacts, events_of, fetch_times, inject, new_organisation, writes,
+    all_in,
+    contacts,
+    events_of,
+    fetch_times,
+    inject,
+    new_organisation,
+    writes,
 )
 from tests.support import create_integration, edit_organisation, send_webhook
 

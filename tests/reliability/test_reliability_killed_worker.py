@@ -13,7 +13,12 @@ from typing import Any
 
 from tests.reliability.conftest import wait_until
 from tests.reliability.reliability_helpers import (
-    all_in, contact_names, fetch_times, inject, links_of, new_organisation,
+    all_in,
+    contact_names,
+    fetch_times,
+    inject,
+    links_of,
+    new_organisation,
 )
 from tests.support import create_integration, send_webhook
 
@@ -40,7 +45,7 @@ def test_worker_killed_mid_sync_ends_with_every_event_succeeded_and_one_contact_
     # When their creates arrive and the worker is killed once all four held calls are in flight
     event_ids = [send_webhook(client, integration, m["id"], "create").get_json()["event_id"] for m in members]
     # (two fetches held, two more fetched at once whose creates are held)
-    wait_until(lambda: all(n >= m for n, m in zip(pending_calls(sandbox), (2, 4))), timeout=20, interval=0.02, what="four held calls")
+    wait_until(lambda: all(n >= m for n, m in zip(pending_calls(sandbox), (2, 4), strict=True)), timeout=20, interval=0.02, what="four held calls")
     worker.kill()
 
     # Then, after a restart, every event ends succeeded
@@ -51,4 +56,4 @@ def test_worker_killed_mid_sync_ends_with_every_event_succeeded_and_one_contact_
     names = contact_names(sandbox, "xero", integration["tenant"])
     assert [names[m["name"]] for m in members] == [1] * 10, names
     links = links_of(rt, integration["id"])
-    assert sorted(l.organisation_id for l in links) == sorted(m["id"] for m in members)
+    assert sorted(link.organisation_id for link in links) == sorted(m["id"] for m in members)

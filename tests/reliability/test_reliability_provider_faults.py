@@ -13,6 +13,7 @@ wait the full 20 s. The other tests use worker processes.
 from __future__ import annotations
 
 import random
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +21,11 @@ from sqlalchemy import select
 from core.tables import EventAttempt
 from tests.reliability.conftest import wait_until
 from tests.reliability.reliability_helpers import (
-    all_in, contact_names, events_of, inject, new_organisation,
+    all_in,
+    contact_names,
+    events_of,
+    inject,
+    new_organisation,
 )
 from tests.support import RunningWorker, create_integration, send_webhook
 from workers.processing import backoff
@@ -54,15 +59,15 @@ def test_provider_faults_are_retried_until_every_event_succeeds_without_duplicat
     with RunningWorker(rt, threads=2):
         # When each create meets one fault of each kind (twice for the status faults)
         event_ids = []
-        for member, fault in zip(members, FAULTS):
+        for member, fault in zip(members, FAULTS, strict=True):
             times = 2 if "status" in fault else 1
             inject(sandbox, "xero", method="PUT", path="/Contacts$", times=times, **fault)
             event_id = send_webhook(client, integration, member["id"], "create").get_json()["event_id"]
-            wait_until(lambda: all_in(rt, [event_id], "succeeded"), timeout=30, what=f"event past {fault}")
+            wait_until(partial(all_in, rt, [event_id], "succeeded"), timeout=30, what=f"event past {fault}")
             event_ids.append(event_id)
 
     # Then every event succeeded after failed attempts that recorded the cause, one contact each
-    for event_id, fault in zip(event_ids, FAULTS):
+    for event_id, fault in zip(event_ids, FAULTS, strict=True):
         attempts = attempts_of(rt, event_id)
         assert [a.status for a in attempts][-1] == "succeeded"
         failed = [a for a in attempts if a.status == "retrying"]

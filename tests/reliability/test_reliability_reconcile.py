@@ -6,7 +6,11 @@ from typing import Any
 
 from tests.reliability.conftest import wait_until
 from tests.reliability.reliability_helpers import (
-    all_in, contact_names, events_of, new_organisation, writes,
+    all_in,
+    contact_names,
+    events_of,
+    new_organisation,
+    writes,
 )
 from tests.support import create_integration, send_webhook
 from workers.scheduler import reconcile_all

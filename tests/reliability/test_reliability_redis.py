@@ -9,13 +9,16 @@ import time
 from typing import Any
 
 from core.store.events import by_ids
-from workers.broker import NAMESPACE, SYNC_QUEUE
-
 from tests.reliability.conftest import wait_until
 from tests.reliability.reliability_helpers import (
-    all_in, contact_names, inject, new_organisation, statuses,
+    all_in,
+    contact_names,
+    inject,
+    new_organisation,
+    statuses,
 )
 from tests.support import create_integration, send_webhook
+from workers.broker import NAMESPACE, SYNC_QUEUE
 
 #: The issue's bound: no event waits longer than this after Redis is back or lost its queue.
 MINUTE = 60.0

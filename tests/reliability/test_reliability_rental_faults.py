@@ -7,7 +7,12 @@ from typing import Any
 from core.store import integrations
 from tests.reliability.conftest import wait_until
 from tests.reliability.reliability_helpers import (
-    all_in, contact_names, events_of, fetch_times, inject, new_organisation,
+    all_in,
+    contact_names,
+    events_of,
+    fetch_times,
+    inject,
+    new_organisation,
 )
 from tests.support import create_integration, send_webhook
 

@@ -19,9 +19,9 @@ from core.settings import Settings
 from sandbox.__main__ import start_servers, stop_servers, urls_for
 from sandbox.runner import ServerThread
 from scripts import demo
+from scripts.demo_payloads import sample_member, webhook_body
 from scripts.dev import run_migrations
 from scripts.dev_env import SANDBOX_CLIENT, build_env
-from scripts.demo_payloads import sample_member, webhook_body
 from scripts.local_secrets import load_or_create
 
 #: A Redis database of this suite's own (the app needs one to answer webhooks).

@@ -10,7 +10,13 @@ import pytest
 from sandbox.__main__ import urls_for
 from scripts.demo import webhook_url_at
 from scripts.demo_payloads import (
-    TENANT_FIELDS, events_curl, integration_body, refresh_body, sample_member, webhook_body, webhook_curl,
+    TENANT_FIELDS,
+    events_curl,
+    integration_body,
+    refresh_body,
+    sample_member,
+    webhook_body,
+    webhook_curl,
 )
 
 NOW = datetime(2026, 11, 26, 13, 0, 0, tzinfo=timezone.utc)

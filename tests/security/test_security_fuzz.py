@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 from typing import Any, Callable
 
 import pytest
@@ -134,7 +135,7 @@ def test_non_json_constants_are_refused_not_stored(fuzz_client: Any, fuzz_rt: An
     for body in (b'{"action": {"id": 1, "subject_id": 2, "subject_type": "Member"}, "x": NaN}',
                  b'{"action": {"id": 1, "subject_id": 2, "subject_type": "Member"}, "x": -Infinity}'):
         # When each is sent / Then it is a 400 and nothing is stored
-        response = check(fuzz_rt, lambda: post_webhook(fuzz_client, path, body, "application/json"))
+        response = check(fuzz_rt, partial(post_webhook, fuzz_client, path, body, "application/json"))
         assert response.status_code == 400, response.get_json()
 
 

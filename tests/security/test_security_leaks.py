@@ -29,7 +29,11 @@ from core.settings import Settings
 from core.store import integrations
 from tests.conftest import ADMIN_TOKEN, make_env, migrate
 from tests.support import (
-    PROVIDER_PATHS, RunningWorker, seed_organisation, send_webhook, wait_event, webhook_path,
+    PROVIDER_PATHS,
+    RunningWorker,
+    seed_organisation,
+    wait_event,
+    webhook_path,
 )
 
 AUTHORIZE_PATHS = {"xero": "/identity/connect/authorize", "quickbooks": "/connect/oauth2",

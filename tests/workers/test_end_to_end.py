@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 
 from tests.support import (
-    create_integration, edit_organisation, running_worker, seed_organisation, send_webhook,
+    create_integration,
+    edit_organisation,
+    running_worker,
+    seed_organisation,
+    send_webhook,
     wait_event,
 )
 
@@ -115,7 +119,7 @@ def test_webhook_to_contact_then_edit_then_unmapped_edit(kind: str, client: Any,
     contact = contact_in_sandbox(sandbox, kind, integration["tenant"], contact_id)
     assert mapped_view(kind, contact) == expected_view(kind, member["name"])
     links = client.get(f"/api/integrations/{integration['id']}/links", headers=admin).get_json()["links"]
-    assert [(l["organisation_id"], l["contact_id"]) for l in links] == [(member["id"], contact_id)]
+    assert [(link["organisation_id"], link["contact_id"]) for link in links] == [(member["id"], contact_id)]
     assert links[0]["url"].startswith("https://")
 
     # When the organisation's email changes and its fax is emptied

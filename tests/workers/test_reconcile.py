@@ -8,7 +8,11 @@ import pytest
 from core.store import events as event_store
 from core.store import integrations
 from tests.support import (
-    create_integration, edit_organisation, running_worker, seed_organisation, wait_for,
+    create_integration,
+    edit_organisation,
+    running_worker,
+    seed_organisation,
+    wait_for,
 )
 from workers.reconcile import reconcile
 

@@ -25,5 +25,12 @@ def _template_globals() -> dict[str, Any]:
 
 
 from webhooks.ops import (  # noqa: E402,F401 - their routes join the blueprint
-    actions, alerts_view, bulk, health_page, matches, pages, resolution, workers_view,
+    actions,
+    alerts_view,
+    bulk,
+    health_page,
+    matches,
+    pages,
+    resolution,
+    workers_view,
 )

@@ -80,7 +80,7 @@ def replay_failed() -> Response:
     filters = failed_filter(request.form)
     count = replay.replay_matching(rt(), filters)
     flash(f"{count} failed event{'s' if count != 1 else ''} queued again.", "ok")
-    target = {"status": "queued", "integration": filters.integration_id or ""}
+    target: dict[str, Any] = {"status": "queued", "integration": filters.integration_id or ""}
     return redirect(url_for("ops.overview", **{k: v for k, v in target.items() if v}))
 
 
@@ -153,9 +153,13 @@ def register_webhooks(integration_id: str) -> Response:
         return redirect(url_for("ops.overview"))
     # As the admin API: the secret is not stored in clear, so a new one is made (the old one
     # stays valid for 24 hours) and the webhooks point at it.
-    token, _ = integrations.rotate_webhook_token(rt().db, integration.id) or (None, None)
-    url = webhook_registration.webhook_url(rt(), integration.id, token)
-    ok = webhook_registration.register(rt(), integrations.get(rt().db, integration.id), url)
+    rotated = integrations.rotate_webhook_token(rt().db, integration.id)
+    current = integrations.get(rt().db, integration.id)
+    if rotated is None or current is None:  # deleted since the read above
+        flash("There is no such integration.", "error")
+        return redirect(url_for("ops.overview"))
+    url = webhook_registration.webhook_url(rt(), integration.id, rotated[0])
+    ok = webhook_registration.register(rt(), current, url)
     flash("Webhooks registered." if ok else "The rental system refused the webhooks; see the error.",
           "ok" if ok else "error")
     return redirect(url_for("ops.integration_page", integration_id=integration_id))

@@ -5,6 +5,7 @@ the answer: a flash message or a result page an operator reads, never a JSON err
 """
 from __future__ import annotations
 
+import inspect
 from functools import wraps
 from typing import Any, Callable, TypeVar
 
@@ -86,7 +87,7 @@ def cancel_job(job_id: str) -> Response:
 def download_links(integration_id: str) -> Any:
     """The same stream as ``GET /api/integrations/<id>/links.csv``, for a signed-in browser."""
     try:
-        return api_csv.download.__wrapped__(integration_id)  # the view without its Bearer check
+        return inspect.unwrap(api_csv.download)(integration_id)  # the view without its Bearer check
     except ApiError as error:
         return render_template("ops/message.html", title="No links CSV now",
                                message=f"The links CSV cannot be made now: {error.error}."), error.status

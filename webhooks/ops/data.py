@@ -1,8 +1,8 @@
 """What the ops page reads: integrations needing attention, recent counts, queue figures."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 

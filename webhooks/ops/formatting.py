@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -67,5 +68,5 @@ def origin(event: Any) -> str:
     return "webhook"
 
 
-HELPERS = {"pretty": pretty, "when": when, "ago": ago, "duration": duration, "summary": summary,
+HELPERS: dict[str, Callable[..., str]] = {"pretty": pretty, "when": when, "ago": ago, "duration": duration, "summary": summary,
            "origin": origin}

@@ -1,6 +1,7 @@
 """The ops page's read-only views: overview, one event, one integration, auto-suggest."""
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from flask import current_app, render_template, request, url_for
@@ -21,7 +22,8 @@ SETTLED = ("succeeded", "skipped", "failed")
 
 
 def rt() -> Runtime:
-    return current_app.extensions["runtime"]
+    rt: Runtime = current_app.extensions["runtime"]
+    return rt
 
 
 @blueprint.get("")
@@ -49,7 +51,7 @@ def _event_listing() -> tuple[dict[str, Any], str | None]:
     except ApiError as error:
         return {"events": [], "older_url": None, "filters": EventFilter(), "superseded": {},
                 "org_names": {}}, _describe(error)
-    kept = {key: value for key, value in request.args.items() if key != "cursor" and value}
+    kept: dict[str, Any] = {key: value for key, value in request.args.items() if key != "cursor" and value}
     older = url_for("ops.overview", cursor=cursor, **kept) if cursor else None
     return {"events": rows, "older_url": older, "filters": filters,
             "superseded": event_resolution.superseding(rt().db, rows),
@@ -74,7 +76,8 @@ def event_page(event_id: str) -> Any:
         "ops/event.html", event=event, attempts=events.attempts_of(rt().db, [event.id])[event.id],
         integration=integration, link=link, refresh=event.status not in SETTLED,
         superseded_by=event_resolution.superseding(rt().db, [event]).get(event.id),
-        org_name=names.organisation_names(rt().db, [event]).get((event.integration_id, event.organisation_id)),
+        org_name=(names.organisation_names(rt().db, [event]).get((event.integration_id, event.organisation_id))
+                  if event.organisation_id is not None else None),
         resolved=event_resolution.resolved_since_failure(event),
         source_url=data.source_web_url(integration, event.organisation_id),
     )
@@ -101,7 +104,7 @@ def integration_page(integration_id: str) -> Any:
 @ops_required
 def suggest(integration_id: str) -> Any:
     """Auto-suggest for linking by hand: the admin API's contact search, for a signed-in page."""
-    return api_links.suggest.__wrapped__(integration_id)  # the view without its Bearer check
+    return inspect.unwrap(api_links.suggest)(integration_id)  # the view without its Bearer check
 
 
 @blueprint.get("/replay")

@@ -40,5 +40,5 @@ def retry_now() -> Any:
     count = replay.retry_now(rt(), chosen)
     flash(f"{count} retrying event{'s' if count != 1 else ''} running now "
           "(a rate limit the accounting system announced still holds).", "ok")
-    target = {"status": "retrying", "integration": chosen.integration_id or ""}
+    target: dict[str, Any] = {"status": "retrying", "integration": chosen.integration_id or ""}
     return redirect(url_for("ops.overview", **{k: v for k, v in target.items() if v}) + "#events")

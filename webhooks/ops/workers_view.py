@@ -6,18 +6,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 from flask import current_app, render_template
 
 from webhooks.ops import blueprint
 from webhooks.ops.security import ops_required
-from workers.broker import HEARTBEAT_TIMEOUT_MS, NAMESPACE
-
-#: A worker whose heartbeat is older than Dramatiq's heartbeat timeout is the one Dramatiq
-#: itself takes for dead (its unacknowledged messages go back to their queue).
-DEAD_WORKER_SECONDS = HEARTBEAT_TIMEOUT_MS / 1000
+from workers.broker import DEAD_WORKER_SECONDS, NAMESPACE
 from workers.worker_info import info_key
 
 
@@ -40,7 +36,10 @@ def worker_rows(client: redis.Redis, *, now: float | None = None) -> list[Worker
     """Every worker process Dramatiq has a heartbeat for, live ones first, latest first."""
     now = time.time() if now is None else now
     rows = []
-    for raw_id, score in client.zrange(f"{NAMESPACE}:__heartbeats__", 0, -1, withscores=True):
+    # redis-py types every reply loosely; with scores, a sorted set's range is (member, score) pairs.
+    heartbeats = cast("list[tuple[bytes, float]]",
+                      client.zrange(f"{NAMESPACE}:__heartbeats__", 0, -1, withscores=True))
+    for raw_id, score in heartbeats:
         broker_id = raw_id.decode()
         row = WorkerRow(broker_id, max(0.0, now - score / 1000.0))
         info = client.get(info_key(broker_id))

@@ -37,8 +37,8 @@ def create_with_retries(
     while True:
         try:
             answers = provider.create_contacts([items[i] for i in waiting])
-            unknown = [(i, a.error) for i, a in zip(waiting, answers) if isinstance(a.error, Transient)]
-            for i, answer in zip(waiting, answers):
+            unknown = [(i, a.error) for i, a in zip(waiting, answers, strict=True) if isinstance(a.error, Transient)]
+            for i, answer in zip(waiting, answers, strict=True):
                 if not isinstance(answer.error, Transient):
                     results[i] = answer
             if not unknown:

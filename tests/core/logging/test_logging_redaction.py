@@ -39,10 +39,10 @@ def test_a_configured_logger_never_prints_the_webhook_token(capsys) -> None:
 
 def test_an_integrations_own_secret_quoted_in_plain_words_is_not_stored(rt, client, admin, sandbox) -> None:
     # Given a Xero answer that quotes the integration's API key in plain words (no token-shaped key)
+    import requests
+
     from core.store import events as event_store
     from tests.support import create_integration, running_worker, seed_organisation, send_webhook, wait_event
-
-    import requests
 
     integration = create_integration(client, admin, sandbox, "xero")
     fault = {"path": "/Contacts", "method": "PUT", "status": 400, "times": 5,

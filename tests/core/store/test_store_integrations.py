@@ -12,8 +12,8 @@ from cryptography.fernet import Fernet
 
 from core import webhook_tokens
 from core.crypto import Vault
-from core.errors import ConfigError
 from core.db import Database
+from core.errors import ConfigError
 from core.store import integrations
 from core.store.integrations import NewIntegration
 from core.tables import utcnow

@@ -1,8 +1,6 @@
 """Fixtures for the Current RMS client: the stand-in over real HTTP, reset for each test."""
 from __future__ import annotations
 
-from tests.support import SAMPLES
-
 import json
 from typing import Any, Callable, Iterator
 
@@ -12,6 +10,7 @@ import requests
 from providers.current_rms import CurrentRMS
 from sandbox.current_rms import create_app
 from sandbox.runner import ServerThread
+from tests.support import SAMPLES
 
 SUBDOMAIN = "acme"
 API_KEY = "acme-key-1"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import uuid
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 

@@ -12,7 +12,13 @@ from core.errors import CredentialsRefused, Transient
 from providers.oauth import OAuthTokens
 
 from .conftest import (
-    CLIENT_ID, CLIENT_SECRET, REDIS_URL, VAULT, RedisTokenStore, TokenEndpoint, token_set,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIS_URL,
+    VAULT,
+    RedisTokenStore,
+    TokenEndpoint,
+    token_set,
 )
 
 

@@ -12,8 +12,15 @@ import redis
 from providers.oauth import OAuthTokens
 
 from .conftest import (
-    CLIENT_ID, CLIENT_SECRET, REDIS_URL, VAULT, RedisTokenStore, TokenEndpoint, token_set,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIS_URL,
+    VAULT,
+    RedisTokenStore,
+    TokenEndpoint,
+    token_set,
 )
+
 
 def _tokens(token_url: str, store: RedisTokenStore, namespace: str, **options: Any) -> OAuthTokens:
     refusals: list[str] = []

@@ -13,7 +13,13 @@ from core.errors import Transient
 from providers.oauth import OAuthTokens, TokenSet
 
 from .conftest import (
-    CLIENT_ID, CLIENT_SECRET, REDIS_URL, VAULT, RedisTokenStore, TokenEndpoint, token_set,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIS_URL,
+    VAULT,
+    RedisTokenStore,
+    TokenEndpoint,
+    token_set,
 )
 
 

@@ -4,8 +4,6 @@ spec does not name. The Swagger lacks ``idempotency_id`` (Sage documents it in i
 guide, providers.md §C3b), so it is allowed explicitly, as 32 hex digits."""
 from __future__ import annotations
 
-from tests.support import SPECS
-
 import copy
 import json
 from typing import Any
@@ -14,6 +12,7 @@ import jsonschema
 import pytest
 
 from core.models import ContactFields
+from tests.support import SPECS
 
 SWAGGER = SPECS / "sage_accounting_v3.1_swagger.json"
 IDEMPOTENCY_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}

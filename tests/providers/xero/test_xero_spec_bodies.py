@@ -6,8 +6,6 @@ jsonschema against the document itself. ``Contact``, ``Address`` and ``Phone`` a
 """
 from __future__ import annotations
 
-from tests.support import SPECS
-
 import copy
 import dataclasses
 from typing import Any
@@ -17,6 +15,7 @@ import pytest
 import yaml
 
 from core.models import ContactFields
+from tests.support import SPECS
 
 SPEC = str(SPECS / "xero_accounting.yaml")
 STRICT = ("Contact", "Address", "Phone")

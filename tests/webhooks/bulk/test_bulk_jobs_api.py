@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from core.store import jobs, links
+from core.store import links
 from tests.support import create_integration, running_worker, wait_for
 
 

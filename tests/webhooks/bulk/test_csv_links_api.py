@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 from core.models import Contact
-from core.store import jobs, links
+from core.store import links
 from core.store.links import LinkWrite
-from tests.support import create_integration, wait_for
+from tests.support import create_integration
 from tests.workers.bulk.bulk_support import organisation
 from workers.bulk.jobs import run_job
 

@@ -17,8 +17,8 @@ from core.tables import utcnow
 from tests.support import create_integration
 from tests.webhooks.ops_support import make_event
 from webhooks import create_app, queues
-from workers import retention
 from workers import broker as broker_module
+from workers import retention
 from workers.broker import SYNC_QUEUE
 
 

@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from core.store import integrations, jobs, links
-from tests.browser.test_ops_browser import browser_page, served  # noqa: F401 - fixtures
 from tests.support import RunningWorker, create_integration, sample_member, seed_organisation, wait_for
 from tests.webhooks.ops.test_ops_page import csrf_of, sign_in
 from workers.bulk.jobs import run_job

@@ -19,7 +19,7 @@ import sqlalchemy
 from core.db import Database
 from core.runtime import Runtime
 from core.store import events, integrations
-from core.tables import Integration, utcnow
+from core.tables import utcnow
 from sandbox.runner import ServerThread
 from tests.support import create_integration, webhook_path
 from webhooks import create_app, signatures
@@ -364,7 +364,7 @@ BAD_ID_NAMES = ["missing", "null", "true", "false", "float-1.0", "float", "strin
 
 @pytest.mark.parametrize("key", ["id", "subject_id"])
 def test_bad_ids_are_400_naming_the_field(key: str, client: Any, integration: Any, rt: Any, redis_client: Any) -> None:
-    for name, value in zip(BAD_ID_NAMES, BAD_IDS):
+    for name, value in zip(BAD_ID_NAMES, BAD_IDS, strict=True):
         response = post(client, integration, action(**{key: value}))
         assert response.status_code == 400, (name, response.get_json())
         answer = assert_refused(response, 400, rt, redis_client)

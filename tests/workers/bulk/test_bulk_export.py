@@ -140,7 +140,7 @@ def test_sage_lists_contacts_once_for_same_name_links_and_creates_one_at_a_time(
     assert job.state["summary"] == {"linked": 1, "created": 2}
     posts = writes(sandbox, "sage", "/contacts")
     assert len(posts) == 2
-    linked = [l.contact_id for l in links.all_of(rt.db, integration["id"])]
+    linked = [link.contact_id for link in links.all_of(rt.db, integration["id"])]
     assert existing["id"] in linked
     searches = [c for c in sandbox.calls("sage") if c["method"] == "GET" and "search" in c["query"]]
     assert searches == []

@@ -15,8 +15,13 @@ import requests
 from core.store import links
 from sandbox.runner import ServerThread
 from tests.support import (
-    create_integration, edit_organisation, running_worker, seed_organisation, send_webhook,
-    wait_event, wait_for,
+    create_integration,
+    edit_organisation,
+    running_worker,
+    seed_organisation,
+    send_webhook,
+    wait_event,
+    wait_for,
 )
 
 KINDS = ["xero", "sage"]
@@ -67,8 +72,9 @@ def synced(client: Any, admin: Any, integration: Any, member_id: int, action_typ
     event_id = response.get_json()["event_id"]
     try:
         return wait_event(client, admin, event_id)
-    except AssertionError:
-        raise AssertionError(f"event not finished: {client.get(f'/api/events/{event_id}', headers=admin).get_json()}")
+    except AssertionError as error:
+        raise AssertionError(
+            f"event not finished: {client.get(f'/api/events/{event_id}', headers=admin).get_json()}") from error
 
 
 def patch_policies(client: Any, admin: Any, integration: Any, **policies: Any) -> None:
