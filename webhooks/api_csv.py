@@ -13,14 +13,14 @@ from itertools import chain
 from typing import Any, Iterator
 
 import structlog
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from core.errors import CredentialsRefused, ProviderError, Transient
-from core.runtime import Runtime
 from providers import factory, registry
 from providers.registry import provider_class
 from webhooks.api_integrations import found
 from webhooks.api_links import asking_provider
+from webhooks.app_runtime import app_runtime
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from workers.bulk import jobs as bulk_jobs
@@ -38,9 +38,6 @@ CSV_TYPES = ("text/csv", "text/plain", "application/csv", "application/vnd.ms-ex
 DRY_RUN_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
-def _rt() -> Runtime:
-    rt: Runtime = current_app.extensions["runtime"]
-    return rt
 
 
 @blueprint.get("/<integration_id>/links.csv")
@@ -48,7 +45,7 @@ def _rt() -> Runtime:
 def download(integration_id: str) -> Response:
     integration = found(integration_id)
     column = provider_class(integration.provider_kind).csv_column
-    rows = link_rows(factory.rental_system(_rt(), integration), _rt().db, integration.id)
+    rows = link_rows(factory.rental_system(app_runtime(), integration), app_runtime().db, integration.id)
     first = _first(rows)  # the first page is asked for now, so its failure gets a real status
     lines = write_lines(column, chain(first, rows))
     return Response(_encoded(lines), content_type="text/csv; charset=utf-8", headers={
@@ -91,11 +88,11 @@ def upload(integration_id: str) -> tuple[dict[str, Any], int]:
     except csv.Error as error:  # e.g. a NUL byte: Python's csv module refuses the line
         raise ApiError(400, f"the file is not CSV the service can read: {error}") from None
     if len(rows) > ANSWER_AT_ONCE:
-        job = bulk_jobs.start(_rt(), integration.id, "links_csv",
+        job = bulk_jobs.start(app_runtime(), integration.id, "links_csv",
                               state=rows_state(rows, dry_run=dry_run))
         return {"job_id": job.id}, 202
     outcome = asking_provider(integration, lambda provider: link_from_csv(
-        provider, _rt().db, integration.id, rows, dry_run=dry_run))
+        provider, app_runtime().db, integration.id, rows, dry_run=dry_run))
     return outcome.to_dict(), 200
 
 

@@ -6,13 +6,13 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from core import cursors
-from core.runtime import Runtime
 from core.store import event_resolution, events
 from core.store.events import EventFilter
 from webhooks.api_integrations import load
+from webhooks.app_runtime import app_runtime
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from webhooks.schemas import ReplayFilterSchema
@@ -36,9 +36,6 @@ TIME_PATTERN = (
 )
 
 
-def _rt() -> Runtime:
-    rt: Runtime = current_app.extensions["runtime"]
-    return rt
 
 
 @blueprint.get("")
@@ -47,8 +44,8 @@ def list_events() -> dict[str, Any]:
     filters = filters_from(request.args)
     limit = _int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
     rows, next_cursor = page_of_events(filters, limit=limit, cursor=request.args.get("cursor"))
-    history = events.attempts_of(_rt().db, [row.id for row in rows])
-    later = event_resolution.superseding(_rt().db, rows)
+    history = events.attempts_of(app_runtime().db, [row.id for row in rows])
+    later = event_resolution.superseding(app_runtime().db, rows)
     return {"events": [event_view(row, history[row.id], later.get(row.id)) for row in rows],
             "next_cursor": next_cursor}
 
@@ -62,7 +59,7 @@ def page_of_events(filters: EventFilter, *, limit: int, cursor: str | None) -> t
         except ValueError:
             raise ApiError(400, "invalid query", fields={"cursor": ["not a cursor this service made"]}) from None
         position = events.encode_cursor(SimpleNamespace(received_at=at, id=event_id))  # type: ignore[arg-type]
-    rows, store_next = events.page(_rt().db, filters, limit=limit, cursor=position)
+    rows, store_next = events.page(app_runtime().db, filters, limit=limit, cursor=position)
     return rows, (cursors.encode(rows[-1].received_at, rows[-1].id) if store_next and rows else None)
 
 
@@ -108,15 +105,15 @@ def _int_arg(name: str, default: int, *, low: int, high: int) -> int:
 @blueprint.get("/<string(length=32):event_id>")
 @admin_required
 def show(event_id: str) -> dict[str, Any]:
-    event = events.get(_rt().db, event_id)
+    event = events.get(app_runtime().db, event_id)
     if event is None:
         raise ApiError(404, "no such event")
     return full_view(event)
 
 
 def full_view(event: Any) -> dict[str, Any]:
-    later = event_resolution.superseding(_rt().db, [event])
-    return event_view(event, events.attempts_of(_rt().db, [event.id])[event.id], later.get(event.id))
+    later = event_resolution.superseding(app_runtime().db, [event])
+    return event_view(event, events.attempts_of(app_runtime().db, [event.id])[event.id], later.get(event.id))
 
 
 @blueprint.post("/<string(length=32):event_id>/resolve")
@@ -130,10 +127,10 @@ def resolve(event_id: str) -> dict[str, Any]:
         raise ApiError(400, "invalid body", fields={key: ["unknown field"] for key in unknown})
     if note is not None and (not isinstance(note, str) or len(note) > event_resolution.MAX_NOTE):
         raise ApiError(400, "invalid body", fields={"note": [f"text of at most {event_resolution.MAX_NOTE} characters"]})
-    event = events.get(_rt().db, event_id)
+    event = events.get(app_runtime().db, event_id)
     if event is None:
         raise ApiError(404, "no such event")
-    resolved = event_resolution.resolve(_rt().db, event.id, note.strip() or None if note else None)
+    resolved = event_resolution.resolve(app_runtime().db, event.id, note.strip() or None if note else None)
     if resolved is None:
         raise ApiError(409, f"only a failed event can be resolved; this one is {event.status}")
     return full_view(resolved)
@@ -142,10 +139,10 @@ def resolve(event_id: str) -> dict[str, Any]:
 @blueprint.post("/<string(length=32):event_id>/replay")
 @admin_required
 def replay_one(event_id: str) -> tuple[dict[str, Any], int]:
-    event = events.get(_rt().db, event_id)
+    event = events.get(app_runtime().db, event_id)
     if event is None:
         raise ApiError(404, "no such event")
-    status = replay.replay_event(_rt(), event.id)
+    status = replay.replay_event(app_runtime(), event.id)
     return {"event_id": event.id, "status": status}, 202
 
 
@@ -155,4 +152,4 @@ def replay_many() -> tuple[dict[str, Any], int]:
     data = load(ReplayFilterSchema(), json_body(required=False))
     filters = EventFilter(integration_id=data.get("integration"), status=data["status"],
                           since=data.get("since"))
-    return {"replayed": replay.replay_matching(_rt(), filters)}, 202
+    return {"replayed": replay.replay_matching(app_runtime(), filters)}, 202

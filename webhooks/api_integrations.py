@@ -5,7 +5,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from marshmallow import Schema, ValidationError
 
 from core.errors import RateLimited
@@ -15,6 +15,7 @@ from core.store.integrations import NewIntegration
 from core.tables import Integration
 from providers import registry, webhook_registration
 from webhooks import defaults_check
+from webhooks.app_runtime import app_runtime
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from webhooks.schemas import IntegrationCreateSchema, IntegrationPatchSchema
@@ -29,9 +30,6 @@ PROVIDER_SECRETS = ("client_id", "client_secret", "access_token", "refresh_token
 PROVIDER_SETTINGS = (*registry.TENANT_KEYS.values(), "api_url", "token_url")
 
 
-def _rt() -> Runtime:
-    rt: Runtime = current_app.extensions["runtime"]
-    return rt
 
 
 def load(schema: Schema, data: Any) -> dict[str, Any]:
@@ -44,7 +42,7 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
 
 
 def found(integration_id: str) -> Integration:
-    integration = integrations.get(_rt().db, integration_id) if len(integration_id) <= 64 else None
+    integration = integrations.get(app_runtime().db, integration_id) if len(integration_id) <= 64 else None
     if integration is None:
         raise ApiError(404, "no such integration")
     return integration
@@ -63,7 +61,7 @@ def rotated_token(rt: Runtime, integration_id: str) -> tuple[str, datetime]:
 @admin_required
 def create() -> tuple[dict[str, Any], int]:
     data = load(IntegrationCreateSchema(), json_body())
-    rt = _rt()
+    rt = app_runtime()
     new = _new_integration(data)
     new.settings.update(defaults_check.on_create(rt, data))  # 400 for an unknown default
     integration, token = integrations.create(rt.db, rt.vault, new)
@@ -100,7 +98,7 @@ def _provider_secrets(provider: dict[str, Any]) -> dict[str, Any]:
 @blueprint.get("")
 @admin_required
 def list_all() -> dict[str, Any]:
-    return {"integrations": [integration_view(i) for i in integrations.all_active(_rt().db)]}
+    return {"integrations": [integration_view(i) for i in integrations.all_active(app_runtime().db)]}
 
 
 @blueprint.get("/<integration_id>")
@@ -117,7 +115,7 @@ def patch(integration_id: str) -> dict[str, Any]:
     provider = data.get("provider", {})
     if provider.get("kind") not in (None, integration.provider_kind):
         raise ApiError(409, "invalid body", fields={"provider": {"kind": ["cannot be changed"]}})
-    rt = _rt()
+    rt = app_runtime()
     values = _merged_values(integration, data)
     extra = defaults_check.on_patch(rt, integration, data)  # 400 for an unknown default
     if extra:
@@ -169,7 +167,7 @@ def _merged_values(integration: Integration, data: dict[str, Any]) -> dict[str, 
 @admin_required
 def delete(integration_id: str) -> tuple[str, int]:
     integration = found(integration_id)
-    rt = _rt()
+    rt = app_runtime()
     try:
         webhook_registration.unregister(rt, integration)
     except RateLimited as error:
@@ -184,7 +182,7 @@ def delete(integration_id: str) -> tuple[str, int]:
 @admin_required
 def register_webhooks(integration_id: str) -> dict[str, Any]:
     integration = found(integration_id)
-    rt = _rt()
+    rt = app_runtime()
     # The secret is never stored in clear, so registering again needs a new one; the old one
     # stays valid for 24 hours like any rotation, so nothing in flight is refused.
     token, valid_until = rotated_token(rt, integration.id)
@@ -198,7 +196,7 @@ def register_webhooks(integration_id: str) -> dict[str, Any]:
 @admin_required
 def rotate_webhook_token(integration_id: str) -> dict[str, Any]:
     integration = found(integration_id)
-    rt = _rt()
+    rt = app_runtime()
     token, valid_until = rotated_token(rt, integration.id)
     url = webhook_registration.webhook_url(rt, integration.id, token)
     webhook_registration.repoint(rt, found(integration.id), url)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
-from core.runtime import Runtime
 from core.store import jobs
 from core.tables import Job
 from webhooks.api_integrations import found
+from webhooks.app_runtime import app_runtime
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from webhooks.views import iso, json_body
@@ -27,9 +27,6 @@ MAX_BATCH_SIZE = 50
 LIST_LIMIT = 20
 
 
-def _rt() -> Runtime:
-    rt: Runtime = current_app.extensions["runtime"]
-    return rt
 
 
 def job_view(job: Job) -> dict[str, Any]:
@@ -75,15 +72,15 @@ def start_job(integration_id: str, kind: str, options: dict[str, Any]) -> tuple[
     integration = found(integration_id)
     if integration.status != "active":
         raise ApiError(409, f"the integration is {integration.status}")
-    running = jobs.unfinished(_rt().db, integration.id, kind)
+    running = jobs.unfinished(app_runtime().db, integration.id, kind)
     if running is not None:
         raise ApiError(409, f"an {kind} is already under way", extra={"job_id": running.id})
-    job = bulk_jobs.start(_rt(), integration.id, kind, state={"options": options})
+    job = bulk_jobs.start(app_runtime(), integration.id, kind, state={"options": options})
     return {"job_id": job.id}, 202
 
 
 def _job(job_id: str) -> Job:
-    job = jobs.get(_rt().db, job_id)
+    job = jobs.get(app_runtime().db, job_id)
     if job is None:
         raise ApiError(404, "no such job")
     return job
@@ -98,7 +95,7 @@ def show(job_id: str) -> dict[str, Any]:
 @blueprint.post("/jobs/<job_id>/cancel")
 @admin_required
 def cancel(job_id: str) -> tuple[dict[str, Any], int]:
-    job = jobs.request_cancel(_rt().db, _job(job_id).id)
+    job = jobs.request_cancel(app_runtime().db, _job(job_id).id)
     assert job is not None
     return job_view(job), 202
 
@@ -109,5 +106,5 @@ def latest() -> dict[str, Any]:
     integration_id = request.args.get("integration_id")
     if integration_id:
         found(integration_id)
-    rows = jobs.recent(_rt().db, integration_id=integration_id, limit=LIST_LIMIT)
+    rows = jobs.recent(app_runtime().db, integration_id=integration_id, limit=LIST_LIMIT)
     return {"jobs": [job_view(job) for job in rows]}

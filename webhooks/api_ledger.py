@@ -4,18 +4,16 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from flask import Blueprint, current_app
+from flask import Blueprint
 
-from core.runtime import Runtime
 from webhooks.api_integrations import found
+from webhooks.app_runtime import app_runtime
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 
 blueprint = Blueprint("api_ledger", __name__, url_prefix="/api/integrations")
 
 
-def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
 
 
 def _active(integration_id: str) -> Any:
@@ -47,7 +45,7 @@ def verify_links_now(integration_id: str) -> tuple[dict[str, Any], int]:
 
     integration = _active(integration_id)
     try:
-        job_id = start_job(_rt(), integration)
+        job_id = start_job(app_runtime(), integration)
     except (redis.RedisError, OSError):
         raise ApiError(503, "the queue is unavailable; try again", headers={"Retry-After": "5"}) from None
     return {"job_id": job_id}, 202

@@ -10,16 +10,16 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from core.errors import CredentialsRefused, RateLimited, Transient
-from core.runtime import Runtime
 from core.store import events, links
 from core.store.events import NewEvent
 from core.store.links import ContactAlreadyLinked, LinkWrite
 from core.tables import Integration
 from providers import factory
 from webhooks.api_integrations import found, load
+from webhooks.app_runtime import app_runtime
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from webhooks.schemas import LinkPutSchema
@@ -42,8 +42,6 @@ ANSWER_WAIT_SECONDS = 2.0
 T = TypeVar("T")
 
 
-def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
 
 
 def organisation_arg(raw: str | None, name: str = "organisation_id") -> int | None:
@@ -59,7 +57,7 @@ def organisation_arg(raw: str | None, name: str = "organisation_id") -> int | No
 def list_links(integration_id: str) -> dict[str, Any]:
     integration = found(integration_id)
     organisation = organisation_arg(request.args.get("organisation_id"))
-    rows = links.all_of(_rt().db, integration.id, organisation)
+    rows = links.all_of(app_runtime().db, integration.id, organisation)
     status = request.args.get("status")
     if status is not None:  # CONTRACT §10: ?status=broken
         if status not in ("ok", "broken"):
@@ -70,7 +68,7 @@ def list_links(integration_id: str) -> dict[str, Any]:
 
 def asking_provider(integration: Integration, call: Callable[[Any], T]) -> T:
     """Run ``call(provider)`` for an answer now: 503 + Retry-After when it cannot answer."""
-    provider = factory.accounting_provider(_rt(), integration, max_wait=ANSWER_WAIT_SECONDS)
+    provider = factory.accounting_provider(app_runtime(), integration, max_wait=ANSWER_WAIT_SECONDS)
     try:
         return call(provider)
     except RateLimited as error:
@@ -91,12 +89,12 @@ def suggest(integration_id: str) -> dict[str, Any]:
         raise ApiError(400, "invalid query", fields={"q": [f"from {MIN_QUERY} to {MAX_QUERY} characters"]})
     query = raw.strip(" \t")
     key = f"suggest:{integration.id}:{query.casefold()}"
-    cached = _rt().redis.get(key)
+    cached = app_runtime().redis.get(key)
     if cached is not None:
         return {"contacts": json.loads(cached)}
     found_contacts = asking_provider(integration, lambda p: p.search(query, limit=10))
     contacts = [c.to_summary() for c in found_contacts[:10]]
-    _rt().redis.set(key, json.dumps(contacts), ex=SUGGEST_CACHE_SECONDS)
+    app_runtime().redis.set(key, json.dumps(contacts), ex=SUGGEST_CACHE_SECONDS)
     return {"contacts": contacts}
 
 
@@ -113,7 +111,7 @@ def put_link(integration_id: str, organisation_id: str) -> dict[str, Any]:
         raise ApiError(422, f"no contact {contact_id} in the accounting system",
                        fields={"contact_id": ["no such contact"]})
     try:
-        link = links.save(_rt().db, LinkWrite(
+        link = links.save(app_runtime().db, LinkWrite(
             integration_id=integration.id, organisation_id=organisation,
             organisation_name=_current_name(integration.id, organisation),
             contact=contact, fields_hash=None,
@@ -127,19 +125,19 @@ def put_link(integration_id: str, organisation_id: str) -> dict[str, Any]:
 
 
 def _current_name(integration_id: str, organisation_id: int) -> str:
-    existing = links.get(_rt().db, integration_id, organisation_id)
+    existing = links.get(app_runtime().db, integration_id, organisation_id)
     return existing.organisation_name if existing else ""
 
 
 def _sync_now(integration_id: str, organisation_id: int) -> None:
     """Sync the organisation at once: an event of its own, as if it had been edited."""
     stamp = datetime.now(timezone.utc).isoformat()
-    event, _ = events.record(_rt().db, NewEvent(
+    event, _ = events.record(app_runtime().db, NewEvent(
         integration_id=integration_id, source_event_id=f"manual-link:{organisation_id}:{stamp}",
         organisation_id=organisation_id, subject_type="Member", kind="update",
         payload={"manual_link": {"organisation_id": organisation_id}},
     ))
-    outbox.send(_rt(), event.id)
+    outbox.send(app_runtime(), event.id)
 
 
 @blueprint.delete("/<integration_id>/links/<organisation_id>")
@@ -148,7 +146,7 @@ def delete_link(integration_id: str, organisation_id: str) -> tuple[str, int]:
     integration = found(integration_id)
     organisation = organisation_arg(organisation_id)
     assert organisation is not None
-    if not links.remove(_rt().db, integration.id, organisation):
+    if not links.remove(app_runtime().db, integration.id, organisation):
         raise ApiError(404, "no link for that organisation")
     return "", 204
 

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from marshmallow import ValidationError as SchemaError
 from marshmallow import fields, validate, validates_schema
 
 from core.matching import MATCH_KEYS, MATCH_KINDS, valid_match_on
-from core.runtime import Runtime
 from core.store import jobs, matches
 from core.tables import Integration, MatchResult
 from providers.registry import provider_class
 from webhooks.api_integrations import found, load
 from webhooks.api_links import asking_provider
+from webhooks.app_runtime import app_runtime
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from webhooks.schemas import StrictBoolean, StrictSchema
@@ -39,9 +39,6 @@ KIND = "match"
 MAX_LINKS = 500
 
 
-def _rt() -> Runtime:
-    runtime: Runtime = current_app.extensions["runtime"]
-    return runtime
 
 
 class MatchStartSchema(StrictSchema):
@@ -74,10 +71,10 @@ def start(integration_id: str) -> tuple[dict[str, Any], int]:
         raise ApiError(400, "invalid body", fields={"match_on": valid_match_on(options["match_on"])})
     if integration.status != "active":
         raise ApiError(409, f"the integration is {integration.status}")
-    running = jobs.unfinished(_rt().db, integration.id, KIND)
+    running = jobs.unfinished(app_runtime().db, integration.id, KIND)
     if running is not None:
         raise ApiError(409, "a match review is already under way", extra={"job_id": running.id})
-    job = bulk_jobs.start(_rt(), integration.id, KIND, state={"options": options})
+    job = bulk_jobs.start(app_runtime(), integration.id, KIND, state={"options": options})
     return {"job_id": job.id}, 202
 
 
@@ -97,8 +94,8 @@ def result_view(row: MatchResult) -> dict[str, Any]:
 @admin_required
 def listing(integration_id: str) -> dict[str, Any]:
     integration = found(integration_id)
-    rows = matches.listed(_rt().db, integration.id, _kind_arg())
-    return {"matches": [result_view(r) for r in rows], "counts": matches.counts(_rt().db, integration.id)}
+    rows = matches.listed(app_runtime().db, integration.id, _kind_arg())
+    return {"matches": [result_view(r) for r in rows], "counts": matches.counts(app_runtime().db, integration.id)}
 
 
 @blueprint.get("/<integration_id>/matches.csv")
@@ -110,7 +107,7 @@ def download(integration_id: str) -> Response:
 def matches_csv(integration_id: str) -> Response:
     """The review as CSV (also served to a signed-in browser by the ops page)."""
     integration = found(integration_id)
-    rows = matches.listed(_rt().db, integration.id, _kind_arg())
+    rows = matches.listed(app_runtime().db, integration.id, _kind_arg())
     column = provider_class(integration.provider_kind).csv_column
     lines = (line.encode("utf-8") for line in csv_lines(column, rows))
     return Response(lines, content_type="text/csv; charset=utf-8", headers={
@@ -159,14 +156,14 @@ def confirm(integration_id: str) -> tuple[dict[str, Any], int]:
 def full_pairs(integration_id: str) -> list[tuple[int, str]]:
     """Each full match's organisation and its one candidate."""
     return [(r.organisation_id, str(r.candidates[0]["contact_id"]))
-            for r in matches.listed(_rt().db, integration_id, "full") if r.candidates]
+            for r in matches.listed(app_runtime().db, integration_id, "full") if r.candidates]
 
 
 def confirm_pairs(integration: Integration, pairs: list[tuple[int, str]]) -> tuple[dict[str, Any], int]:
     """200 ``{"linked", "errors"}`` when the look-ups fit in the answer, else 202 ``{"job_id"}``."""
     if integration.status != "active":
         raise ApiError(409, f"the integration is {integration.status}")
-    rt = _rt()
+    rt = app_runtime()
     outcome = match_confirm.Outcome()
     wanted = match_confirm.screen(rt.db, integration.id, pairs, outcome)
     calls = match_confirm.lookup_calls(provider_class(integration.provider_kind), len(wanted))
@@ -180,10 +177,10 @@ def confirm_pairs(integration: Integration, pairs: list[tuple[int, str]]) -> tup
 
 def _confirm_job(integration: Integration, pairs: list[tuple[int, str]]) -> tuple[dict[str, Any], int]:
     """Too many look-ups to wait for: the same work as a job (202 ``{"job_id"}``)."""
-    running = jobs.unfinished(_rt().db, integration.id, KIND)
+    running = jobs.unfinished(app_runtime().db, integration.id, KIND)
     if running is not None:
         raise ApiError(409, "a match review or confirmation is already under way",
                        extra={"job_id": running.id})
-    job = bulk_jobs.start(_rt(), integration.id, KIND,
+    job = bulk_jobs.start(app_runtime(), integration.id, KIND,
                           state={"options": {"confirm": [list(p) for p in pairs]}})
     return {"job_id": job.id}, 202

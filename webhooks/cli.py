@@ -12,13 +12,13 @@ from typing import Any
 
 import click
 import structlog
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
-from core.runtime import Runtime
 from core.store import events, integrations
 from core.store.events import EventFilter
 from webhooks import api_events
+from webhooks.app_runtime import app_runtime
 from webhooks.errors import ApiError
 from webhooks.ops import formatting
 from webhooks.views import event_view, integration_view
@@ -56,9 +56,6 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(group)
 
 
-def _rt() -> Runtime:
-    rt: Runtime = current_app.extensions["runtime"]
-    return rt
 
 
 def _filters(**given: Any) -> EventFilter:
@@ -95,11 +92,11 @@ def filter_options(function: Any) -> Any:
 def list_events(limit: int, cursor: str | None, as_json: bool, **given: Any) -> None:
     """Events, newest first."""
     try:
-        rows, next_cursor = events.page(_rt().db, _filters(**given), limit=limit, cursor=cursor)
+        rows, next_cursor = events.page(app_runtime().db, _filters(**given), limit=limit, cursor=cursor)
     except ValueError:
         raise click.UsageError("--cursor: not a cursor this service made") from None
     if as_json:
-        history = events.attempts_of(_rt().db, [row.id for row in rows])
+        history = events.attempts_of(app_runtime().db, [row.id for row in rows])
         _print_json({"events": [event_view(r, history[r.id]) for r in rows], "next_cursor": next_cursor})
         return
     for row in rows:
@@ -118,10 +115,10 @@ def list_events(limit: int, cursor: str | None, as_json: bool, **given: Any) -> 
 @click.option("--json", "as_json", is_flag=True, help="print the API's JSON")
 def show_event(event_id: str, as_json: bool) -> None:
     """One event: outcome, last error, attempts and payload."""
-    event = events.get(_rt().db, event_id)
+    event = events.get(app_runtime().db, event_id)
     if event is None:
         raise click.ClickException(f"no event {event_id}")
-    view = event_view(event, events.attempts_of(_rt().db, [event.id])[event.id])
+    view = event_view(event, events.attempts_of(app_runtime().db, [event.id])[event.id])
     if as_json:
         _print_json(view)
         return
@@ -145,26 +142,26 @@ def show_event(event_id: str, as_json: bool) -> None:
 def replay_events(event_id: str | None, integration: str | None, status: str, since: str | None, yes: bool) -> None:
     """Replay one event (EVENT_ID), or every event matching the filter (failed by default)."""
     if event_id:
-        if events.get(_rt().db, event_id) is None:
+        if events.get(app_runtime().db, event_id) is None:
             raise click.ClickException(f"no event {event_id}")
-        click.echo(f"{event_id} {replay.replay_event(_rt(), event_id)}")
+        click.echo(f"{event_id} {replay.replay_event(app_runtime(), event_id)}")
         return
     chosen = _filters(integration=integration, since=since)
     filters = EventFilter(integration_id=chosen.integration_id, status=status, since=chosen.since)
-    count = len(events.ids_matching(_rt().db, filters))
+    count = len(events.ids_matching(app_runtime().db, filters))
     if not count:
         click.echo("replayed 0 events (none match)")
         return
     if not yes:
         click.confirm(f"Replay {count} {status} event{'s' if count != 1 else ''}?", abort=True)
-    click.echo(f"replayed {replay.replay_matching(_rt(), filters)} events")
+    click.echo(f"replayed {replay.replay_matching(app_runtime(), filters)} events")
 
 
 @integrations_cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="print the API's JSON")
 def list_integrations(as_json: bool) -> None:
     """Every integration, with what needs attention."""
-    rows = integrations.all_active(_rt().db)
+    rows = integrations.all_active(app_runtime().db)
     if as_json:
         _print_json({"integrations": [integration_view(row) for row in rows]})
         return
@@ -180,5 +177,5 @@ def list_integrations(as_json: bool) -> None:
 def rotate_keys() -> None:
     """Re-encrypt every integration's secrets with the first ENCRYPTION_KEY (then the old
     keys can be removed from ENCRYPTION_KEY)."""
-    count = integrations.reseal_all(_rt().db, _rt().vault)
+    count = integrations.reseal_all(app_runtime().db, app_runtime().vault)
     click.echo(f"re-encrypted the secrets of {count} integration{'s' if count != 1 else ''}")

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
-from core.runtime import Runtime
 from core.store import integrations, jobs
 from core.tables import Integration
 from providers import factory
 from providers.registry import provider_class
+from webhooks.app_runtime import app_runtime
 from workers.bulk import jobs as bulk_jobs
 from workers.bulk.csv_export import link_rows
 from workers.bulk.csv_format import CsvRefused, read_rows, write_lines
@@ -38,13 +38,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(bulk_cli)
 
 
-def _rt() -> Runtime:
-    rt: Runtime = current_app.extensions["runtime"]
-    return rt
 
 
 def _integration(integration_id: str) -> Integration:
-    integration = integrations.get(_rt().db, integration_id)
+    integration = integrations.get(app_runtime().db, integration_id)
     if integration is None:
         raise click.ClickException(f"no integration {integration_id}")
     return integration
@@ -58,7 +55,7 @@ def links_export(integration_id: str, output: Path | None) -> None:
     """Write every active organisation with its link as CSV."""
     integration = _integration(integration_id)
     column = provider_class(integration.provider_kind).csv_column
-    rows = link_rows(factory.rental_system(_rt(), integration), _rt().db, integration.id)
+    rows = link_rows(factory.rental_system(app_runtime(), integration), app_runtime().db, integration.id)
     target = output.open("w", encoding="utf-8", newline="") if output else None
     try:
         for line in write_lines(column, rows):
@@ -82,8 +79,8 @@ def links_import(integration_id: str, csv_file: Path, dry_run: bool, here: bool,
     except CsvRefused as refused:
         raise click.ClickException(refused.message) from None
     if len(rows) <= ANSWER_AT_ONCE:
-        provider = factory.accounting_provider(_rt(), integration)
-        outcome = link_from_csv(provider, _rt().db, integration.id, rows, dry_run=dry_run)
+        provider = factory.accounting_provider(app_runtime(), integration)
+        outcome = link_from_csv(provider, app_runtime().db, integration.id, rows, dry_run=dry_run)
         click.echo(json.dumps(outcome.to_dict(), indent=2))
         return
     state = rows_state(rows, dry_run=dry_run)
@@ -113,14 +110,14 @@ def bulk_import(integration_id: str, here: bool, wait: bool) -> None:
 
 def _start(integration: Integration, kind: str, state: dict[str, Any], *, here: bool) -> str:
     if here:
-        return jobs.create(_rt().db, integration.id, kind, state=state).id
-    return bulk_jobs.start(_rt(), integration.id, kind, state=state).id
+        return jobs.create(app_runtime().db, integration.id, kind, state=state).id
+    return bulk_jobs.start(app_runtime(), integration.id, kind, state=state).id
 
 
 def _follow(job_id: str, *, here: bool, wait: bool) -> None:
     click.echo(f"job {job_id}")
     if here:
-        runner = threading.Thread(target=bulk_jobs.run_job, args=(_rt(), job_id), daemon=True)
+        runner = threading.Thread(target=bulk_jobs.run_job, args=(app_runtime(), job_id), daemon=True)
         runner.start()
     elif not wait:
         return
@@ -138,7 +135,7 @@ def _progress_bar(job_id: str) -> Any:
     shown = 0
     with click.progressbar(length=1, label="working", show_pos=True) as bar:
         while True:
-            job = jobs.get(_rt().db, job_id)
+            job = jobs.get(app_runtime().db, job_id)
             if job is None:
                 raise click.ClickException(f"job {job_id} disappeared")
             bar.length = max(job.total, job.done + job.failed, 1)

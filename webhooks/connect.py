@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import structlog
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, redirect, request
 from werkzeug.wrappers import Response
 
 from core.errors import CredentialsRefused, ProviderError
@@ -27,6 +27,7 @@ from providers import factory
 from providers.base import Consent
 from providers.oauth import exchange_code
 from providers.registry import provider_class
+from webhooks.app_runtime import app_runtime
 from webhooks.auth import bearer_ok, session_ok
 from webhooks.errors import ApiError
 
@@ -38,9 +39,6 @@ STATE_TTL_SECONDS = 600
 COOKIE = "connect_binding"
 
 
-def _rt() -> Runtime:
-    rt: Runtime = current_app.extensions["runtime"]
-    return rt
 
 
 def redirect_uri(rt: Runtime) -> str:
@@ -51,7 +49,7 @@ def redirect_uri(rt: Runtime) -> str:
 def start(integration_id: str) -> Response:
     if not (bearer_ok() or session_ok()):
         raise ApiError(401, "sign in first (admin token or ops session)")
-    rt = _rt()
+    rt = app_runtime()
     integration = integrations.get(rt.db, integration_id) if len(integration_id) <= 64 else None
     if integration is None:
         raise ApiError(404, "no such integration")
@@ -82,7 +80,7 @@ def _authorize_url(rt: Runtime, integration: Any, state: str) -> str:
 
 @blueprint.get("/connect/callback")
 def callback() -> tuple[dict[str, Any], int]:
-    rt = _rt()
+    rt = app_runtime()
     state = request.args.get("state", "")
     raw = rt.redis.getdel(_state_key(state)) if state else None
     if raw is None:

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 import structlog
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,6 +26,7 @@ from core.ledger_settings import LedgerSettings
 from core.runtime import Runtime
 from core.store import integrations
 from core.tables import Integration
+from webhooks.app_runtime import app_runtime
 from webhooks.errors import ApiError
 from workers.ledger_intake import record_change
 
@@ -36,13 +37,11 @@ XERO_SIGNATURE = "x-xero-signature"
 INTUIT_SIGNATURE = "intuit-signature"
 
 
-def _rt() -> Runtime:
-    return current_app.extensions["runtime"]
 
 
 @blueprint.post("/webhooks/xero/<integration_id>")
 def xero(integration_id: str) -> Response:
-    rt = _rt()
+    rt = app_runtime()
     integration = _integration(rt, integration_id)
     if integration is None or integration.status == "disabled" or integration.provider_kind != "xero":
         raise ApiError(404, "no such integration")
@@ -76,7 +75,7 @@ def _xero_change(event: Any, tenant: str | None) -> ChangeSeen | None:
 
 @blueprint.post("/webhooks/quickbooks")
 def quickbooks() -> Response:
-    rt = _rt()
+    rt = app_runtime()
     raw = _body(rt)
     token = LedgerSettings.from_env().quickbooks_verifier_token
     if not token or not _signed(token, raw, request.headers.get(INTUIT_SIGNATURE)):

@@ -267,7 +267,8 @@ class MatchSchema(Schema):
 
 class MatchCountsSchema(Schema):
     full = fields.Integer(required=True)
-    partial = fields.Integer(required=True)
+    # "partial" is the contract's key; as a class attribute it shadows ``Schema.partial``.
+    partial = fields.Integer(required=True)  # type: ignore[assignment]
     none = fields.Integer(required=True)
 
 

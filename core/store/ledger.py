@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.db import Database
+from core.db import Database, rows_matched
 from core.ledger import ChangeSeen
+from core.store.events import EVENT_TABLE
 from core.tables import Event, Link, new_id, utcnow
 
 SOURCE = "ledger"
@@ -44,7 +45,7 @@ def record(
     )
     try:
         with db.engine.begin() as connection:
-            connection.execute(insert(Event.__table__), [values])
+            connection.execute(insert(EVENT_TABLE), [values])
         return Event(**values), False
     except IntegrityError:
         with db.reading() as session:
@@ -107,7 +108,7 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
     accepts (its subjects are members) never decides a ledger event's fate."""
     now = utcnow()
     with db.session() as session:
-        taken = session.execute(
+        taken = rows_matched(session.execute(
             update(Event).where(
                 Event.id == event_id, Event.source == SOURCE,
                 or_(and_(Event.status.in_(("queued", "retrying")),
@@ -115,7 +116,7 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
                     and_(Event.status == "processing", Event.lease_until < now)),
             ).values(status="processing", started_at=now,
                      lease_until=now + timedelta(seconds=lease_seconds))
-        ).rowcount
+        ))
         return session.get(Event, event_id) if taken else None
 
 

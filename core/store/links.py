@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from core.db import Database
+from core.db import Database, rows_matched
 from core.models import Contact, ContactFields
 from core.tables import Link, SentCreate, utcnow
 
@@ -96,9 +96,9 @@ def touch(db: Database, link_id: int, **values: object) -> None:
 
 def remove(db: Database, integration_id: str, organisation_id: int) -> bool:
     with db.session() as session:
-        return bool(session.execute(delete(Link).where(
+        return bool(rows_matched(session.execute(delete(Link).where(
             Link.integration_id == integration_id, Link.organisation_id == organisation_id,
-        )).rowcount)
+        ))))
 
 
 def all_of(db: Database, integration_id: str, organisation_id: int | None = None) -> list[Link]:
