@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from typing import Callable, Sequence
 
 import structlog
@@ -346,8 +347,8 @@ class Executor:
             for run in fenced:
                 self._settle(run, Fate(error=_explained(error, run.organisation)))
             return
-        for run, result in zip(fenced, results):
-            self._guarded(run, lambda r, answer=result: self._answered(r, answer))
+        for run, result in zip(fenced, results, strict=True):
+            self._guarded(run, partial(self._answered, answer=result))
 
     def _send_creates(self, provider: AccountingProvider, runs: list[_Run], lone: bool) -> list[BatchResult]:
         if lone:
@@ -362,7 +363,7 @@ class Executor:
             return self.integration.create_batch(provider, items)
         return provider.create_contacts(items)
 
-    def _answered(self, run: _Run, answer: BatchResult) -> None:
+    def _answered(self, run: _Run, *, answer: BatchResult) -> None:
         if answer.contact is not None:
             self._store(run, answer.contact, run.organisation.fields.digest())
             outcome = Outcome("created", contact_id=answer.contact.id, overwritten=True)
