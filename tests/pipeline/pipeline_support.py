@@ -26,7 +26,7 @@ FINAL = ("succeeded", "skipped", "failed")
 def new_organisation(sandbox: Any, subdomain: str, *, account_number: bool = True, **changes: Any) -> dict[str, Any]:
     """A sample organisation with a name (and account number, or none) of its own."""
     membership = {**sample_member()["membership"],
-                  "number": f"ACC-{uuid.uuid4().hex[:6]}" if account_number else ""}
+                  "number": f"A-{uuid.uuid4().hex[:8]}" if account_number else ""}
     changes.setdefault("name", f"Org {uuid.uuid4().hex[:8]}")
     return seed_organisation(sandbox, subdomain, membership=membership, **changes)
 
