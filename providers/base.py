@@ -91,6 +91,8 @@ class FencedGate:
     def __init__(self, inner: CallGate | None, check: Callable[[], None]) -> None:
         self.inner = inner
         self.check = check
+        #: Requests let through so far: a caller tells "nothing was sent" from "something was".
+        self.passed = 0
 
     def acquire(self, *, batch: bool = False) -> str:
         slot = self.inner.acquire(batch=batch) if self.inner is not None else ""
@@ -100,6 +102,7 @@ class FencedGate:
             if self.inner is not None:
                 self.inner.release(slot)
             raise
+        self.passed += 1
         return slot
 
     def release(self, slot: str) -> None:
@@ -208,8 +211,17 @@ class AccountingProvider(abc.ABC):
     def fence_with(self, check: Callable[[], None]) -> None:
         """Run ``check`` right before every request this provider sends (``FencedGate``)."""
         api = getattr(self, "api", None)
-        if api is not None and not isinstance(api.gate, FencedGate):
+        if api is None:
+            return
+        if isinstance(api.gate, FencedGate):
+            api.gate.check = check
+        else:
             api.gate = FencedGate(api.gate, check)
+
+    def requests_sent(self) -> int:
+        """Requests that passed the fence so far (``fence_with``); 0 when not fenced."""
+        gate = getattr(getattr(self, "api", None), "gate", None)
+        return gate.passed if isinstance(gate, FencedGate) else 0
 
     # -- identity -----------------------------------------------------------------------
     @classmethod

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from typing import Callable, Sequence
 
 import structlog
@@ -311,13 +312,14 @@ class Executor:
         marker = run.marker
         assert marker is not None and marker.fields is not None
         provider = self._provider(run.item.lock)
+        before = provider.requests_sent()
         try:
             contact = provider.create_contact(marker.fields, idempotency_key=marker.idempotency_key)
         except (NameClash, AccountNumberClash) as refusal:
             run.refusal = refusal
             return Lookup(None)
         except BaseException as error:
-            self._forget_if_unsent(error, [run])
+            self._forget_if_unsent(error, [run], sent=provider.requests_sent() - before, lone=True)
             raise
         return self._lookup(run.organisation, contact)
 
@@ -336,18 +338,19 @@ class Executor:
         sending = [Sending(r.organisation.id, r.organisation.fields, r.scope("create") if lone else "")
                    for r in fenced]
         links.put_markers(self.db, self.integration.integration_id, sending)  # committed first
+        provider = self._provider(*(r.item.lock for r in fenced))
+        before = provider.requests_sent()
         try:
-            results = self._send_creates(fenced, lone)
+            results = self._send_creates(provider, fenced, lone)
         except BaseException as error:
-            self._forget_if_unsent(error, fenced)
+            self._forget_if_unsent(error, fenced, sent=provider.requests_sent() - before, lone=lone)
             for run in fenced:
                 self._settle(run, Fate(error=_explained(error, run.organisation)))
             return
-        for run, result in zip(fenced, results):
-            self._guarded(run, lambda r, answer=result: self._answered(r, answer))
+        for run, result in zip(fenced, results, strict=True):
+            self._guarded(run, partial(self._answered, answer=result))
 
-    def _send_creates(self, runs: list[_Run], lone: bool) -> list[BatchResult]:
-        provider = self._provider(*(r.item.lock for r in runs))
+    def _send_creates(self, provider: AccountingProvider, runs: list[_Run], lone: bool) -> list[BatchResult]:
         if lone:
             run = runs[0]
             try:
@@ -360,7 +363,7 @@ class Executor:
             return self.integration.create_batch(provider, items)
         return provider.create_contacts(items)
 
-    def _answered(self, run: _Run, answer: BatchResult) -> None:
+    def _answered(self, run: _Run, *, answer: BatchResult) -> None:
         if answer.contact is not None:
             self._store(run, answer.contact, run.organisation.fields.digest())
             outcome = Outcome("created", contact_id=answer.contact.id, overwritten=True)
@@ -368,7 +371,8 @@ class Executor:
             return
         error = answer.error
         assert error is not None
-        self._forget_if_unsent(error, [run])
+        if isinstance(error, Rejected):  # this element was refused: it made nothing
+            links.drop_marker(self.db, self.integration.integration_id, run.item.organisation_id)
         if isinstance(error, NameClash):
             # Refused for its name: carry on as decide says (look up and link, or fail).
             run.situation = replace(run.situation, clash=error)
@@ -376,10 +380,13 @@ class Executor:
             return
         raise _explained(error, run.organisation)
 
-    def _forget_if_unsent(self, error: BaseException, runs: Sequence[_Run]) -> None:
+    def _forget_if_unsent(self, error: BaseException, runs: Sequence[_Run], *, sent: int,
+                          lone: bool) -> None:
         """Clear the markers of creates that were certainly refused or never sent: a retry
-        must not take a later same-name contact for one of them."""
-        if _certainly_unwritten(error):
+        must not take a later same-name contact for one of them. Certain means: no request
+        got past the fence, or the one request of a lone create was answered with a refusal.
+        Anything else (a batch that landed, then a read that lost the lock) stays unknown."""
+        if sent == 0 or (lone and sent == 1 and _refused(error)):
             links.drop_markers(self.db, self.integration.integration_id,
                                [r.item.organisation_id for r in runs])
 
@@ -459,12 +466,12 @@ class Executor:
             links.touch(self.db, link.id, written_link=contact.url)
 
 
-def _certainly_unwritten(error: BaseException) -> bool:
-    """Refused in words (4xx), refused credentials, a 429, our own limiter or fence: the
-    system made nothing. A timeout, a reset or a 5xx leaves the outcome unknown."""
+def _refused(error: BaseException) -> bool:
+    """An answer refusing the request: in words (4xx), its credentials, or a 429. A timeout, a
+    reset or a 5xx leaves the outcome unknown."""
     if isinstance(error, RateLimited):
-        return True
-    return isinstance(error, (Rejected, CredentialsRefused, LockLost))
+        return error.status is not None
+    return isinstance(error, (Rejected, CredentialsRefused))
 
 
 def _explained(error: BaseException, organisation: Organisation) -> BaseException:

@@ -26,13 +26,13 @@ QUEUES = {SYNC_EVENT: SYNC_QUEUE, RECONCILE_INTEGRATION: SYNC_QUEUE, RUN_JOB: BU
           DELIVER_ALERTS: ALERTS_QUEUE}
 
 
-def message(actor_name: str, *args: Any, message_id: str | None = None) -> Message:
+def message(actor_name: str, *args: Any, message_id: str | None = None) -> Message[Any]:
     """The message for ``actor_name``; ``message_id`` fixes its Redis id (``OutboxRedisBroker``)."""
     options = {"redis_message_id": message_id} if message_id else {}
     return Message(queue_name=QUEUES[actor_name], actor_name=actor_name, args=args, kwargs={},
                    options=options)
 
 
-def send(actor_name: str, *args: Any, message_id: str | None = None) -> Message:
+def send(actor_name: str, *args: Any, message_id: str | None = None) -> Message[Any]:
     """Enqueue; raises ``redis.RedisError``/``OSError`` when the broker is unreachable."""
     return dramatiq.get_broker().enqueue(message(actor_name, *args, message_id=message_id))

@@ -50,8 +50,8 @@ LOCK_WAIT_SECONDS = 0.5
 def backoff(attempt: int, *, low: float, high: float) -> float:
     """Exponential backoff with jitter: about ``low`` after the first failure, doubling,
     never above ``high``; the jitter spreads retries of a burst that failed together."""
-    ceiling = min(high, low * (2 ** max(0, attempt - 1)))
-    return ceiling * random.uniform(0.5, 1.0)
+    ceiling = min(high, low * (2.0 ** max(0, attempt - 1)))
+    return float(ceiling * random.uniform(0.5, 1.0))
 
 
 @dataclass

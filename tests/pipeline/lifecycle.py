@@ -135,7 +135,7 @@ def build(world: World) -> type[RuleBasedStateMachine]:
             integration = self.integrations[kind]
             n = next(_numbers)
             name = f"Lifecycle {uuid.uuid4().hex[:8]} {n}"
-            account = f"LC-{uuid.uuid4().hex[:8]}" if with_account else ""
+            account = f"LC-{uuid.uuid4().hex[:7]}" if with_account else ""
             member = _seed(world.sandbox, integration["subdomain"], name, f"first{n}@example.test", account)
             org = Org(kind, member["id"], name, f"first{n}@example.test", account, {name})
             self.orgs.append(org)
@@ -167,7 +167,7 @@ def build(world: World) -> type[RuleBasedStateMachine]:
         @rule(data=st.data())
         def change_account_number(self, data: st.DataObject) -> None:
             org = self._pick(data)
-            org.account = f"LC-{uuid.uuid4().hex[:8]}"
+            org.account = f"LC-{uuid.uuid4().hex[:7]}"
             self._edit(org, {"membership": {"number": org.account}})
             self._webhook(org, "update")
             # QuickBooks customers have no account number: not a mapped change there.

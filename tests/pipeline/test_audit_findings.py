@@ -310,6 +310,7 @@ def test_5_a_whole_request_400_from_a_xero_batch_is_isolated_not_spread(
 # -- 4. ... and a worker whose TTL cannot cover one call refuses to start ---------------------
 def test_4_a_worker_whose_lock_ttl_cannot_cover_one_call_stops_naming_the_setting(tmp_path: Any, redis_url: str) -> None:
     import os
+    import signal
     import subprocess
     import sys
 
@@ -318,13 +319,22 @@ def test_4_a_worker_whose_lock_ttl_cannot_cover_one_call_stops_naming_the_settin
     # Given a lock TTL shorter than one call (connect + read timeout)
     env = make_env(f"sqlite:///{tmp_path}/app.db", LOCK_TTL_SECONDS="5")
     migrate(env["DATABASE_URL"])
-    # When a worker process starts as the Procfile starts it
-    process = subprocess.run(
+    # When a worker process starts as the Procfile starts it (in a session of its own, so that
+    # nothing of it can outlive the test and eat the queue's messages)
+    process = subprocess.Popen(
         [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "1"],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        start_new_session=True,
     )
+    try:
+        output, _ = process.communicate(timeout=60)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
     # Then it stops, and says which setting does not fit
-    output = process.stdout + process.stderr
     assert process.returncode != 0, output[-2000:]
     assert "LOCK_TTL_SECONDS=5" in output and "HTTP_READ_TIMEOUT_SECONDS" in output, output[-2000:]
