@@ -20,8 +20,8 @@ from __future__ import annotations
 import uuid
 
 import redis
-from sqlalchemy.exc import SQLAlchemyError
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.runtime import Runtime
 from core.store import events

@@ -24,7 +24,7 @@ import structlog
 
 from core.errors import LockBusy, Rejected, SyncError
 from core.locks import OrganisationLock
-from core.models import Organisation, Policies
+from core.models import ContactFields, Organisation, Policies
 from core.store import jobs
 from core.store.jobs import Progress
 from providers.base import AccountingProvider, BatchResult
@@ -174,7 +174,7 @@ def export_policies(policies: Policies) -> Policies:
     return replace(policies, create_contact_on_create=True, update_contact_on_edit=False)
 
 
-def _create_batch(provider: AccountingProvider, items: list[tuple]) -> list[BatchResult]:
+def _create_batch(provider: AccountingProvider, items: list[tuple[ContactFields, str]]) -> list[BatchResult]:
     return create_with_retries(provider, items)
 
 
