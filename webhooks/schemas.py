@@ -135,6 +135,8 @@ class PoliciesSchema(StrictSchema):
                            validate=[validate.Length(min=1, max=len(MATCH_KEYS)), distinct],
                            metadata={"uniqueItems": True})
     on_name_clash = fields.String(validate=validate.OneOf(NAME_CLASH_POLICIES))
+    #: Interface §10: what an archive or delete in the accounting system does to the link.
+    on_contact_archived = fields.String(validate=validate.OneOf(("flag", "reactivate", "recreate")))
 
 
 class MappingSchema(StrictSchema):
@@ -146,8 +148,6 @@ class MappingSchema(StrictSchema):
         metadata={"description": "Current RMS custom field -> contact field; the targets allowed "
                                  "depend on the integration's accounting system (README: custom fields); "
                                  "another system's target is refused with 400"})
-    #: CONTRACT §10: what an archive or delete in the accounting system does to the link.
-    on_contact_archived = fields.String(validate=validate.OneOf(("flag", "reactivate", "recreate")))
 
 
 class RateLimitsSchema(StrictSchema):
