@@ -9,6 +9,9 @@ migration and ``Base.metadata.create_all`` (``core.tables``) install the same tr
 
 Cost: on PostgreSQL, events of one integration and status update one counter row, so their
 transactions take that row's lock in turn until each commits (each is a single short write).
+
+A migration that rebuilds ``events`` in SQLite's batch mode (copy, drop, rename) drops these
+triggers with the old table: it must call ``install`` again (the statements are idempotent).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'matching_1'
-down_revision: Union[str, Sequence[str], None] = 'owed_1'
+down_revision: Union[str, Sequence[str], None] = 'alerts_1'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

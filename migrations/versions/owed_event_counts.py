@@ -11,7 +11,7 @@ from alembic import op
 from core.store import event_count_triggers
 
 revision: str = 'owed_1'
-down_revision: Union[str, Sequence[str], None] = 'alerts_1'
+down_revision: Union[str, Sequence[str], None] = 'ledger_1'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
