@@ -217,6 +217,10 @@ def _field(record: dict[str, Any], name: str) -> Any:
         if not isinstance(value, dict):
             return None
         value = next((v for k, v in value.items() if k.lower() == part.lower()), None)
+    # An EmailAddress-typed field (``PrimaryEmailAddr``) is filtered by its address, as the real
+    # query does for ``where PrimaryEmailAddr = 'a@b.example'``.
+    if isinstance(value, dict) and "Address" in value:
+        return value["Address"]
     return value
 
 

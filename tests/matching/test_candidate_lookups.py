@@ -12,12 +12,7 @@ from providers import factory, search
 from tests.matching.matching_support import seed_contact
 from tests.support import create_integration
 
-#: The QuickBooks stand-in compares ``PrimaryEmailAddr`` as the whole object, not its address,
-#: so ``where PrimaryEmailAddr = '…'`` (what integrations send to the real API) finds nothing
-#: there. Strict: once the stand-in reads it like the real one, these pass and must be un-marked.
-QBO_EMAIL = pytest.param("quickbooks", marks=pytest.mark.xfail(
-    strict=True, reason="sandbox: PrimaryEmailAddr = '…' compares the object, not the address"))
-KINDS_BY_EMAIL = ("xero", QBO_EMAIL, "sage")
+KINDS_BY_EMAIL = ("xero", "quickbooks", "sage")
 
 
 def provider_of(rt: Any, integration: dict[str, Any]) -> Any:
