@@ -9,12 +9,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES = {
-    "xero": "providers.xero.changes",
-    "quickbooks": "providers.quickbooks.changes",
-    "sage": "providers.sage.changes",
-}
+from providers import registry
 
 
 def changes_for(kind: str) -> ModuleType:
-    return importlib.import_module(MODULES[kind])
+    """``changes.py`` beside the kind's provider class, in the package the registry names."""
+    package = registry.PROVIDERS[kind].split(":")[0]
+    return importlib.import_module(f"{package}.changes")

@@ -26,6 +26,8 @@ from core.ledger_settings import LedgerSettings
 from core.runtime import Runtime
 from core.store import integrations
 from core.tables import Integration
+from providers.quickbooks import QuickBooksProvider
+from providers.xero import XeroProvider
 from webhooks.app_runtime import app_runtime
 from webhooks.errors import ApiError
 from workers.ledger_intake import record_change
@@ -43,7 +45,7 @@ INTUIT_SIGNATURE = "intuit-signature"
 def xero(integration_id: str) -> Response:
     rt = app_runtime()
     integration = _integration(rt, integration_id)
-    if integration is None or integration.status == "disabled" or integration.provider_kind != "xero":
+    if integration is None or integration.status == "disabled" or integration.provider_kind != XeroProvider.kind:
         raise ApiError(404, "no such integration")
     raw = _body(rt)
     key = integrations.secrets_of(rt.vault, integration).get("webhook_key") or ""
@@ -120,7 +122,7 @@ def _realm_integrations(rt: Runtime, realm: str) -> list[str]:
     try:
         with rt.db.reading() as session:
             rows = session.execute(select(Integration.id, Integration.settings, Integration.status).where(
-                Integration.provider_kind == "quickbooks", Integration.deleted_at.is_(None)))
+                Integration.provider_kind == QuickBooksProvider.kind, Integration.deleted_at.is_(None)))
             return [row.id for row in rows if row.status != "disabled"
                     and str(((row.settings or {}).get("provider") or {}).get("realm_id")) == realm]
     except SQLAlchemyError:

@@ -20,7 +20,8 @@ from workers.worker_info import info_key
 @dataclass
 class WorkerRow:
     id: str
-    last_heartbeat_seconds: float
+    #: ``None``: Dramatiq has already dropped the heartbeat of this dead worker; its record remains.
+    last_heartbeat_seconds: float | None
     host: str = "unknown"
     pid: int | None = None
     queues: list[str] = field(default_factory=list)
@@ -29,19 +30,24 @@ class WorkerRow:
 
     @property
     def dead(self) -> bool:
-        return self.last_heartbeat_seconds > DEAD_WORKER_SECONDS
+        return self.last_heartbeat_seconds is None or self.last_heartbeat_seconds > DEAD_WORKER_SECONDS
 
 
 def worker_rows(client: redis.Redis, *, now: float | None = None) -> list[WorkerRow]:
-    """Every worker process Dramatiq has a heartbeat for, live ones first, latest first."""
+    """Every worker process Dramatiq has a heartbeat for, and every one that recorded itself and
+    whose heartbeat Dramatiq has since dropped (it removes a dead worker's heartbeat at its next
+    maintenance pass, within seconds): live ones first, latest first."""
     now = time.time() if now is None else now
     rows = []
     # redis-py types every reply loosely; with scores, a sorted set's range is (member, score) pairs.
     heartbeats = cast("list[tuple[bytes, float]]",
                       client.zrange(f"{NAMESPACE}:__heartbeats__", 0, -1, withscores=True))
-    for raw_id, score in heartbeats:
-        broker_id = raw_id.decode()
-        row = WorkerRow(broker_id, max(0.0, now - score / 1000.0))
+    seen: dict[str, float | None] = {raw_id.decode(): max(0.0, now - score / 1000.0) for raw_id, score in heartbeats}
+    prefix = info_key("")
+    for key in client.scan_iter(match=f"{prefix}*", count=100):
+        seen.setdefault(key.decode().removeprefix(prefix), None)
+    for broker_id, age in seen.items():
+        row = WorkerRow(broker_id, age)
         info = client.get(info_key(broker_id))
         if info:
             details: dict[str, Any] = json.loads(info)
@@ -50,7 +56,7 @@ def worker_rows(client: redis.Redis, *, now: float | None = None) -> list[Worker
         acks = client.keys(f"{NAMESPACE}:__acks__.{broker_id}.*")
         row.in_flight = sum(int(client.scard(key)) for key in acks)
         rows.append(row)
-    return sorted(rows, key=lambda r: (r.dead, r.last_heartbeat_seconds))
+    return sorted(rows, key=lambda r: (r.dead, r.last_heartbeat_seconds if r.last_heartbeat_seconds is not None else float("inf")))
 
 
 @blueprint.get("/workers")
