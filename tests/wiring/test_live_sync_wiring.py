@@ -72,13 +72,7 @@ def test_a_flagged_link_refuses_a_later_sync_with_what_to_do(
 
 
 # -- issue 15: matching in live syncs --------------------------------------------------------------
-#: The QuickBooks stand-in compares ``PrimaryEmailAddr`` as the whole object, so its email query
-#: finds nothing (the same known gap as tests/matching/test_candidate_lookups.py).
-EMAIL_KINDS = ["xero", pytest.param("quickbooks", marks=pytest.mark.xfail(
-    strict=True, reason="sandbox: PrimaryEmailAddr = '…' compares the object, not the address")), "sage"]
-
-
-@pytest.mark.parametrize("kind", EMAIL_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 def test_match_on_email_links_an_existing_contact_of_another_name(
         client: Any, admin: Any, sandbox: Any, worker: Any, kind: str) -> None:
     integration = create_integration(client, admin, sandbox, kind, policies={
@@ -92,7 +86,7 @@ def test_match_on_email_links_an_existing_contact_of_another_name(
     assert writes(sandbox, kind) == []  # and, without update_contact_on_edit, nothing overwritten
 
 
-@pytest.mark.parametrize("kind", EMAIL_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 def test_several_candidates_fail_naming_them(client: Any, admin: Any, sandbox: Any, worker: Any, kind: str) -> None:
     integration = create_integration(client, admin, sandbox, kind, policies={"match_on": ["email"]})
     seed_contact(sandbox, kind, integration["tenant"], "First Twin Ltd", email="twins@match.test")
@@ -105,7 +99,7 @@ def test_several_candidates_fail_naming_them(client: Any, admin: Any, sandbox: A
     assert len(_contacts(sandbox, kind, integration)) == 2
 
 
-@pytest.mark.parametrize("kind", EMAIL_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_match_linked_elsewhere_fails_naming_both_organisations(
         client: Any, admin: Any, sandbox: Any, worker: Any, kind: str) -> None:
     integration = create_integration(client, admin, sandbox, kind, policies={"match_on": ["email"]})
