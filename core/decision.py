@@ -30,6 +30,9 @@ class Lookup:
     linked_elsewhere: LinkedElsewhere | None = None
     #: Several contacts match (``policies.match_on``): why the service will not guess.
     ambiguous: str | None = None
+    #: No match, but a contact of the same name exists (where the system allows duplicate
+    #: names, Sage): the create meets a same-name contact that is not the match.
+    name_taken: Contact | None = None
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,8 @@ def _create(s: Situation) -> Step:
     if s.by_name is not None and s.by_name.contact is not None:
         return _link_same_name(s, s.by_name)
     if s.clash is None:
-        return Create()
+        taken = s.by_name is not None and s.by_name.name_taken is not None
+        return Rename() if taken and s.policies.on_name_clash == "suffix" else Create()
     if by_name_wanted and s.by_name is None:
         return LookUpByName()
     return _clashed(s)

@@ -328,6 +328,10 @@ class Executor:
             c = found.candidate
             contact = Contact(id=c.id, name=c.name, email=c.email, active=c.active, url=c.url)
             return self._lookup(organisation, contact)
+        if (self.integration.policies.on_name_clash == "suffix" and not self.integration.names_unique
+                and "name" not in match_on):
+            # Nothing refuses a duplicate name here (Sage): find the same-name contact ourselves.
+            return Lookup(None, name_taken=self._find_by_name(run, organisation.name))
         return Lookup(None)
 
     def _renamed(self, run: _Run) -> ContactFields:

@@ -65,3 +65,11 @@ def test_policies_read_match_on_and_on_name_clash_with_their_defaults() -> None:
     read = Policies.from_dict({"match_on": ["email", "bogus"], "on_name_clash": "suffix"})
     assert (read.match_on, read.on_name_clash) == (("email",), "suffix")
     assert read.to_dict()["match_on"] == ["email"]
+
+
+def test_a_same_name_contact_that_is_not_the_match_is_suffixed_where_names_may_repeat() -> None:
+    taken = Lookup(None, name_taken=Contact("s-1", "Festival of Testing Ltd"))
+    sage = situation(names_unique=False, by_name=taken,
+                     policies={"match_on": ["email"], "on_name_clash": "suffix"})
+    assert decide(sage) == Rename()
+    assert decide(replace(sage, policies=Policies.from_dict({"match_on": ["email"]}))) == Create()
