@@ -405,6 +405,18 @@ class Executor:
                 self._settle(run, Fate(error=error))
         if not fenced:
             return
+        # The batch calls carry the mapped fields alone: a create with defaults or custom fields
+        # (a live backlog; bulk work passes no settings) goes as a lone create of its own.
+        own = [r for r in fenced if self.integration.create_batch is None and len(fenced) > 1
+               and r.extras is not None and r.extras.carries_more]
+        for run in own:
+            self._send_group([run])
+        rest = [r for r in fenced if all(r is not o for o in own)]
+        if rest:
+            self._send_group(rest)
+
+    def _send_group(self, fenced: list[_Run]) -> None:
+        """One create call (lone or batch) for ``fenced``; each answer settles its own item."""
         lone = len(fenced) == 1 and self.integration.create_batch is None
         sending = [Sending(r.organisation.id, r.fields, r.scope("create") if lone else "")
                    for r in fenced]

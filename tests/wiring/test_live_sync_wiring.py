@@ -210,3 +210,19 @@ def test_a_sage_account_number_over_the_reference_limit_fails_naming_field_and_l
     reason = event["outcome"]["reason"]
     assert "contact.reference" in reason and "10" in reason and "already used" not in reason, reason
     assert writes(sandbox, "sage") == []  # refused before any write
+
+
+def test_a_backlog_of_creates_still_gets_the_defaults(rt: Any, client: Any, admin: Any, sandbox: Any) -> None:
+    """Creates queued before any worker runs are taken together (workers.processing's backlog);
+    the batch call sends the mapped fields alone, so those with defaults are sent on their own."""
+    from tests.support import RunningWorker, wait_for
+    from tests.workers.batching.test_batching_creates import queue_creates, settled
+
+    integration = create_integration(client, admin, sandbox, "xero", defaults={"default_currency": "AUD"})
+    event_ids = queue_creates(client, integration, sandbox, 8)
+    with RunningWorker(rt, threads=1):
+        rows = wait_for(lambda: settled(rt, event_ids), timeout=30)
+    assert {row.status for row in rows} == {"succeeded"}, [row.outcome for row in rows]
+    currencies = [xero_contact(sandbox, integration, row.outcome["contact_id"]).get("DefaultCurrency")
+                  for row in rows]
+    assert currencies == ["AUD"] * 8
