@@ -312,10 +312,11 @@ class Executor:
         keys by the system's own queries (``providers.search.find``), never guessing."""
         organisation = run.organisation
         match_on = self.integration.policies.match_on
-        if tuple(match_on) == ("name",) or self.integration.find_by_name is not None:
-            return self._lookup(organisation, self._find_by_name(run, organisation.name))
+        # A create that would be refused for a field's length fails before any call.
         self._refuse_over_limits(run, contact_extras.for_create(self._kind(run), self.integration.settings,
                                                                  organisation))
+        if tuple(match_on) == ("name",) or self.integration.find_by_name is not None:
+            return self._lookup(organisation, self._find_by_name(run, organisation.name))
 
         def linked_to(contact_id: str) -> int | None:
             other = links.by_contact(self.db, self.integration.integration_id, contact_id)
