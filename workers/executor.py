@@ -10,6 +10,10 @@ them). For each item the executor fetches the organisation (one call for all), a
   byte for byte, so a retry after a lost answer is replayed), several as the system's batch
   call. A marker recording what is sent is committed first and cleared when the create was
   certainly refused or never sent;
+- what is written carries ``providers.contact_extras``: on a create the defaults, custom fields
+  and the step after it (Xero's group join), on an overwrite the custom fields only; a value
+  over a field's limit fails the item before any call. Matching keys other than the name use
+  ``providers.search.find`` (``policies.match_on``);
 - every request is fenced right before it is sent (``providers.base.FencedGate``), and every
   link is stored under a fresh fencing check.
 
