@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Literal, Union
 
 from core.errors import NameClash
-from core.models import Contact, EventKind, Organisation, Policies
+from core.ledger import flagged_sync_refusal
+from core.models import Contact, ContactFields, EventKind, Organisation, Policies
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,20 @@ class Lookup:
 
     contact: Contact | None
     linked_elsewhere: LinkedElsewhere | None = None
+    #: Several contacts match (``policies.match_on``): why the service will not guess.
+    ambiguous: str | None = None
+    #: No match, but a contact of the same name exists (where the system allows duplicate
+    #: names, Sage): the create meets a same-name contact that is not the match.
+    name_taken: Contact | None = None
 
 
 @dataclass(frozen=True)
 class CurrentLink:
     contact_id: str
     fields_hash: str | None
+    #: ``ok`` or ``broken`` (flagged by the ledger, CONTRACT §10), with the reason it carries.
+    status: str = "ok"
+    broken_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,8 @@ class Situation:
     named: Lookup | None = None  #: answer for ``linked_contact_field``'s value
     by_name: Lookup | None = None  #: answer for a same-name look-up
     clash: NameClash | None = None  #: the create was refused for its name
+    #: ``on_name_clash: suffix``: the fields to create instead (the suffixed name).
+    renamed: ContactFields | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,11 @@ class LookUpByName:
 @dataclass(frozen=True)
 class Create:
     pass
+
+
+@dataclass(frozen=True)
+class Rename:
+    """``on_name_clash: suffix``: work out the suffixed name to create under."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +143,7 @@ class Nothing:
 
 
 Step = Union[
-    Skip, Fail, LookUpNamed, LookUpByName, Create, Resend, LookUpSent, Forget, LinkTo, Overwrite,
+    Skip, Fail, LookUpNamed, LookUpByName, Create, Rename, Resend, LookUpSent, Forget, LinkTo, Overwrite,
     Nothing,
 ]
 
@@ -156,6 +172,9 @@ def decide(s: Situation) -> Step:
 def _linked(s: Situation) -> Step:
     """Rule 4: overwrite a linked contact when something mapped changed (or on replay)."""
     assert s.link is not None and s.organisation is not None
+    refusal = flagged_sync_refusal(s.link.status, s.link.broken_reason)
+    if refusal is not None:  # never write into a contact the ledger saw archived or deleted
+        return Fail(refusal)
     if not s.policies.update_contact_on_edit:
         return Nothing("policy")
     if s.force_write or s.link.fields_hash != s.organisation.fields.digest():
@@ -199,18 +218,31 @@ def _after_unknown_create(s: Situation, sent: SentBefore) -> Step:
 
 
 def _create(s: Situation) -> Step:
-    """Rule 3: create, or link to the active contact of the same name."""
+    """Rule 3: create, or link to the contact that matches (``policies.match_on``)."""
     by_name_wanted = s.policies.link_existing_by_name
-    # Where names are not unique (Sage) a create would happily duplicate: search first.
-    if by_name_wanted and not s.names_unique and s.by_name is None:
+    if s.renamed is not None:  # the suffixed create (after a clash)
+        return Create() if s.clash is None else Fail(_clash_reason(s))
+    # Where names are not unique (Sage) a create would happily duplicate: search first. Keys
+    # other than the name are never refused by a create: look them up first everywhere.
+    search_first = not s.names_unique or tuple(s.policies.match_on) != ("name",)
+    if by_name_wanted and search_first and s.by_name is None:
         return LookUpByName()
+    if s.by_name is not None and s.by_name.ambiguous is not None:
+        return Fail(s.by_name.ambiguous)
     if s.by_name is not None and s.by_name.contact is not None:
         return _link_same_name(s, s.by_name)
     if s.clash is None:
-        return Create()
+        taken = s.by_name is not None and s.by_name.name_taken is not None
+        return Rename() if taken and s.policies.on_name_clash == "suffix" else Create()
     if by_name_wanted and s.by_name is None:
         return LookUpByName()
-    return Fail(_clash_reason(s))
+    return _clashed(s)
+
+
+def _clashed(s: Situation) -> Step:
+    """The create met a same-name contact that is not the match: suffix or fail."""
+    suffix = s.policies.on_name_clash == "suffix"
+    return Rename() if suffix else Fail(_clash_reason(s))
 
 
 def _link_same_name(s: Situation, found: Lookup) -> Step:
@@ -218,7 +250,7 @@ def _link_same_name(s: Situation, found: Lookup) -> Step:
     if found.linked_elsewhere is not None:
         return Fail(_linked_elsewhere_reason(s, found.contact, found.linked_elsewhere))
     if not s.policies.link_existing_by_name:
-        return Fail(_clash_reason(s))
+        return _clashed(s)
     return LinkTo(found.contact, overwrite=s.policies.update_contact_on_edit)
 
 

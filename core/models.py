@@ -157,14 +157,25 @@ class Policies:
     write_link_to_field: str | None = None
     #: CONTRACT §10: ``flag``, ``reactivate`` or ``recreate`` (``core.ledger``).
     on_contact_archived: str = "flag"
+    #: CONTRACT §11: the ordered keys that match an organisation to a contact.
+    match_on: tuple[str, ...] = ("name",)
+    #: CONTRACT §11: ``fail`` or ``suffix`` (``core.name_clash``).
+    on_name_clash: str = "fail"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Policies:
+        # Read through the modules that own these keys' rules (unknown keys dropped).
+        from core.matching import match_on_of
+        from core.name_clash import on_name_clash_of
+
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+        given = {k: v for k, v in (data or {}).items() if k in known}
+        given["match_on"] = tuple(match_on_of(data))
+        given["on_name_clash"] = on_name_clash_of(data)
+        return cls(**given)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "match_on": list(self.match_on)}
 
 
 @dataclass(frozen=True)

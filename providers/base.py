@@ -13,11 +13,14 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Protocol
 
 from core.errors import Rejected
 from core.models import Contact, ContactFields
 from core.ratelimit import Limits
+
+if TYPE_CHECKING:
+    from providers.contact_extras import Extras
 
 
 class TokenSource(Protocol):
@@ -261,16 +264,18 @@ class AccountingProvider(abc.ABC):
 
     # -- writes -------------------------------------------------------------------------
     @abc.abstractmethod
-    def create_contact(self, fields: ContactFields, *, idempotency_key: str) -> Contact:
-        """Create a customer. Raises ``NameClash`` / ``AccountNumberClash`` / ``Rejected``.
+    def create_contact(self, fields: ContactFields, *, idempotency_key: str,
+                       extras: Extras | None = None) -> Contact:
+        """Create a customer (``extras``: defaults and custom fields added to its body). Raises ``NameClash`` / ``AccountNumberClash`` / ``Rejected``.
 
         ``idempotency_key`` is a scope: the provider sends ``idempotency_key(scope, body)``."""
 
     @abc.abstractmethod
     def update_contact(
-        self, contact_id: str, fields: ContactFields, *, idempotency_key: str
+        self, contact_id: str, fields: ContactFields, *, idempotency_key: str,
+        extras: Extras | None = None,
     ) -> Contact:
-        """Overwrite the contact's mapped fields ("Current RMS wins")."""
+        """Overwrite the contact's mapped fields ("Current RMS wins"), and ``extras``' custom fields."""
 
     def create_contacts(
         self, batch: list[tuple[ContactFields, str]]

@@ -10,6 +10,10 @@ them). For each item the executor fetches the organisation (one call for all), a
   byte for byte, so a retry after a lost answer is replayed), several as the system's batch
   call. A marker recording what is sent is committed first and cleared when the create was
   certainly refused or never sent;
+- what is written carries ``providers.contact_extras``: on a create the defaults, custom fields
+  and the step after it (Xero's group join), on an overwrite the custom fields only; a value
+  over a field's limit fails the item before any call. Matching keys other than the name use
+  ``providers.search.find`` (``policies.match_on``);
 - every request is fenced right before it is sent (``providers.base.FencedGate``), and every
   link is stored under a fresh fencing check.
 
@@ -19,10 +23,10 @@ caller records once: an event's status (``workers.processing``), a bulk job's co
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import structlog
 
@@ -40,6 +44,7 @@ from core.decision import (
     LookUpSent,
     Nothing,
     Overwrite,
+    Rename,
     Resend,
     SentBefore,
     Situation,
@@ -59,6 +64,8 @@ from core.errors import (
     Rejected,
 )
 from core.locks import OrganisationLock
+from core.matching import ExactlyOne, Several, Subject
+from core.matching import LinkedElsewhere as MatchedElsewhere
 from core.models import (
     Contact,
     ContactFields,
@@ -70,7 +77,9 @@ from core.models import (
 from core.store import links
 from core.store.links import ContactAlreadyLinked, LinkWrite, Marker, Sending
 from core.tables import utcnow
+from providers import contact_extras, search
 from providers.base import AccountingProvider, BatchResult
+from providers.contact_extras import Extras
 from providers.current_rms import CurrentRMS
 
 log = structlog.get_logger(__name__)
@@ -130,6 +139,9 @@ class Integration:
     #: Bulk work: how a batch is sent, and where same-name look-ups are answered.
     create_batch: CreateBatch | None = None
     find_by_name: FindByName | None = None
+    #: The integration's settings: ``defaults`` (resolved) and ``mapping.custom_fields``, added
+    #: to what is written (``providers.contact_extras``).
+    settings: Mapping[str, Any] = field(default_factory=dict)
     _provider: AccountingProvider | None = None
 
     def provider(self, fence: Callable[[], None]) -> AccountingProvider:
@@ -148,11 +160,18 @@ class _Run:
     marker: Marker | None = None
     #: The refusal of a re-sent create (a name clash is then the situation's clash).
     refusal: Rejected | None = None
+    #: What the create adds to the mapped fields (defaults, custom fields, a group to join).
+    extras: Extras | None = None
 
     @property
     def organisation(self) -> Organisation:
         assert self.situation.organisation is not None
         return self.situation.organisation
+
+    @property
+    def fields(self) -> ContactFields:
+        """The fields a create sends: the organisation's, or the suffixed name after a clash."""
+        return self.situation.renamed or self.organisation.fields
 
     def scope(self, operation: str) -> str:
         return f"{self.item.lock.integration_id}:{self.item.organisation_id}:{operation}:{self.item.attempt}"
@@ -198,7 +217,8 @@ class Executor:
         link = links.get(self.db, self.integration.integration_id, item.organisation_id)
         situation = Situation(
             kind=item.kind, organisation=organisation,
-            link=CurrentLink(link.contact_id, link.fields_hash) if link else None,
+            link=CurrentLink(link.contact_id, link.fields_hash, link.status or "ok",
+                             link.broken_reason) if link else None,
             policies=self.integration.policies, names_unique=self.integration.names_unique,
             force_write=item.force_write, sent=self._sent_before(marker),
         )
@@ -261,7 +281,9 @@ class Executor:
         if isinstance(step, LookUpNamed):
             return replace(s, named=self._look_up_named(run, step.value))
         if isinstance(step, LookUpByName):
-            return replace(s, by_name=self._lookup(organisation, self._find_by_name(run, organisation.name)))
+            return replace(s, by_name=self._match(run))
+        if isinstance(step, Rename):
+            return replace(s, renamed=self._renamed(run), clash=None)
         if isinstance(step, Resend):
             return replace(s, resent=self._resend(run))
         if isinstance(step, LookUpSent):
@@ -289,6 +311,53 @@ class Executor:
             return self.integration.find_by_name(name)
         return self._provider(run.item.lock).find_by_name(name)
 
+    def _match(self, run: _Run) -> Lookup:
+        """``policies.match_on``: by name alone as before (one query, or the bulk index); other
+        keys by the system's own queries (``providers.search.find``), never guessing."""
+        organisation = run.organisation
+        match_on = self.integration.policies.match_on
+        # A create that would be refused for a field's length fails before any call.
+        self._refuse_over_limits(run, contact_extras.for_create(self._kind(run), self.integration.settings,
+                                                                 organisation))
+        if tuple(match_on) == ("name",) or self.integration.find_by_name is not None:
+            return self._lookup(organisation, self._find_by_name(run, organisation.name))
+
+        def linked_to(contact_id: str) -> int | None:
+            other = links.by_contact(self.db, self.integration.integration_id, contact_id)
+            return other.organisation_id if other is not None else None
+
+        found = search.find(self._provider(run.item.lock), organisation, match_on, linked_to)
+        if isinstance(found, Several):
+            return Lookup(None, ambiguous=found.reason(Subject.of(organisation)))
+        if isinstance(found, (ExactlyOne, MatchedElsewhere)):
+            c = found.candidate
+            contact = Contact(id=c.id, name=c.name, email=c.email, active=c.active, url=c.url)
+            return self._lookup(organisation, contact)
+        if (self.integration.policies.on_name_clash == "suffix" and not self.integration.names_unique
+                and "name" not in match_on):
+            # Nothing refuses a duplicate name here (Sage): find the same-name contact ourselves.
+            return Lookup(None, name_taken=self._find_by_name(run, organisation.name))
+        return Lookup(None)
+
+    def _renamed(self, run: _Run) -> ContactFields:
+        """``on_name_clash: suffix``: the fields to create under ``<name> (<account number>)``."""
+        organisation = run.organisation
+        renamed = contact_extras.renamed_for_clash(
+            self._kind(run), self.integration.policies.to_dict(), organisation.fields, organisation.id)
+        if renamed is None:
+            reason = f"the name '{organisation.name}' is taken and cannot be suffixed"
+            raise Rejected(reason, reason=reason)
+        return renamed
+
+    def _kind(self, run: _Run) -> str:
+        return self._provider(run.item.lock).kind
+
+    @staticmethod
+    def _refuse_over_limits(run: _Run, extras: Extras) -> None:
+        """A value the system would refuse (field, limit) fails the event before any write."""
+        if extras.refusal:
+            raise Rejected(extras.refusal, reason=extras.refusal)
+
     def _look_up_named(self, run: _Run, value: str) -> Lookup:
         """``linked_contact_field`` names the contact by its id, else by its name."""
         provider = self._provider(run.item.lock)
@@ -314,7 +383,11 @@ class Executor:
         provider = self._provider(run.item.lock)
         before = provider.requests_sent()
         try:
-            contact = provider.create_contact(marker.fields, idempotency_key=marker.idempotency_key)
+            extras = contact_extras.for_create(provider.kind, self.integration.settings,
+                                               run.organisation, marker.fields)
+            run.extras = extras
+            contact = provider.create_contact(marker.fields, idempotency_key=marker.idempotency_key,
+                                              extras=extras)
         except (NameClash, AccountNumberClash) as refusal:
             run.refusal = refusal
             return Lookup(None)
@@ -329,13 +402,28 @@ class Executor:
         for run in runs:
             try:
                 run.item.lock.check()
+                run.extras = contact_extras.for_create(self._kind(run), self.integration.settings,
+                                                       run.organisation, run.fields)
+                self._refuse_over_limits(run, run.extras)
                 fenced.append(run)
-            except LockLost as error:
+            except (LockLost, Rejected) as error:
                 self._settle(run, Fate(error=error))
         if not fenced:
             return
+        # The batch calls carry the mapped fields alone: a create with defaults or custom fields
+        # (a live backlog; bulk work passes no settings) goes as a lone create of its own.
+        own = [r for r in fenced if self.integration.create_batch is None and len(fenced) > 1
+               and r.extras is not None and r.extras.carries_more]
+        for run in own:
+            self._send_group([run])
+        rest = [r for r in fenced if all(r is not o for o in own)]
+        if rest:
+            self._send_group(rest)
+
+    def _send_group(self, fenced: list[_Run]) -> None:
+        """One create call (lone or batch) for ``fenced``; each answer settles its own item."""
         lone = len(fenced) == 1 and self.integration.create_batch is None
-        sending = [Sending(r.organisation.id, r.organisation.fields, r.scope("create") if lone else "")
+        sending = [Sending(r.organisation.id, r.fields, r.scope("create") if lone else "")
                    for r in fenced]
         links.put_markers(self.db, self.integration.integration_id, sending)  # committed first
         provider = self._provider(*(r.item.lock for r in fenced))
@@ -355,10 +443,11 @@ class Executor:
             run = runs[0]
             try:
                 return [BatchResult(contact=provider.create_contact(
-                    run.organisation.fields, idempotency_key=run.scope("create")))]
+                    run.fields, idempotency_key=run.scope("create"), extras=run.extras))]
             except Rejected as refusal:
                 return [BatchResult(error=refusal)]
-        items = [(r.organisation.fields, r.scope("create")) for r in runs]
+        # The batch calls send the mapped fields alone (defaults and custom fields: lone creates).
+        items = [(r.fields, r.scope("create")) for r in runs]
         if self.integration.create_batch is not None:
             return self.integration.create_batch(provider, items)
         return provider.create_contacts(items)
@@ -366,6 +455,7 @@ class Executor:
     def _answered(self, run: _Run, *, answer: BatchResult) -> None:
         if answer.contact is not None:
             self._store(run, answer.contact, run.organisation.fields.digest())
+            self._after_create(run, answer.contact)
             outcome = Outcome("created", contact_id=answer.contact.id, overwritten=True)
             self._settle(run, Fate(Result("succeeded", outcome, "created")))
             return
@@ -379,6 +469,18 @@ class Executor:
             self._advance(run)
             return
         raise _explained(error, run.organisation)
+
+    def _after_create(self, run: _Run, contact: Contact) -> None:
+        """What must follow a create (Xero: join the default group). The link stands either way:
+        a failure here is logged, not retried (a retry would find the contact linked)."""
+        if run.extras is None:
+            return
+        for follow in run.extras.after_create:
+            try:
+                follow(self._provider(run.item.lock), contact)
+            except ProviderError as error:
+                log.warning("after-create step failed", organisation_id=run.item.organisation_id,
+                            contact_id=contact.id, error=str(error))
 
     def _forget_if_unsent(self, error: BaseException, runs: Sequence[_Run], *, sent: int,
                           lone: bool) -> None:
@@ -406,9 +508,13 @@ class Executor:
         """Overwrite the contact; a contact merged into another (Xero) takes the link with it."""
         provider = self._provider(run.item.lock)
         organisation = run.organisation
+        # An overwrite carries the custom fields, never the defaults (the accountant's changes stay).
+        extras = contact_extras.for_update(provider.kind, self.integration.settings, organisation)
+        self._refuse_over_limits(run, extras)
         try:
             contact = provider.update_contact(
-                contact_id, organisation.fields, idempotency_key=run.scope(f"update:{contact_id}"))
+                contact_id, organisation.fields, idempotency_key=run.scope(f"update:{contact_id}"),
+                extras=extras)
         except AccountNumberClash as clash:
             raise _explained(clash, organisation) from clash
         except ContactNotFound:

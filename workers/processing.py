@@ -151,7 +151,7 @@ def _target(rt: Runtime, integration: Integration) -> Target:
         db=rt.db, integration_id=integration.id, policies=Policies.from_dict(integration.policies),
         names_unique=cls.enforces_unique_names, source=factory.rental_system(rt, integration),
         provider_factory=lambda: factory.accounting_provider(rt, integration),
-        key_window=cls.idempotency_window,
+        key_window=cls.idempotency_window, settings=dict(integration.settings or {}),
     )
 
 

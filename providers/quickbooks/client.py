@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import requests
 
@@ -27,6 +27,9 @@ from providers.base import (
 )
 from providers.http import ApiClient
 from providers.quickbooks import batch, clash, errors, mapping
+
+if TYPE_CHECKING:
+    from providers.contact_extras import Extras
 
 #: From 2025-08-01 versions below 75 are ignored (§B1); asking for it keeps the answers stable.
 MINOR_VERSION = "75"
@@ -146,8 +149,11 @@ class QuickBooksProvider(AccountingProvider):
             start += len(rows)
 
     # -- writes -------------------------------------------------------------------------
-    def create_contact(self, fields: ContactFields, *, idempotency_key: str) -> Contact:
+    def create_contact(self, fields: ContactFields, *, idempotency_key: str,
+                       extras: Extras | None = None) -> Contact:
         payload = mapping.create_payload(fields)
+        if extras is not None:
+            payload = extras.apply(self.kind, payload)
         try:
             answer = self.post("customer", payload, scope=idempotency_key)
         except NameClash as refusal:
@@ -155,12 +161,15 @@ class QuickBooksProvider(AccountingProvider):
         return self.to_contact(answer["Customer"])
 
     def update_contact(
-        self, contact_id: str, fields: ContactFields, *, idempotency_key: str
+        self, contact_id: str, fields: ContactFields, *, idempotency_key: str,
+        extras: Extras | None = None,
     ) -> Contact:
         """A sparse update with the current SyncToken; a stale one is re-read and retried."""
         sync_token = self.sync_tokens.get(contact_id) or self._current_sync_token(contact_id)
         for attempt in range(STALE_RETRIES + 1):
             payload = mapping.update_payload(fields, contact_id, sync_token)
+            if extras is not None:
+                payload = extras.apply(self.kind, payload)
             try:
                 answer = self.post("customer", payload, scope=idempotency_key)
             except errors.StaleSyncToken:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from core.models import Contact, ContactFields, same_name
 from core.ratelimit import Limits
@@ -21,6 +21,9 @@ from providers.base import AccountingProvider, ProviderContext, ProviderUrls, id
 from providers.http import ApiClient
 from providers.sage import mapping
 from providers.sage.errors import SYSTEM, error_for
+
+if TYPE_CHECKING:
+    from providers.contact_extras import Extras
 
 #: ``items_per_page`` maximum (swagger: "max 200").
 PAGE_SIZE = 200
@@ -129,8 +132,11 @@ class SageProvider(AccountingProvider):
             page += 1
 
     # -- writes -------------------------------------------------------------------------
-    def create_contact(self, fields: ContactFields, *, idempotency_key: str) -> Contact:
+    def create_contact(self, fields: ContactFields, *, idempotency_key: str,
+                       extras: Extras | None = None) -> Contact:
         body = mapping.contact_body(fields, create=True)
+        if extras is not None:
+            body = extras.apply(self.kind, body)
         # The idempotency_id travels inside the body it protects, so it cannot hash itself:
         # it is derived from the exact bytes of the body *without* it, then added (Sage
         # idempotency guide: ``{"contact": {"idempotency_id": ...}}``).
@@ -140,12 +146,15 @@ class SageProvider(AccountingProvider):
         return mapping.to_contact(response.json())
 
     def update_contact(
-        self, contact_id: str, fields: ContactFields, *, idempotency_key: str
+        self, contact_id: str, fields: ContactFields, *, idempotency_key: str,
+        extras: Extras | None = None,
     ) -> Contact:
         # No idempotency_id on PUT: a PUT is idempotent already, and a remembered key would
         # make Sage replay an old answer (not write) when the same body is sent again after
         # another edit in between, leaving the contact on the newer, wrong state.
         body = mapping.contact_body(fields, create=False)
+        if extras is not None:
+            body = extras.apply(self.kind, body)
         response = self._call("PUT", f"/contacts/{contact_id}", data=_encode(body), headers=_JSON)
         return mapping.to_contact(response.json())
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from urllib.parse import quote
 
 import structlog
@@ -26,6 +26,9 @@ from providers.base import (
 from providers.http import ApiClient
 from providers.xero import errors, mapping
 from providers.xero.connections import XeroConnections
+
+if TYPE_CHECKING:
+    from providers.contact_extras import Extras
 
 log = structlog.get_logger(__name__)
 
@@ -187,15 +190,17 @@ class XeroProvider(AccountingProvider):
             page += 1
 
     # -- writes -------------------------------------------------------------------------
-    def create_contact(self, fields: ContactFields, *, idempotency_key: str) -> Contact:
-        element = self._write("PUT", "Contacts", [mapping.contact_payload(fields)], idempotency_key)[0]
+    def create_contact(self, fields: ContactFields, *, idempotency_key: str,
+                       extras: Extras | None = None) -> Contact:
+        element = self._write("PUT", "Contacts", [_payload(fields, extras)], idempotency_key)[0]
         return self._element_contact(element)
 
-    def update_contact(self, contact_id: str, fields: ContactFields, *, idempotency_key: str) -> Contact:
+    def update_contact(self, contact_id: str, fields: ContactFields, *, idempotency_key: str,
+                       extras: Extras | None = None) -> Contact:
         if not self.valid_contact_id(contact_id):
             raise ContactNotFound(f"not a Xero contact id: {contact_id!r}", system="xero")
         path = f"Contacts/{contact_id.strip()}"
-        element = self._write("POST", path, [mapping.contact_payload(fields)], idempotency_key)[0]
+        element = self._write("POST", path, [_payload(fields, extras)], idempotency_key)[0]
         return self._element_contact(element)
 
     def create_contacts(self, batch: list[tuple[ContactFields, str]]) -> list[BatchResult]:
@@ -243,6 +248,11 @@ class XeroProvider(AccountingProvider):
         if errors.is_refused(element):
             raise errors.element_error(element, status=200)
         return self._contact(element)
+
+
+def _payload(fields: ContactFields, extras: Extras | None) -> dict[str, Any]:
+    payload = mapping.contact_payload(fields)
+    return extras.apply("xero", payload) if extras is not None else payload
 
 
 def _merged_to(element: dict[str, Any]) -> str | None:
