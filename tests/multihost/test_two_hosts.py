@@ -304,6 +304,9 @@ def test_two_hosts_lose_nothing_when_one_dies_and_returns(network: Network) -> N
             "ENCRYPTION_KEY": Fernet.generate_key().decode(), "PORT": "8000", "WEB_HOST": "0.0.0.0",
             "RATE_LIMIT_WINDOW_SECONDS": str(WINDOW), "RECONCILE_INTERVAL_SECONDS": "0",
             "LEDGER_POLL_INTERVAL_SECONDS": "0", "LOCK_TTL_SECONDS": str(LEASE_SECONDS),
+            # A worker refuses to start when one call cannot fit in its lock's TTL after the
+            # fencing check: with a 15 s lease the calls to the stand-ins get short timeouts.
+            "HTTP_CONNECT_TIMEOUT_SECONDS": "1", "HTTP_READ_TIMEOUT_SECONDS": "5",
             "RETRY_MIN_SECONDS": "0.5", "RETRY_MAX_SECONDS": "2", "PUBLIC_URL": "http://127.0.0.1:8000",
         }
         migrate(database_url)
