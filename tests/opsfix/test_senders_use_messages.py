@@ -19,7 +19,7 @@ from tests.conftest import TEST_REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The senders issue 12 named; none may keep an import inside a function.
-SENDERS = ["workers/outbox.py", "workers/scheduler.py"]
+SENDERS = ["workers/outbox.py", "workers/scheduler.py", "workers/replay.py"]
 
 
 def _imports(path: Path) -> list[tuple[str, bool]]:
