@@ -20,6 +20,7 @@ from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from webhooks.schemas import IntegrationCreateSchema, IntegrationPatchSchema
 from webhooks.views import integration_view, json_body
+from workers import messages
 
 blueprint = Blueprint("api_integrations", __name__, url_prefix="/api/integrations")
 
@@ -207,11 +208,9 @@ def rotate_webhook_token(integration_id: str) -> dict[str, Any]:
 @admin_required
 def reconcile_now(integration_id: str) -> tuple[dict[str, Any], int]:
     """Run the reconciliation poll for this integration at once (CONTRACT §5)."""
-    from workers.actors import reconcile_integration
-
     integration = found(integration_id)
     try:
-        reconcile_integration.send(integration.id)
+        messages.send(messages.RECONCILE_INTEGRATION, integration.id)
     except Exception:
         raise ApiError(503, "the queue is unavailable; try again", headers={"Retry-After": "5"}) from None
     return {"integration_id": integration.id, "status": "queued"}, 202

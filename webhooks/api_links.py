@@ -13,6 +13,7 @@ from typing import Any, Callable, TypeVar
 from flask import Blueprint, request
 
 from core.errors import CredentialsRefused, RateLimited, Transient
+from core.link_wording import already_linked_elsewhere
 from core.store import events, links
 from core.store.events import NewEvent
 from core.store.links import ContactAlreadyLinked, LinkWrite
@@ -110,15 +111,14 @@ def put_link(integration_id: str, organisation_id: str) -> dict[str, Any]:
     if contact is None:
         raise ApiError(422, f"no contact {contact_id} in the accounting system",
                        fields={"contact_id": ["no such contact"]})
+    name = _current_name(integration.id, organisation)
     try:
         link = links.save(app_runtime().db, LinkWrite(
             integration_id=integration.id, organisation_id=organisation,
-            organisation_name=_current_name(integration.id, organisation),
-            contact=contact, fields_hash=None,
+            organisation_name=name, contact=contact, fields_hash=None,
         ))
     except ContactAlreadyLinked as error:
-        raise ApiError(409, f"contact {contact_id} is linked to organisation "
-                       f"{error.link.organisation_id} '{error.link.organisation_name}'",
+        raise ApiError(409, already_linked_elsewhere(contact, error.link, organisation, name),
                        extra={"organisation_id": error.link.organisation_id}) from None
     _sync_now(integration.id, organisation)
     return link_view(link)

@@ -13,6 +13,7 @@ import structlog
 
 from core.errors import AccountNumberClash, NameClash, Rejected
 from core.ledger import (
+    ARCHIVE_POLICIES,
     Drift,
     Fail,
     LedgerContact,
@@ -148,7 +149,8 @@ class ChangeRun:
             contact=contact,
             organisation=factory.rental_system(self.rt, self.integration).get_organisation(link.organisation_id),
             update_contact_on_edit=Policies.from_dict(policies).update_contact_on_edit,
-            on_contact_archived=archive_policy(policies), compared=self.changes.COMPARED,
+            on_contact_archived=archive_policy(chosen_policies(self.payload, policies)),
+            compared=self.changes.COMPARED,
             merged_into=self.payload.get("merged_into"), can_reactivate=self.changes.CAN_REACTIVATE,
         )
         self.link_id = link.id
@@ -270,3 +272,17 @@ class ChangeRun:
         if self.read_stamp is not None:
             outcome = replace(outcome, contact_updated_at=self.read_stamp.isoformat())
         return ledger_result("succeeded", outcome)
+
+
+#: ``ChangeSeen.via`` of a change an operator asked for on the ops page (reactivate, recreate).
+VIA_OPS = "ops"
+
+
+def chosen_policies(payload: dict[str, Any], policies: dict[str, Any]) -> dict[str, Any]:
+    """The integration's policies, except for an operator's action on a broken link: the ops
+    page's "reactivate" or "recreate" is that archive policy applied to this one change (the
+    decision itself stays ``decide_change``'s)."""
+    operation = payload.get("operation")
+    if payload.get("via") == VIA_OPS and operation in ARCHIVE_POLICIES:
+        return {**policies, "on_contact_archived": operation}
+    return policies

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
+import dramatiq.broker as dramatiq_broker
 from dramatiq import Message
 
+from workers import broker as our_broker
 from workers.broker import ALERTS_QUEUE, BULK_QUEUE, SYNC_QUEUE
 
 #: The actor names (``workers.actors`` declares them under these names).
@@ -35,4 +37,13 @@ def message(actor_name: str, *args: Any, message_id: str | None = None) -> Messa
 
 def send(actor_name: str, *args: Any, message_id: str | None = None) -> Message[Any]:
     """Enqueue; raises ``redis.RedisError``/``OSError`` when the broker is unreachable."""
-    return dramatiq.get_broker().enqueue(message(actor_name, *args, message_id=message_id))
+    return current_broker().enqueue(message(actor_name, *args, message_id=message_id))
+
+
+def current_broker() -> dramatiq.Broker:
+    """Dramatiq's current broker, or this process's own (``workers.broker``) when none is set
+    yet: Dramatiq's default would be a plain broker on another Redis database, which ignores
+    the message id committed with an event."""
+    if dramatiq_broker.global_broker is None:
+        return our_broker.broker
+    return dramatiq.get_broker()

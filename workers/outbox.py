@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.runtime import Runtime
 from core.store import events
+from workers import messages
 
 log = structlog.get_logger(__name__)
 
@@ -59,12 +60,8 @@ def new_message_id() -> str:
 def send_prepared(rt: Runtime, event_id: str, message_id: str) -> bool:
     """Enqueue the event's sync under the message id already committed with it; when Redis is
     down, take the id back so the relay sends the event as soon as Redis answers again."""
-    from workers.actors import sync_event
-
-    # Built with its options at once: ``message(...).copy(...)`` makes the message twice (issue 18).
-    message = sync_event.message_with_options(args=(event_id,), redis_message_id=message_id)
     try:
-        sync_event.broker.enqueue(message)
+        messages.send(messages.SYNC_EVENT, event_id, message_id=message_id)
         return True
     except (redis.RedisError, OSError) as error:
         log.warning("broker unavailable; the relay will send the event", event_id=event_id,

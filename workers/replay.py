@@ -9,7 +9,7 @@ from __future__ import annotations
 import structlog
 
 from core.runtime import Runtime
-from core.store import events
+from core.store import event_resolution, events
 from core.store.events import EventFilter
 from workers import outbox
 
@@ -46,8 +46,6 @@ def retry_now(rt: Runtime, filters: EventFilter) -> int:
     """"Retry now": ``retrying`` events matching ``filters`` run at once instead of at their
     next attempt. A provider's announced ``Retry-After`` (a 429) still holds: the rate
     limiter's penalty makes the sync wait it out, and a wait is not an attempt."""
-    from core.store import event_resolution
-
     ids = event_resolution.make_due_now(rt.db, filters)
     for event_id in ids:
         outbox.send(rt, event_id)

@@ -21,10 +21,12 @@ from core.ledger_settings import LedgerSettings
 from core.runtime import Runtime, runtime
 from core.store import integrations
 from core.tables import utcnow
-from providers import registry, webhook_registration
-from workers import alerts, outbox
+from providers import factory, registry, webhook_registration
+from workers import alerts, messages, outbox
+from workers.bulk.jobs import requeue_stale
 from workers.ledger_poll import poll_all as ledger_poll_all
 from workers.ledger_verify import verify_due as verify_links_due
+from workers.retention import prune_events
 
 log = structlog.get_logger(__name__)
 
@@ -51,24 +53,18 @@ class Periodic:
 
 
 def reconcile_all(rt: Runtime) -> int:
-    from workers.actors import reconcile_integration
-
     active = [i for i in integrations.all_active(rt.db) if i.status == "active"]
     for integration in active:
-        reconcile_integration.send(integration.id)
+        messages.send(messages.RECONCILE_INTEGRATION, integration.id)
     return len(active)
 
 
 def prune(rt: Runtime) -> int:
-    from workers.retention import prune_events
-
     return prune_events(rt)
 
 
 def keep_alive(rt: Runtime) -> int:
     """Refresh tokens that have not been used for long, so idle integrations stay connected."""
-    from providers import factory
-
     refreshed = 0
     for integration in integrations.all_active(rt.db):
         if integration.status != "active":
@@ -89,8 +85,6 @@ def keep_alive(rt: Runtime) -> int:
 
 def relay(rt: Runtime) -> object:
     """Events first (the outbox), then bulk jobs whose worker died or whose message was lost."""
-    from workers.bulk.jobs import requeue_stale
-
     sent = outbox.relay_once(rt)
     requeue_stale(rt)
     return sent

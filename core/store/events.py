@@ -239,13 +239,24 @@ def _close_attempt(
         attempt.finished_at = utcnow()
 
 
+#: Statuses a replay makes owed again, as a new attempt that writes even if nothing changed.
+#: ``retrying`` too: its next attempt becomes the replay, now, with ``force_write`` (issue 12,
+#: finding 5: left alone, it ran later without it). ``queued`` and ``processing`` are left be.
+REPLAYABLE = (*FINAL, "retrying")
+#: Ledger events (``core.store.ledger.SOURCE``) have the same lifecycle and replay as every
+#: event (CONTRACT §10) though their subject is a contact; ``sync_event`` routes them to the
+#: ledger worker, whose own claim takes them.
+LEDGER_SOURCE = "ledger"
+
+
 def requeue_for_replay(db: Database, event_id: str) -> Event | None:
-    """Make a finished event owed again as a replay; ``None`` if it is queued or processing
-    already (a replay never runs an event twice), or its subject is not a member."""
+    """Make a finished or retrying event owed again as a replay; ``None`` if it is queued or
+    processing already (a replay never runs an event twice), or it is a rental-system event
+    whose subject is not a member (recorded ``skipped``, never synced)."""
     with db.session() as session:
         changed = rows_matched(session.execute(
-            update(Event).where(Event.id == event_id, Event.status.in_(FINAL),
-                                Event.subject_type == SYNCED_SUBJECT)
+            update(Event).where(Event.id == event_id, Event.status.in_(REPLAYABLE),
+                                or_(Event.subject_type == SYNCED_SUBJECT, Event.source == LEDGER_SOURCE))
             .values(status="queued", force_write=True, next_attempt_at=None, sent_at=None,
                     message_id=None, finished_at=None, first_failure_at=None)
         ))

@@ -27,6 +27,7 @@ def _template_globals() -> dict[str, Any]:
 from webhooks.ops import (  # noqa: E402,F401 - their routes join the blueprint
     actions,
     alerts_view,
+    broken_links,
     bulk,
     health_page,
     matches,

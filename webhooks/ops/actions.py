@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
+from core.link_wording import already_linked_elsewhere
 from core.store import events, integrations, links
 from core.store.events import NewEvent
 from core.store.links import ContactAlreadyLinked, LinkWrite
@@ -125,8 +126,8 @@ def _link(integration: Any, organisation: int, contact_id: str) -> None:
             organisation_name=existing.organisation_name if existing else "",
             contact=contact, fields_hash=None))
     except ContactAlreadyLinked as error:
-        raise ApiError(409, f"Contact {contact_id} is already linked to organisation "
-                       f"{error.link.organisation_id} ({error.link.organisation_name}).") from None
+        raise ApiError(409, already_linked_elsewhere(contact, error.link, organisation,
+                                                     existing.organisation_name if existing else "")) from None
     stamp = datetime.now(timezone.utc).isoformat()
     event, _ = events.record(rt().db, NewEvent(
         integration_id=integration.id, source_event_id=f"manual-link:{organisation}:{stamp}",

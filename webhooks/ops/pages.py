@@ -92,8 +92,10 @@ def integration_page(integration_id: str) -> Any:
                                message=f"There is no integration {integration_id}."), 404
     recent, _ = events.page(rt().db, EventFilter(integration_id=integration.id), limit=10, cursor=None)
     bulk_jobs = data.recent_jobs(rt(), integration.id)
+    all_links = links.all_of(rt().db, integration.id)
     return render_template(
-        "ops/integration.html", integration=integration, links=links.all_of(rt().db, integration.id),
+        "ops/integration.html", integration=integration, links=all_links,
+        broken=[link for link in all_links if link.status == "broken"],
         attention=data.needing_attention([integration]), events=recent,
         names={integration.id: integration.name}, jobs=bulk_jobs, refresh=data.moving(bulk_jobs),
         org_names=names.organisation_names(rt().db, recent),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from core.db import Database
+from core.link_wording import already_linked_elsewhere
 from core.models import Contact
 from core.store import links
 from core.store.links import ContactAlreadyLinked, LinkWrite
@@ -152,8 +153,7 @@ def _free(row: CsvRow, contact: Contact, db: Database, integration_id: str,
     other = links.by_contact(db, integration_id, contact.id)
     if other is None or other.organisation_id == int(row.organisation_id):
         return True
-    outcome.error(row, f"contact {contact.id} is already linked to organisation "
-                       f"{other.organisation_id} '{other.organisation_name}'")
+    outcome.error(row, already_linked_elsewhere(contact, other, int(row.organisation_id), row.name))
     return False
 
 
@@ -166,7 +166,7 @@ def _save(item: ValidRow, previous_name: str, db: Database, integration_id: str,
             fields_hash=None,
         ))
     except ContactAlreadyLinked as error:  # linked meanwhile by a live sync
-        outcome.error(item.row, f"contact {item.contact.id} is already linked to organisation "
-                                f"{error.link.organisation_id}")
+        outcome.error(item.row, already_linked_elsewhere(item.contact, error.link, item.organisation_id,
+                                                         item.row.name or previous_name))
         return False
     return True
