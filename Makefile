@@ -1,4 +1,4 @@
-# Developer commands (CONTRACT §1). Each works from a fresh clone, without root and without Redis:
+# Developer commands (interface §1). Each works from a fresh clone, without root and without Redis:
 # the venv is made on first use, requirements are installed again only when requirements.txt
 # changes, and a local Redis is started where none answers (scripts/local_redis.py).
 

@@ -3,7 +3,7 @@
 ``PORT`` (8000), ``WEB_HOST`` (0.0.0.0; ``make run`` uses 127.0.0.1), ``WEB_CONCURRENCY``
 (2 worker processes), ``WEB_THREADS`` (4 threads each), ``WEB_TIMEOUT`` (30 s).
 
-Both gunicorn logs are JSON lines with secret query parameters redacted. CONTRACT §8: no token
+Both gunicorn logs are JSON lines with secret query parameters redacted. interface §8: no token
 is ever logged, the webhook's ``token`` query parameter included, and gunicorn would otherwise
 write it in the access log's request line and in the error log's "Error handling request <uri>".
 """

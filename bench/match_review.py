@@ -1,4 +1,4 @@
-"""Benchmark: the match review job (CONTRACT §11) over 10,000 organisations on each system.
+"""Benchmark: the match review job (interface §11) over 10,000 organisations on each system.
 
     python -m bench.match_review [--count 10000] [--contacts 10000] [--systems xero,quickbooks,sage]
 

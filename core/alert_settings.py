@@ -1,4 +1,4 @@
-"""Alert settings (CONTRACT §12), read from the environment and checked at start.
+"""Alert settings (interface §12), read from the environment and checked at start.
 
 Kept beside ``core.settings`` rather than in it while the alerts land; a malformed value raises
 ``ConfigError`` naming the variable, as every other setting does.
@@ -13,9 +13,9 @@ from urllib.parse import unquote, urlsplit
 
 from core.errors import ConfigError
 
-#: A queue whose oldest message waits longer than this is stalled (CONTRACT §12: 10 minutes).
+#: A queue whose oldest message waits longer than this is stalled (interface §12: 10 minutes).
 QUEUE_STALLED_SECONDS = 600.0
-#: Alerts are retried with backoff for this long after they were recorded (CONTRACT §12).
+#: Alerts are retried with backoff for this long after they were recorded (interface §12).
 GIVE_UP_SECONDS = 24 * 3600.0
 
 

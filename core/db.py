@@ -1,7 +1,7 @@
 """Engine and sessions. SQLite (WAL) on one machine, PostgreSQL beyond it.
 
 SQLite runs in WAL mode with a busy timeout so that the web process and the workers can write
-at once; a committed event survives a crash of the process (DESIGN, first invariant).
+at once; a committed event survives a crash of the process (docs/architecture.md, first invariant).
 """
 from __future__ import annotations
 

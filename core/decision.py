@@ -2,7 +2,7 @@
 
 No I/O here. The worker asks ``decide`` for a step, carries it out, adds the answer to the
 ``Situation`` and asks again, so "create → name clash → look up → link" is a sequence of
-decisions, each testable on its own (CONTRACT §5 numbers the rules used below).
+decisions, each testable on its own (interface §5 numbers the rules used below).
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class Lookup:
 class CurrentLink:
     contact_id: str
     fields_hash: str | None
-    #: ``ok`` or ``broken`` (flagged by the ledger, CONTRACT §10), with the reason it carries.
+    #: ``ok`` or ``broken`` (flagged by the ledger, interface §10), with the reason it carries.
     status: str = "ok"
     broken_reason: str | None = None
 

@@ -1,6 +1,6 @@
 """Every error a sync can meet, under one root.
 
-The class decides the event's fate (DESIGN "Errors"): a ``Transient`` error retries with
+The class decides the event's fate (docs/architecture.md, "Errors"): a ``Transient`` error retries with
 backoff, ``Rejected`` fails at once with a reason a person can act on, ``CredentialsRefused``
 marks the integration ``reconnect_needed``. Configuration errors are deliberately outside
 this tree (``ConfigError``) so that nothing catching sync errors swallows them.

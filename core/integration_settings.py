@@ -63,7 +63,7 @@ class IntegrationSettings:
     provider: ProviderSettings = field(default_factory=ProviderSettings)
     #: Non-secret state a provider keeps (Xero ShortCode, Sage business): free-form per kind.
     provider_state: Mapping[str, Any] = field(default_factory=dict)
-    #: Per-system limit overrides: system -> {limit name: value} (CONTRACT §3).
+    #: Per-system limit overrides: system -> {limit name: value} (interface §3).
     rate_limits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     policies: Policies = field(default_factory=Policies)
     _provider_raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)

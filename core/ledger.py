@@ -1,4 +1,4 @@
-"""The pure decision for a change made in the accounting system (CONTRACT §10).
+"""The pure decision for a change made in the accounting system (interface §10).
 
 No I/O here. The ledger worker reads the linked contact as it is now, asks ``decide_change``
 for a step, carries it out, adds the answer to the ``LedgerSituation`` and asks again, exactly as
@@ -234,7 +234,7 @@ def differing_fields(
 ) -> tuple[str, ...]:
     """The mapped fields whose values differ, compared as the systems store them: trimmed,
     case-insensitive for e-mail, and an empty account number in ours is never compared (it is
-    never sent empty, CONTRACT §5)."""
+    never sent empty, interface §5)."""
     if theirs is None:
         return ()
     found = []

@@ -1,4 +1,4 @@
-"""The ledger's own settings (CONTRACT §10), to be folded into ``core.settings`` later.
+"""The ledger's own settings (interface §10), to be folded into ``core.settings`` later.
 
 | variable | default | meaning |
 |---|---|---|

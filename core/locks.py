@@ -1,4 +1,4 @@
-"""The per-organisation lock, with a fencing token (DESIGN "Sync", "Invariants").
+"""The per-organisation lock, with a fencing token (docs/architecture.md "Sync", "Invariants").
 
 One sync of an organisation runs at a time per integration. The lock is a Redis key with a TTL
 (``SET NX PX``), so a killed worker cannot hold it for ever; its value is a fencing token, a

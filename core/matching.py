@@ -1,9 +1,9 @@
-"""Matching an organisation to existing contacts (CONTRACT §11, ``policies.match_on``).
+"""Matching an organisation to existing contacts (interface §11, ``policies.match_on``).
 
 Pure: no I/O. The provider-specific look-ups (``providers/<kind>/search.py``) turn each
 system's rows into ``Candidate`` values; this module decides what they mean.
 
-- Keys compare as CONTRACT §11 says: names trimmed and case-insensitive, e-mails
+- Keys compare as interface §11 says: names trimmed and case-insensitive, e-mails
   case-insensitive, tax and account numbers ignoring spaces and punctuation.
 - ``find_match`` is the live rule: the first key of ``match_on`` that finds exactly one active,
   unlinked contact links it; a key that finds several fails naming them (never a guess); a key
@@ -154,7 +154,7 @@ def find_match(
     match_on: Sequence[str],
     linked_contact_ids: Mapping[str, int],
 ) -> MatchResult:
-    """The live rule (CONTRACT §11). ``linked_contact_ids`` maps a contact id to the
+    """The live rule (interface §11). ``linked_contact_ids`` maps a contact id to the
     organisation it is linked to; a contact linked to this very organisation counts as free."""
     subject = organisation if isinstance(organisation, Subject) else Subject.of(organisation)
     pool = [c for c in dict((c.id, c) for c in candidates).values() if c.active]
@@ -198,7 +198,7 @@ def classify(
     match_on: Sequence[str],
     linked_contact_ids: Mapping[str, int] | None = None,
 ) -> Review:
-    """Full / partial / none for the review (CONTRACT §11). Contacts linked to another
+    """Full / partial / none for the review (interface §11). Contacts linked to another
     organisation, and inactive ones, are never offered."""
     linked = linked_contact_ids or {}
     wanted = subject.keys_with_values(match_on)

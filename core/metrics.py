@@ -1,4 +1,4 @@
-"""Prometheus metrics, declared in one place (CONTRACT §8 ``/metrics``).
+"""Prometheus metrics, declared in one place (interface §8 ``/metrics``).
 
 Counters live in each process; ``/metrics`` on the web process adds the figures that are read
 from the database and Redis at scrape time (events by status, queue depth) so that they are

@@ -15,7 +15,7 @@ OutcomeAction = Literal["created", "updated", "linked", "none"]
 
 
 class EventStatus(StrEnum):
-    """Where an event stands (CONTRACT §6). Stored and answered as its value."""
+    """Where an event stands (interface §6). Stored and answered as its value."""
 
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -36,7 +36,7 @@ class EventStatus(StrEnum):
 
 
 class IntegrationStatus(StrEnum):
-    """CONTRACT §3: ``disabled`` is set by the administrator, ``reconnect_needed`` by the
+    """interface §3: ``disabled`` is set by the administrator, ``reconnect_needed`` by the
     service when a refresh token or API key is refused."""
 
     ACTIVE = "active"
@@ -45,7 +45,7 @@ class IntegrationStatus(StrEnum):
 
 
 class JobStatus(StrEnum):
-    """Where a bulk job stands (CONTRACT §7)."""
+    """Where a bulk job stands (interface §7)."""
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -64,7 +64,7 @@ class JobStatus(StrEnum):
 
 @dataclass(frozen=True)
 class ContactFields:
-    """The mapped fields of an organisation, provider-neutral (CONTRACT §5).
+    """The mapped fields of an organisation, provider-neutral (interface §5).
 
     An empty string means "empty in the organisation": the provider clears that
     field in the contact. The account number is the exception: it is never sent empty.
@@ -147,7 +147,7 @@ def same_name(a: str, b: str) -> bool:
 
 @dataclass(frozen=True)
 class Policies:
-    """An integration's policies (CONTRACT §3); every key optional, defaults as documented."""
+    """An integration's policies (interface §3); every key optional, defaults as documented."""
 
     create_contact_on_create: bool = True
     update_contact_on_edit: bool = True
@@ -155,11 +155,11 @@ class Policies:
     link_existing_by_name: bool = True
     linked_contact_field: str | None = "linked_contact"
     write_link_to_field: str | None = None
-    #: CONTRACT §10: ``flag``, ``reactivate`` or ``recreate`` (``core.ledger``).
+    #: interface §10: ``flag``, ``reactivate`` or ``recreate`` (``core.ledger``).
     on_contact_archived: str = "flag"
-    #: CONTRACT §11: the ordered keys that match an organisation to a contact.
+    #: interface §11: the ordered keys that match an organisation to a contact.
     match_on: tuple[str, ...] = ("name",)
-    #: CONTRACT §11: ``fail`` or ``suffix`` (``core.name_clash``).
+    #: interface §11: ``fail`` or ``suffix`` (``core.name_clash``).
     on_name_clash: str = "fail"
 
     @classmethod
@@ -180,7 +180,7 @@ class Policies:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a sync did, recorded on its event (CONTRACT §5)."""
+    """What a sync did, recorded on its event (interface §5)."""
 
     action: OutcomeAction | None
     contact_id: str | None = None

@@ -1,4 +1,4 @@
-"""``policies.on_name_clash`` (CONTRACT §11): ``fail`` (the default) or ``suffix``.
+"""``policies.on_name_clash`` (interface §11): ``fail`` (the default) or ``suffix``.
 
 ``suffix`` creates the contact as ``<name> (<account number, else #organisation id>)``. The
 suffix is what makes the name unique, so when the whole would exceed the system's name length

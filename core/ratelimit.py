@@ -7,7 +7,7 @@ server starts it ("fixed … reset at different times for each tenant", provider
 more than the limit. The log is kept a little longer than the window (``WINDOW_MARGIN_SHARE``)
 because the server counts a call when it arrives, a moment after we record it.
 
-Live before bulk (DESIGN "Invariants"): a bulk caller may use only the part of each limit not
+Live before bulk (docs/architecture.md, "Invariants"): a bulk caller may use only the part of each limit not
 reserved for live calls (``LIVE_RESERVE_SHARE``), and stands back entirely while a live caller
 is waiting (a short-lived "live waiter" entry that the live caller's own refusal writes).
 

@@ -1,4 +1,4 @@
-"""Configuration from the environment, declared in one place (CONTRACT §2).
+"""Configuration from the environment, declared in one place (interface §2).
 
 ``Settings.from_env()`` reads and checks every variable at start; a malformed value, or a
 missing ``ADMIN_TOKEN`` / ``ENCRYPTION_KEY``, raises ``ConfigError`` naming the variable, so
@@ -42,13 +42,13 @@ class Settings:
     current_rms_api_url: str = CURRENT_RMS_API_URL
     #: Each registered accounting system's URLs and app credentials, by kind.
     providers: dict[str, ProviderApp] = field(default_factory=dict)
-    #: Largest webhook body accepted (CONTRACT §4: 413 above 1 MiB).
+    #: Largest webhook body accepted (interface §4: 413 above 1 MiB).
     max_webhook_bytes: int = 1024 * 1024
     #: Seconds one sync may hold an organisation's lock (longer than its worst case).
     lock_ttl_seconds: float = 120.0
-    #: Give up retrying a transient failure after this long (DESIGN: 24 hours).
+    #: Give up retrying a transient failure after this long (docs/architecture.md: 24 hours).
     retry_give_up_seconds: float = 24 * 3600
-    #: Exponential backoff bounds for transient failures (DESIGN: about 5 s to 10 min).
+    #: Exponential backoff bounds for transient failures (docs/architecture.md: about 5 s to 10 min).
     retry_min_seconds: float = 5.0
     retry_max_seconds: float = 600.0
     #: (connect, read) timeouts of every outbound call.

@@ -205,7 +205,7 @@ class SentCreate(Base):
     before a create goes out, removed once the link is stored or the create was certainly
     refused or never sent. A retry that finds one re-sends the identical request (the system
     replays its answer) or, past the system's key window, looks up the name and account number
-    it sent; it never adopts anything else (DESIGN "Invariants")."""
+    it sent; it never adopts anything else (docs/architecture.md, "Invariants")."""
 
     __tablename__ = "sent_creates"
 
@@ -225,7 +225,7 @@ class SentCreate(Base):
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# --- branch alerts: alerts recorded before they are sent (CONTRACT §12) ---
+# --- branch alerts: alerts recorded before they are sent (interface §12) ---
 
 
 class Alert(Base):
@@ -301,7 +301,7 @@ Index("ix_events_received_status", Event.received_at, Event.integration_id, Even
 
 # -- branch: matching (issue 15) ---------------------------------------------------------
 class MatchResult(Base):
-    """One organisation's result in the latest match review of an integration (CONTRACT §11):
+    """One organisation's result in the latest match review of an integration (interface §11):
     ``full``, ``partial`` or ``none``, with the candidates and the keys each agreed on."""
 
     __tablename__ = "match_results"

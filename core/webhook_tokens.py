@@ -10,7 +10,7 @@ from typing import Any
 
 from core.tables import Integration, utcnow
 
-#: How long the previous secret stays valid after a rotation (CONTRACT §3).
+#: How long the previous secret stays valid after a rotation (interface §3).
 ROTATION_GRACE = timedelta(hours=24)
 
 

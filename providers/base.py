@@ -67,7 +67,7 @@ class ProviderContext:
 
 
 def idempotency_key(scope: str, body: bytes, *, length: int = 32) -> str:
-    """A key derived from the caller's scope and the exact body sent (DESIGN step 3).
+    """A key derived from the caller's scope and the exact body sent (docs/architecture.md, step 3).
 
     ``scope`` names the integration, the organisation, the operation AND the event and its
     attempt (``workers.executor``), never the body alone: two edits that happen to send the same
@@ -83,7 +83,7 @@ def idempotency_key(scope: str, body: bytes, *, length: int = 32) -> str:
 
 
 class FencedGate:
-    """The rate-limit gate with the fencing check right behind it (DESIGN "Invariants").
+    """The rate-limit gate with the fencing check right behind it (docs/architecture.md, "Invariants").
 
     ``ApiClient`` takes the access token (perhaps after a refresh), then waits at the gate, then
     sends. Checking the fence here, after every wait and just before the bytes go out, leaves
@@ -119,7 +119,7 @@ class FencedGate:
 
 @dataclass(frozen=True)
 class ProviderUrls:
-    """The default URLs of one accounting system (CONTRACT §2); ``<PREFIX>_API_URL``,
+    """The default URLs of one accounting system (interface §2); ``<PREFIX>_API_URL``,
     ``<PREFIX>_TOKEN_URL`` and ``<PREFIX>_AUTHORIZE_URL`` override them."""
 
     api: str
@@ -170,7 +170,7 @@ class AccountingProvider(abc.ABC):
     kind: ClassVar[str]
     #: Human name for messages and the README.
     title: ClassVar[str]
-    #: The CSV link column Current RMS uses for this system (CONTRACT §7).
+    #: The CSV link column Current RMS uses for this system (interface §7).
     csv_column: ClassVar[str]
     #: Whether the system itself refuses duplicate names. Where it does, a create goes first and
     #: a clash leads to the look-up (one call); where it does not, link-by-name searches first.
@@ -183,15 +183,15 @@ class AccountingProvider(abc.ABC):
     oauth_client_auth: ClassVar[str] = "basic"
 
     # -- facts the rest of the service reads through ``providers.registry`` -----------------
-    #: Where this system's tenant goes in ``provider`` (CONTRACT §3): ``tenant_id``, ...
+    #: Where this system's tenant goes in ``provider`` (interface §3): ``tenant_id``, ...
     tenant_key: ClassVar[str]
     #: A regular expression the tenant value must match in the admin API (besides 1-200
     #: characters); ``None``: any.
     tenant_pattern: ClassVar[str | None] = None
     #: Prefix of its environment variables: ``<PREFIX>_API_URL``, ``_TOKEN_URL``,
-    #: ``_AUTHORIZE_URL``, ``_CLIENT_ID``, ``_CLIENT_SECRET`` (CONTRACT §2).
+    #: ``_AUTHORIZE_URL``, ``_CLIENT_ID``, ``_CLIENT_SECRET`` (interface §2).
     env_prefix: ClassVar[str]
-    #: The URLs used where those variables are not set (CONTRACT §2).
+    #: The URLs used where those variables are not set (interface §2).
     default_urls: ClassVar[ProviderUrls]
     #: The system's published per-tenant rate limits (an integration may lower them).
     published_limits: ClassVar[Limits]

@@ -1,4 +1,4 @@
-"""What an integration adds to the mapped fields when it writes a contact (CONTRACT §11), in
+"""What an integration adds to the mapped fields when it writes a contact (interface §11), in
 the few calls the sync's write path needs (the call sites are the sync's; see the README).
 
 - ``for_create``: the field-limit check, then the defaults and the custom-field values, added

@@ -1,6 +1,6 @@
 """Defaults for new contacts (``defaults``) and custom-field targets (``mapping.custom_fields``).
 
-CONTRACT §11. Each system declares, in ``providers/<kind>/defaults.py``:
+interface §11. Each system declares, in ``providers/<kind>/defaults.py``:
 
 - ``DEFAULTS``: the keys an integration may set, each with its form check (offline), its
   look-up in the accounting system (``exists``: does the currency, account, group or term

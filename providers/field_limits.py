@@ -1,6 +1,6 @@
 """What each accounting system refuses for its length or form, checked before a write.
 
-A value the system would refuse is never truncated silently (CONTRACT §11): ``refusal`` names
+A value the system would refuse is never truncated silently (interface §11): ``refusal`` names
 the field and the limit, and the sync fails with that reason. The one documented mapping rule
 is QuickBooks' ``CompanyName``, which carries the first 100 characters of the name (README).
 

@@ -1,6 +1,6 @@
 """OAuth 2 tokens for the accounting systems (``providers.base.TokenSource``).
 
-One refresh per expiry per integration, across all workers (DESIGN "Invariants"): the refresh
+One refresh per expiry per integration, across all workers (docs/architecture.md, "Invariants"): the refresh
 runs under a Redis lock per integration, and whoever gets the lock loads the stored tokens again
 first, so a worker that finds another already refreshed uses that token instead. The rotated
 refresh token is saved before the new access token is used or returned: every system rotates it

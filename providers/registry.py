@@ -64,9 +64,9 @@ class Derived(Mapping[str, T], Generic[T]):
         return f"Derived({dict(self)!r})"
 
 
-#: Where each kind keeps its tenant in ``provider`` settings (CONTRACT §3).
+#: Where each kind keeps its tenant in ``provider`` settings (interface §3).
 TENANT_KEYS: Derived[str] = Derived(lambda cls: cls.tenant_key)
-#: Prefix of each kind's environment variables (CONTRACT §2).
+#: Prefix of each kind's environment variables (interface §2).
 ENV_PREFIXES: Derived[str] = Derived(lambda cls: cls.env_prefix)
 DEFAULT_URLS: Derived[ProviderUrls] = Derived(lambda cls: cls.default_urls)
 PUBLISHED_LIMITS: Derived[Limits] = Derived(lambda cls: cls.published_limits)

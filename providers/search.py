@@ -33,7 +33,7 @@ def ledger(provider: AccountingProvider) -> Iterator[Candidate]:
 
 def find(provider: AccountingProvider, organisation: Organisation, match_on: Sequence[str],
          linked_to: Callable[[str], int | None]) -> MatchResult:
-    """The live rule for one unlinked organisation (CONTRACT §11), for the sync's decision:
+    """The live rule for one unlinked organisation (interface §11), for the sync's decision:
     the system's own queries, key by key, then ``core.matching.find_match``. ``linked_to``
     answers which organisation a contact is linked to (``core.store.links.by_contact``)."""
     subject = Subject.of(organisation)

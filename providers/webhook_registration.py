@@ -5,7 +5,7 @@ lowercase joined by an underscore; reference current_rms.md §1.1) pointed at th
 A failure never fails the caller: it is recorded on the integration and shown to operators.
 
 No web request waits more than ``ANSWER_WAIT_SECONDS`` on the rental system's rate limiter
-(CONTRACT §7; issue 13, finding 9). Removing the webhooks (``DELETE``) raises ``RateLimited``
+(interface §7; issue 13, finding 9). Removing the webhooks (``DELETE``) raises ``RateLimited``
 when there is no room, before the integration is changed, so the API answers 503 with
 ``Retry-After``. Re-pointing them after a token rotation (the rotation is already committed,
 and the old token stays valid for 24 hours) keeps the new URL, sealed, as
@@ -25,7 +25,7 @@ from providers import factory
 log = structlog.get_logger(__name__)
 
 EVENTS = ("member_create", "member_update")
-#: The longest a web request waits for the rental system's rate limiter (CONTRACT §7).
+#: The longest a web request waits for the rental system's rate limiter (interface §7).
 ANSWER_WAIT_SECONDS = 2.0
 #: Where a rotation's new webhook URL waits, among the sealed secrets, until it is re-pointed.
 PENDING_URL = "pending_webhook_url"

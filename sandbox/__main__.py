@@ -1,4 +1,4 @@
-"""Serve the four stand-ins over HTTP until SIGTERM or Ctrl-C (CONTRACT §9).
+"""Serve the four stand-ins over HTTP until SIGTERM or Ctrl-C (interface §9).
 
 ``python -m sandbox [--host 127.0.0.1] [--port 8100] [--state-file var/sandbox.json]``
 

@@ -1,1 +1,1 @@
-"""Developer commands behind ``make run``, ``make test`` and ``make migrate`` (CONTRACT §1)."""
+"""Developer commands behind ``make run``, ``make test`` and ``make migrate`` (interface §1)."""

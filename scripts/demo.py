@@ -1,7 +1,7 @@
 """The demo integrations of ``make run``: one per accounting system, all on the sandbox.
 
 First run: seed the sandbox rental account and one organisation, take tokens from each
-accounting stand-in, and create the integrations through the admin API (CONTRACT §3). The
+accounting stand-in, and create the integrations through the admin API (interface §3). The
 webhook URLs (they hold secrets) are kept in ``var/demo.json``, mode 0600.
 
 Later runs: the sandbox starts empty (it keeps its state in memory), so the account, the
@@ -24,7 +24,7 @@ from scripts.local_secrets import write_private
 
 #: (connect, read) seconds for every call the demo makes.
 TIMEOUT = (3.05, 30.0)
-#: Where the webhook path starts in a webhook URL (CONTRACT §4).
+#: Where the webhook path starts in a webhook URL (interface §4).
 WEBHOOK_PATH = "/webhooks/current-rms/"
 
 Sandbox = Mapping[str, Mapping[str, str]]
@@ -45,7 +45,7 @@ class AdminApi:
     def call(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,)) -> tuple[int, Any]:
         response = self.session.request(method, self.base_url + path, json=body, timeout=TIMEOUT)
         if response.status_code not in expect:
-            # The answer never holds a secret (CONTRACT §3); the request is named, not shown.
+            # The answer never holds a secret (interface §3); the request is named, not shown.
             raise DemoError(f"{method} {path} answered {response.status_code}: {response.text[:500]}")
         return response.status_code, (response.json() if response.content else None)
 

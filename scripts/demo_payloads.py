@@ -1,7 +1,7 @@
 """The bodies ``make run`` sends to set up its demo integrations, and the commands it prints.
 
 Pure functions of their arguments (no HTTP), so the shapes are tested on their own. The
-integration body follows CONTRACT §3; the webhook body follows the Current RMS webhook documentation; the organisation is tests/fixtures/member_organisation.json.
+integration body follows interface §3; the webhook body follows the Current RMS webhook documentation; the organisation is tests/fixtures/member_organisation.json.
 """
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from typing import Any, Mapping
 from core.models import IntegrationStatus
 from providers import registry
 
-#: Where each accounting system's tenant goes in ``provider`` (CONTRACT §3).
+#: Where each accounting system's tenant goes in ``provider`` (interface §3).
 TENANT_FIELDS = registry.TENANT_KEYS
 DISPLAY_NAMES = registry.TITLES
 #: The sandbox rental-system account every demo integration reads from.
 DEMO_SUBDOMAIN = "demo"
 SAMPLE_MEMBER_FILE = Path(__file__).with_name("demo_member.json")
 #: An update of an organisation that has no link yet creates its contact, so the demo's
-#: first ``member_update`` webhook shows a contact being made (CONTRACT §3 policies).
+#: first ``member_update`` webhook shows a contact being made (interface §3 policies).
 DEMO_POLICIES = {"create_contact_on_edit_if_unlinked": True}
 
 
@@ -74,7 +74,7 @@ def integration_body(
     kind: str, rental: Mapping[str, Any], sandbox: Mapping[str, Mapping[str, str]],
     issued: Mapping[str, Any], client: tuple[str, str], now: datetime | None = None,
 ) -> dict[str, Any]:
-    """``POST /api/integrations`` for the demo integration of ``kind`` (CONTRACT §3)."""
+    """``POST /api/integrations`` for the demo integration of ``kind`` (interface §3)."""
     return {
         "name": f"Demo rentals to {DISPLAY_NAMES[kind]} (sandbox)",
         "source": source_body(rental, sandbox["current_rms"]["api_url"]),

@@ -1,4 +1,4 @@
-"""``make run``: the whole service on this machine, with a sandbox demo (CONTRACT §1).
+"""``make run``: the whole service on this machine, with a sandbox demo (interface §1).
 
 ``python -m scripts.dev [run|migrate]``
 

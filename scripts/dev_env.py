@@ -1,4 +1,4 @@
-"""The environment of a local run: CONTRACT §2's variables with ``make run``'s defaults.
+"""The environment of a local run: interface §2's variables with ``make run``'s defaults.
 
 What the caller already set always wins; this only fills the gaps: the generated secrets,
 SQLite and Redis on this machine, and, when the sandbox runs, every rental-system and
@@ -11,7 +11,7 @@ from typing import Mapping
 
 from providers import registry
 
-#: The web port when PORT is unset (CONTRACT §2).
+#: The web port when PORT is unset (interface §2).
 DEFAULT_PORT = "8000"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 #: A local run listens on loopback only; gunicorn.conf.py reads it (production: 0.0.0.0).

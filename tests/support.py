@@ -18,7 +18,7 @@ SAMPLES = Path(__file__).resolve().parent / "fixtures"
 SPECS = Path(__file__).resolve().parent / "specs"
 _action_ids = itertools.count(int(time.time() * 1000))
 
-#: Where each stand-in serves its API and token endpoint (CONTRACT §9 base paths).
+#: Where each stand-in serves its API and token endpoint (interface §9 base paths).
 PROVIDER_PATHS = {
     "xero": ("/api.xro/2.0", "/connect/token", "tenant_id"),
     "quickbooks": ("/v3", "/oauth2/v1/tokens/bearer", "realm_id"),

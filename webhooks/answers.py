@@ -35,7 +35,7 @@ class IntegrationSchema(Schema):
     provider = fields.Dict(metadata={"description": "kind, tenant/realm/business id, API and token URLs"})
     policies = fields.Dict()
     rate_limits = fields.Dict(metadata={"description": "overrides of the published limits, per system"})
-    defaults = fields.Dict(metadata={"description": "fields set on contacts the service creates (CONTRACT §11)"})
+    defaults = fields.Dict(metadata={"description": "fields set on contacts the service creates (interface §11)"})
     mapping = fields.Dict(metadata={"description": "custom_fields: Current RMS custom field -> contact field"})
     webhooks_registered = fields.Boolean()
     webhook_error = fields.String(allow_none=True)
@@ -172,7 +172,7 @@ class CsvResultSchema(Schema):
 class ErrorSchema(Schema):
     error = fields.String()
     job_id = fields.String(metadata={"description": "the job already under way (409 of export/import)"})
-    # The answer's key is ``fields`` (CONTRACT), which shadows ``Schema.fields`` for the type checker
+    # The answer's key is ``fields`` (docs/interface.md), which shadows ``Schema.fields`` for the type checker
     # only: marshmallow collects declared fields when the class is made, and an instance's
     # ``fields`` is set in ``__init__``.
     fields = fields.Dict(metadata={"description": "what was wrong, by field"})  # type: ignore[assignment]

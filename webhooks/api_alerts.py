@@ -1,4 +1,4 @@
-"""``GET /api/alerts``: the alerts recorded, newest first, with their delivery status (CONTRACT §12)."""
+"""``GET /api/alerts``: the alerts recorded, newest first, with their delivery status (interface §12)."""
 from __future__ import annotations
 
 from typing import Any

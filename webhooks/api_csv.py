@@ -1,4 +1,4 @@
-"""The links CSV (CONTRACT §7): download every active organisation with its link; upload links.
+"""The links CSV (interface §7): download every active organisation with its link; upload links.
 
 ``GET /api/integrations/<id>/links.csv`` streams while paging the rental system.
 ``POST /api/integrations/<id>/links.csv[?dry_run=1]`` takes a ``text/csv`` body or a multipart

@@ -1,4 +1,4 @@
-"""``/api/events``: list with filters and cursor paging, show, replay one or many (CONTRACT §6)."""
+"""``/api/events``: list with filters and cursor paging, show, replay one or many (interface §6)."""
 from __future__ import annotations
 
 import re
@@ -119,7 +119,7 @@ def full_view(event: Any) -> dict[str, Any]:
 @blueprint.post("/<string(length=32):event_id>/resolve")
 @admin_required
 def resolve(event_id: str) -> dict[str, Any]:
-    """A person has dealt with a failed event: it leaves "needs attention" (CONTRACT §6)."""
+    """A person has dealt with a failed event: it leaves "needs attention" (interface §6)."""
     body = json_body(required=False)
     unknown = sorted(set(body) - {"note"})
     note = body.get("note")

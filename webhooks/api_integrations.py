@@ -1,4 +1,4 @@
-"""``/api/integrations``: create, list, show, update (merging), disable, delete (CONTRACT §3)."""
+"""``/api/integrations``: create, list, show, update (merging), disable, delete (interface §3)."""
 from __future__ import annotations
 
 import math
@@ -134,7 +134,7 @@ def patch(integration_id: str) -> dict[str, Any]:
 
 
 def _merged_values(integration: Integration, data: dict[str, Any]) -> dict[str, Any]:
-    """PATCH merges: a key not sent is left as it is (CONTRACT §3)."""
+    """PATCH merges: a key not sent is left as it is (interface §3)."""
     values: dict[str, Any] = {}
     for key in ("name", "status"):
         if key in data:
@@ -172,7 +172,7 @@ def delete(integration_id: str) -> tuple[str, int]:
     try:
         webhook_registration.unregister(rt, integration)
     except RateLimited as error:
-        # Nothing is deleted yet: the caller tries again (CONTRACT §7, at most ~2 s of waiting).
+        # Nothing is deleted yet: the caller tries again (interface §7, at most ~2 s of waiting).
         raise ApiError(503, "the rental system's rate limit has no room now; try again",
                        headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))}) from None
     integrations.soft_delete(rt.db, integration.id)
@@ -207,7 +207,7 @@ def rotate_webhook_token(integration_id: str) -> dict[str, Any]:
 @blueprint.post("/<integration_id>/reconcile")
 @admin_required
 def reconcile_now(integration_id: str) -> tuple[dict[str, Any], int]:
-    """Run the reconciliation poll for this integration at once (CONTRACT §5)."""
+    """Run the reconciliation poll for this integration at once (interface §5)."""
     integration = found(integration_id)
     try:
         messages.send(messages.RECONCILE_INTEGRATION, integration.id)

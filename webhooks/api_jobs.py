@@ -1,4 +1,4 @@
-"""Bulk export, bulk import and their jobs (CONTRACT §7).
+"""Bulk export, bulk import and their jobs (interface §7).
 
 ``POST /api/integrations/<id>/export`` and ``/import`` -> 202 ``{"job_id"}`` (409 while one of
 the same kind is unfinished, naming it); ``GET /api/jobs/<id>`` -> status, total, done, failed,

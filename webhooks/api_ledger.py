@@ -1,4 +1,4 @@
-"""The ledger's admin endpoints (CONTRACT §10): run the ledger poll now, verify every link."""
+"""The ledger's admin endpoints (interface §10): run the ledger poll now, verify every link."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Links and contacts of an integration (CONTRACT §7): list, link by hand, unlink, auto-suggest.
+"""Links and contacts of an integration (interface §7): list, link by hand, unlink, auto-suggest.
 
 Endpoints that must ask the accounting system while answering wait at most about 2 s for its
 rate limiter; when it is down or has no room they answer 503 with ``Retry-After``.
@@ -37,7 +37,7 @@ MAX_QUERY = 100
 #: ``q``: 3 to 100 characters once the spaces and tabs around it are taken off, on one line (the
 #: OpenAPI document gives the same pattern).
 QUERY_PATTERN = r"^[ \t]*[^ \t\r\n][^\r\n]{1,98}[^ \t\r\n][ \t]*$"
-#: How long an answering endpoint waits for the rate limiter before 503 (CONTRACT §7).
+#: How long an answering endpoint waits for the rate limiter before 503 (interface §7).
 ANSWER_WAIT_SECONDS = 2.0
 
 T = TypeVar("T")
@@ -60,7 +60,7 @@ def list_links(integration_id: str) -> dict[str, Any]:
     organisation = organisation_arg(request.args.get("organisation_id"))
     rows = links.all_of(app_runtime().db, integration.id, organisation)
     status = request.args.get("status")
-    if status is not None:  # CONTRACT §10: ?status=broken
+    if status is not None:  # interface §10: ?status=broken
         if status not in ("ok", "broken"):
             raise ApiError(400, "invalid query", fields={"status": ["must be ok or broken"]})
         rows = [link for link in rows if link.status == status]

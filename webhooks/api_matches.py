@@ -1,4 +1,4 @@
-"""Match review (CONTRACT §11): start a review job, read its results, confirm links.
+"""Match review (interface §11): start a review job, read its results, confirm links.
 
 - ``POST …/match`` → 202 ``{"job_id"}``: the job (``workers.bulk.match``) reads the ledger and
   the organisations and writes nothing to the accounting system.

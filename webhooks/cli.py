@@ -1,4 +1,4 @@
-"""Command line for operators who live in a terminal (CONTRACT §6: ``flask events ...``).
+"""Command line for operators who live in a terminal (interface §6: ``flask events ...``).
 
 ``flask --app webhooks.wsgi events list|show|replay``, ``flask integrations list`` and
 ``flask keys rotate``, with the same filters as ``GET /api/events``. ``--json`` prints what

@@ -1,4 +1,4 @@
-"""``defaults`` and ``mapping.custom_fields`` checked when an integration is saved (CONTRACT §11).
+"""``defaults`` and ``mapping.custom_fields`` checked when an integration is saved (interface §11).
 
 Unknown keys, targets and malformed values are refused offline; each value that names
 something in the accounting system (a currency, an account code, a group, a term) is looked up

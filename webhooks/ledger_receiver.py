@@ -1,4 +1,4 @@
-"""The accounting systems' webhooks (CONTRACT §10): Xero and QuickBooks Online.
+"""The accounting systems' webhooks (interface §10): Xero and QuickBooks Online.
 
 Thin scripts, as the rental system's receiver: verify the signature over the raw body → parse
 → record each change (committed) → hand it to the broker → answer 200. Nothing is stored for a

@@ -118,7 +118,7 @@ STARTED = {"202": _json(answers.JobStartedSchema, "a job"),
            "409": _json("Error", "an export or import of this integration is already under way (its job_id "
                                  "is in the answer), or the integration is not active")}
 
-#: Every admin operation: path -> method -> operation (CONTRACT §3, §6, §7, §12).
+#: Every admin operation: path -> method -> operation (interface §3, §6, §7, §12).
 PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/integrations": {
         "post": _op("Create an integration; registers its webhooks", {"201": _json(
@@ -249,7 +249,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
-# -- branch matching (CONTRACT §11): the match review -------------------------------------
+# -- branch matching (interface §11): the match review -------------------------------------
 class MatchCandidateSchema(Schema):
     contact_id = fields.String(required=True)
     name = fields.String(required=True)
@@ -399,5 +399,5 @@ def _one_variant_per_kind(schema: dict[str, Any], *, kind_optional: bool) -> dic
 @blueprint.get("/api/openapi.json")
 @admin_required
 def openapi_json() -> dict[str, Any]:
-    """Behind the admin token like every ``/api/*`` call (CONTRACT §3)."""
+    """Behind the admin token like every ``/api/*`` call (interface §3)."""
     return document()

@@ -1,6 +1,6 @@
 """Reading a webhook body: bounded, JSON, not too deep, the required fields right.
 
-Unknown fields, known or not, are kept with the event (CONTRACT §4); only ``action.id``,
+Unknown fields, known or not, are kept with the event (interface §4); only ``action.id``,
 ``action.subject_id`` (JSON integers from 1 to 2^63-1, not booleans) and ``action.subject_type``
 (a string) are required.
 """
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-#: Deepest nesting accepted (CONTRACT §4).
+#: Deepest nesting accepted (interface §4).
 MAX_DEPTH = 32
 MAX_ID = 2**63 - 1
 REQUIRED = "Missing data for required field."

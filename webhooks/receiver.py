@@ -1,4 +1,4 @@
-"""``POST /webhooks/current-rms/<integration_id>?token=<secret>`` (CONTRACT §4).
+"""``POST /webhooks/current-rms/<integration_id>?token=<secret>`` (interface §4).
 
 A thin script: verify → parse → record (committed) → hand to the broker → answer. The checks
 run in the contract's order; each refusal is counted in a metric named after its reason.
@@ -93,7 +93,7 @@ def _integration(rt: Runtime, integration_id: str) -> Any | None:
 def _read_body(limit: int, offered: OfferedSignature | None) -> bytes:
     """At most ``limit`` bytes, refused before reading when the declared length is larger.
     A signed sender's oversized body is first checked against its signature, as far as
-    ``MAX_SIGNED_SCAN_BYTES``: CONTRACT §4 answers a wrong signature (401) before a size (413)."""
+    ``MAX_SIGNED_SCAN_BYTES``: interface §4 answers a wrong signature (401) before a size (413)."""
     declared = request.content_length or 0
     raw = b"" if declared > limit else request.stream.read(limit + 1)
     if declared <= limit and len(raw) <= limit:

@@ -99,7 +99,7 @@ class ProviderCommonSchema(StrictSchema):
     expires_at = fields.AwareDateTime(default_timezone=None)
     api_url = fields.Url(schemes={"http", "https"}, require_tld=False)
     token_url = fields.Url(schemes={"http", "https"}, require_tld=False)
-    #: Xero only: the signing key of the app's webhooks (CONTRACT §10), a secret like the others.
+    #: Xero only: the signing key of the app's webhooks (interface §10), a secret like the others.
     webhook_key = fields.String(load_only=True, validate=SECRET)
 
     @validates_schema
@@ -130,7 +130,7 @@ class PoliciesSchema(StrictSchema):
     link_existing_by_name = StrictBoolean()
     linked_contact_field = fields.String(allow_none=True, validate=FIELD_NAME)
     write_link_to_field = fields.String(allow_none=True, validate=FIELD_NAME)
-    # branch matching (CONTRACT §11): checked further in core.matching / core.name_clash
+    # branch matching (interface §11): checked further in core.matching / core.name_clash
     match_on = fields.List(fields.String(validate=validate.OneOf(MATCH_KEYS)),
                            validate=[validate.Length(min=1, max=len(MATCH_KEYS)), distinct],
                            metadata={"uniqueItems": True})
@@ -140,7 +140,7 @@ class PoliciesSchema(StrictSchema):
 
 
 class MappingSchema(StrictSchema):
-    """``mapping`` (CONTRACT §11); targets are checked per system in ``providers.defaults``."""
+    """``mapping`` (interface §11); targets are checked per system in ``providers.defaults``."""
 
     custom_fields = fields.Dict(
         keys=fields.String(validate=FIELD_NAME),
@@ -208,7 +208,7 @@ class EventSchema(Schema):
     source_event_id = fields.String()
     organisation_id = fields.Integer(allow_none=True)
     kind = fields.String()
-    #: ``current_rms`` (its webhooks), ``poll`` (reconciliation) or ``ledger`` (CONTRACT §10).
+    #: ``current_rms`` (its webhooks), ``poll`` (reconciliation) or ``ledger`` (interface §10).
     source = fields.String()
     status = fields.String()
     attempts = fields.Integer()
@@ -243,7 +243,7 @@ class LinkSchema(Schema):
     url = fields.String(allow_none=True)
     linked_at = fields.DateTime()
     last_synced_at = fields.DateTime(allow_none=True)
-    status = fields.String()  #: ``ok`` | ``broken`` (CONTRACT §10)
+    status = fields.String()  #: ``ok`` | ``broken`` (interface §10)
     broken_reason = fields.String(allow_none=True)
 
 
@@ -253,5 +253,5 @@ class LinkPutSchema(StrictSchema):
 
 class ErrorSchema(Schema):
     error = fields.String()
-    # The answer's key is "fields" (CONTRACT §3); marshmallow takes the declared field off the class.
+    # The answer's key is "fields" (interface §3); marshmallow takes the declared field off the class.
     fields = fields.Dict()  # type: ignore[assignment]

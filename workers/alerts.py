@@ -1,4 +1,4 @@
-"""The alerts' two moving parts (CONTRACT §12), neither on a sync's path:
+"""The alerts' two moving parts (interface §12), neither on a sync's path:
 
 - ``check_and_send`` (the scheduler, every ``ALERT_CHECK_SECONDS``): the detection pass records
   new alerts, then one ``deliver_alerts`` message is sent if any alert is due;

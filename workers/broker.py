@@ -16,7 +16,7 @@ from dramatiq.brokers.redis import RedisBroker
 from core.runtime import runtime
 from core.settings import Settings
 
-#: Live syncs and bulk work run on separate queues (DESIGN invariant).
+#: Live syncs and bulk work run on separate queues (docs/architecture.md, invariants).
 SYNC_QUEUE = "sync"
 BULK_QUEUE = "bulk"
 #: Alerts go out on a queue of their own: a slow receiver never holds a sync back.

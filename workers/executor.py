@@ -1,4 +1,4 @@
-"""The one executor: bring 1..n organisations of one integration in line (DESIGN step 5).
+"""The one executor: bring 1..n organisations of one integration in line (docs/architecture.md, step 5).
 
 A live event, a tenant's backlog of creates and a bulk export page all run here. The caller has
 claimed the work and holds each organisation's lock (and a ``workers.keeper.Keeper`` renewing

@@ -1,7 +1,7 @@
 """Run one ledger event: read the contact as it is now, ask ``decide_change``, carry it out.
 
 Under the organisation's lock, like every sync, with the fencing token checked before every
-write to the accounting system and before the link is stored (DESIGN invariants). The event's
+write to the accounting system and before the link is stored (docs/architecture.md, invariants). The event's
 fate (retry, fail, reconnect) is recorded by the same code as every sync's (``processing``).
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ MAX_STEPS = 10
 
 @dataclass(frozen=True)
 class LedgerOutcome:
-    """CONTRACT §5's outcome, plus §10's ``previous_contact_id`` and ``drift``."""
+    """interface §5's outcome, plus §10's ``previous_contact_id`` and ``drift``."""
 
     action: str | None
     contact_id: str | None = None
@@ -267,7 +267,7 @@ class ChangeRun:
         return f"{self.integration.id}:{self.event.organisation_id}:ledger:{self.event.id}:{operation}"
 
     def _done(self, outcome: LedgerOutcome, s: LedgerSituation | None = None) -> _Result:
-        if s is not None and s.reactivated:  # CONTRACT §10: a reactivation is ``updated``
+        if s is not None and s.reactivated:  # interface §10: a reactivation is ``updated``
             outcome = replace(outcome, action="updated", reason="reactivated", drift=[])
         if self.read_stamp is not None:
             outcome = replace(outcome, contact_updated_at=self.read_stamp.isoformat())

@@ -1,5 +1,5 @@
 """The ledger poll: the backstop that catches what the accounting system's webhooks missed,
-and the only source for Sage (CONTRACT §10).
+and the only source for Sage (interface §10).
 
 Each system's changed-since query (``providers/<kind>/changes.py``) at bulk priority under the
 rate limiter; every change becomes an event through ``record_change``, so a change a webhook

@@ -1,5 +1,5 @@
 """Link verification: every linked contact read (batched where the system allows) and checked
-as a change would be: exists, active, merged (CONTRACT §10 ``verify-links``).
+as a change would be: exists, active, merged (interface §10 ``verify-links``).
 
 A link that needs something done becomes a ledger event through ``record_change`` (so the
 worker applies the integration's policies, under the organisation's lock, as for a webhook).

@@ -23,7 +23,7 @@ RECONCILE_INTEGRATION = "reconcile_integration"
 RUN_JOB = "run_job"
 DELIVER_ALERTS = "deliver_alerts"
 
-#: Each actor's queue: live work and bulk work never share one (DESIGN "Invariants").
+#: Each actor's queue: live work and bulk work never share one (docs/architecture.md, "Invariants").
 QUEUES = {SYNC_EVENT: SYNC_QUEUE, RECONCILE_INTEGRATION: SYNC_QUEUE, RUN_JOB: BULK_QUEUE,
           DELIVER_ALERTS: ALERTS_QUEUE}
 

@@ -30,7 +30,7 @@ from workers import messages
 log = structlog.get_logger(__name__)
 
 #: An owed event sent longer ago than this and still not claimed is sent again. Below the
-#: CONTRACT's minute (§6: a message the broker lost is sent again within a minute), with room
+#: the interface's minute (§6: a message the broker lost is sent again within a minute), with room
 #: for the relay's one-second tick and a worker's pick-up.
 RESEND_AFTER_SECONDS = 30.0
 

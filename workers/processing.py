@@ -4,7 +4,7 @@ Where the event is a create and more creates of the same integration are waiting
 provider has a batch endpoint), they are claimed and locked too and run together: the executor
 sends their creates as one batch call. Each event is recorded once, from its own fate.
 
-The error's class decides the event's fate (DESIGN "Errors"): transient causes retry with
+The error's class decides the event's fate (docs/architecture.md, "Errors"): transient causes retry with
 exponential backoff and jitter until ``RETRY_GIVE_UP_SECONDS`` have passed since the first
 failure, causes that need a person fail at once with a reason, refused credentials mark the
 integration ``reconnect_needed``. Waiting for a lock or for the rate limiter is not a failed

@@ -1,4 +1,4 @@
-"""The reconciliation poll (CONTRACT §5): catch what the webhooks never delivered.
+"""The reconciliation poll (interface §5): catch what the webhooks never delivered.
 
 Asks the rental system for organisations updated since the integration's watermark and
 records one event for each, ``source_event_id`` ``poll:<organisation id>:<updated_at>``, so a

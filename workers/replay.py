@@ -1,4 +1,4 @@
-"""Replay: run finished events again, by hand, one or all matching a filter (CONTRACT §6).
+"""Replay: run finished events again, by hand, one or all matching a filter (interface §6).
 
 A replay is a new attempt with the organisation's current state that writes the contact even
 if nothing changed. An event already queued or processing is left alone, so a replay never

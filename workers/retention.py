@@ -1,5 +1,5 @@
 """Retention: events older than ``EVENT_RETENTION_DAYS`` are pruned, failed ones included;
-links are never pruned (CONTRACT §8). The scheduler runs ``prune_events`` periodically."""
+links are never pruned (interface §8). The scheduler runs ``prune_events`` periodically."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Alerts (CONTRACT §12): someone is told when events fail or an integration needs them.
+"""Alerts (interface §12): someone is told when events fail or an integration needs them.
 
 - ``detect``: a pass that reads the database and the queues and records an alert for each new
   condition (no hook in the sync path: a sync only writes its event's status, and alerting can

@@ -131,7 +131,7 @@ def _integration_conditions(
 
 def _broken_links(session: Session) -> dict[str, int]:
     """Broken links per integration. Links carry ``status`` (``ok`` | ``broken``) once the
-    contact-change work has landed (CONTRACT §10); until then there are none to count."""
+    contact-change work has landed (interface §10); until then there are none to count."""
     status = getattr(Link, "status", None)
     if status is None:
         return {}

@@ -30,7 +30,7 @@ def body_of(payload: dict[str, Any]) -> bytes:
 
 
 def signature(secret: str, body: bytes, at: int) -> str:
-    """``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` (CONTRACT §12; Stripe's shape)."""
+    """``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` (interface §12; Stripe's shape)."""
     digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={at},v1={digest}"
 

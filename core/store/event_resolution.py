@@ -1,4 +1,4 @@
-"""Failed events a person has dealt with (CONTRACT §6): resolved by hand, or superseded by a
+"""Failed events a person has dealt with (interface §6): resolved by hand, or superseded by a
 later event of the same organisation that succeeded; "needs attention" is what is left.
 
 Supersession is read, not stored: it follows from the events themselves (a later success of

@@ -1,6 +1,6 @@
 """Events: recorded before the webhook is answered, claimed by one worker, finished once.
 
-The life of an event row is the record of what is owed (DESIGN invariants). Every status
+The life of an event row is the record of what is owed (docs/architecture.md, invariants). Every status
 change is a conditional UPDATE, so a repeated or stale broker message cannot run an event
 twice: only the worker whose ``claim`` succeeded may finish it.
 """
@@ -22,7 +22,7 @@ from core.tables import Event, EventAttempt, new_id, utcnow
 #: Statuses a worker still owes work for.
 OWED = ("queued", "retrying")
 FINAL = ("succeeded", "skipped", "failed")
-#: The only subject that is ever synced (CONTRACT §6): any other is recorded ``skipped`` and
+#: The only subject that is ever synced (interface §6): any other is recorded ``skipped`` and
 #: stays so, replayed or not (its ``subject_id`` is not an organisation's id).
 SYNCED_SUBJECT = "Member"
 #: ``Event``'s table for Core statements. A declarative class is typed as having any
@@ -211,7 +211,7 @@ def retry_later(
 
 
 def _undo_attempt(session: Session, event_id: str) -> None:
-    """Forget the open attempt of a sync that only waited (CONTRACT §6: a wait does not add
+    """Forget the open attempt of a sync that only waited (interface §6: a wait does not add
     to ``attempts``)."""
     # Only this run's attempt (the latest): one left open by a killed worker stays on record.
     attempt = session.scalars(
@@ -244,7 +244,7 @@ def _close_attempt(
 #: finding 5: left alone, it ran later without it). ``queued`` and ``processing`` are left be.
 REPLAYABLE = (*FINAL, "retrying")
 #: Ledger events (``core.store.ledger.SOURCE``) have the same lifecycle and replay as every
-#: event (CONTRACT §10) though their subject is a contact; ``sync_event`` routes them to the
+#: event (interface §10) though their subject is a contact; ``sync_event`` routes them to the
 #: ledger worker, whose own claim takes them.
 LEDGER_SOURCE = "ledger"
 

@@ -18,7 +18,7 @@ from core.tables import Job, utcnow
 KINDS = ("links_csv", "export", "import", "match")
 #: A job in one of these is over; cancelling it changes nothing.
 FINISHED = ("succeeded", "failed", "cancelled")
-#: Errors kept on one job: as many as a CSV may have rows (CONTRACT §7), so none is lost there.
+#: Errors kept on one job: as many as a CSV may have rows (interface §7), so none is lost there.
 MAX_ERRORS = 10_000
 
 

@@ -28,7 +28,7 @@ def record(
 ) -> tuple[Event, bool]:
     """Insert and commit the change's event; ``(event, True)`` when it was recorded before.
 
-    A contact that is not linked is recorded ``skipped`` (CONTRACT §10) and never sent."""
+    A contact that is not linked is recorded ``skipped`` (interface §10) and never sent."""
     now = utcnow()
     linked = organisation_id is not None
     values: dict[str, Any] = dict(

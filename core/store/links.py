@@ -1,7 +1,7 @@
 """Links (organisation <-> contact, one to one per integration) and "create pending" markers.
 
 A marker (``SentCreate``) records exactly what a create sent, so that a retry after an unknown
-outcome finds or replays that create and adopts nothing else (DESIGN "Invariants")."""
+outcome finds or replays that create and adopts nothing else (docs/architecture.md, "Invariants")."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

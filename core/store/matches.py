@@ -1,4 +1,4 @@
-"""Match review results (CONTRACT §11): one row per organisation, replaced by each review."""
+"""Match review results (interface §11): one row per organisation, replaced by each review."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""ledger: events carry their source; links carry a status (CONTRACT §10)
+"""ledger: events carry their source; links carry a status (interface §10)
 
 Revision ID: ledger_1
 Revises: alerts_1 (was 0001 on its own branch: chained after main's pipeline_1 → alerts_1)

@@ -2,7 +2,7 @@
 
 ``CurrentRMS`` (client.py) reads and writes members and webhook registrations;
 ``organisation_from_member`` (mapping.py) is the organisation -> ``ContactFields`` mapping of
-CONTRACT §5, ``member_body`` its reverse; errors.py translates refused answers.
+interface §5, ``member_body`` its reverse; errors.py translates refused answers.
 """
 from __future__ import annotations
 

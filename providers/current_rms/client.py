@@ -43,7 +43,7 @@ class CurrentRMS:
 
     def get_organisation(self, member_id: int) -> Organisation | None:
         """The member as an ``Organisation`` (any membership type: see ``is_organisation``),
-        or ``None`` when it was deleted (404, CONTRACT §5 step 1)."""
+        or ``None`` when it was deleted (404, interface §5 step 1)."""
         member = self.get_member(member_id)
         return None if member is None else organisation_from_member(member)
 
@@ -116,7 +116,7 @@ class CurrentRMS:
 
     # -- webhooks -------------------------------------------------------------------------
     def register_webhook(self, *, name: str, event: str, target_url: str) -> int:
-        """Register an active webhook (CONTRACT §3; lowercase wrapper, reference §1.1)."""
+        """Register an active webhook (interface §3; lowercase wrapper, reference §1.1)."""
         body = {"webhook": {"name": name, "event": event, "target_url": target_url,
                             "active": True}}
         response = self.api.request("POST", "webhooks", json=body, expect=(200, 201))

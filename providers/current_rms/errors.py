@@ -2,7 +2,7 @@
 
 the Current RMS API documentation §2.1: clients handle 401 (auth), 422 (validation, ``{"errors": ...}``)
 and 429 (rate limit) [3P]. A refused API key is the rental system's, not the accounting
-system's, so it is ``SourceCredentialsRefused`` ("reconnect the rental system", CONTRACT §5).
+system's, so it is ``SourceCredentialsRefused`` ("reconnect the rental system", interface §5).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Current RMS member JSON <-> the shared models: THE mapping of CONTRACT §5.
+"""Current RMS member JSON <-> the shared models: THE mapping of interface §5.
 
 Reading (``organisation_from_member``), organisation -> ``ContactFields``:
 
@@ -149,7 +149,7 @@ def _address_attributes(fields: ContactFields, current: dict[str, Any]) -> dict[
 
 def _membership_attributes(fields: ContactFields, current: dict[str, Any]) -> dict[str, Any]:
     attributes: dict[str, Any] = {"tax_number": fields.tax_number.strip()}
-    if fields.account_number.strip():  # CONTRACT §5: the account number is never sent empty
+    if fields.account_number.strip():  # interface §5: the account number is never sent empty
         attributes["number"] = fields.account_number.strip()
     membership_id = _dict(current.get("membership")).get("id")
     return {"id": membership_id, **attributes} if membership_id else attributes

@@ -90,5 +90,5 @@ def _fill(results: list[BatchResult | None], positions: list[int], error: Except
 
 
 def _unanswered() -> Transient:
-    # The outcome is unknown: a retry searches before creating again (DESIGN step 3).
+    # The outcome is unknown: a retry searches before creating again (docs/architecture.md, step 3).
     return Transient("the batch answer has no result for this element", system=errors.SYSTEM)

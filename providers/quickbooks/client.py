@@ -201,7 +201,7 @@ class QuickBooksProvider(AccountingProvider):
     def post(
         self, path: str, payload: dict[str, Any], *, scope: str, is_batch: bool = False
     ) -> dict[str, Any]:
-        """One write; ``requestid`` hashes the scope and the exact bytes sent (DESIGN step 3)."""
+        """One write; ``requestid`` hashes the scope and the exact bytes sent (docs/architecture.md, step 3)."""
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         request_id = idempotency_key(scope, body, length=REQUEST_ID_LENGTH)
         response = self.api.request(

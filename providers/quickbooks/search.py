@@ -1,4 +1,4 @@
-"""Candidate customers for matching, from QuickBooks Online (CONTRACT §11; providers.md §B).
+"""Candidate customers for matching, from QuickBooks Online (interface §11; providers.md §B).
 
 What the query language can and cannot find:
 

@@ -1,4 +1,4 @@
-"""Candidate contacts for matching, from Sage Accounting v3.1 (CONTRACT §11; providers.md §C1).
+"""Candidate contacts for matching, from Sage Accounting v3.1 (interface §11; providers.md §C1).
 
 - ``name``: ``search`` (it looks at name, company name and reference), narrowed to equal names.
 - ``email``: ``email`` (the contact person's address).

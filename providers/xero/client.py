@@ -165,7 +165,7 @@ class XeroProvider(AccountingProvider):
         wanted = text.strip().casefold()
         found: list[Contact] = []
         for element in self._pages({"where": ACTIVE, "searchTerm": text.strip()}):
-            # searchTerm also matches e-mail and contact number; CONTRACT §7 asks for names.
+            # searchTerm also matches e-mail and contact number; interface §7 asks for names.
             if wanted in (element.get("Name") or "").casefold():
                 found.append(self._contact(element))
             if len(found) >= limit:

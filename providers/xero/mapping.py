@@ -1,4 +1,4 @@
-"""ContactFields <-> Xero ``Contact`` payloads (CONTRACT §5; spec schema ``Contact``).
+"""ContactFields <-> Xero ``Contact`` payloads (interface §5; spec schema ``Contact``).
 
 Every mapped field is sent, empty ones as ``""`` so that Xero clears them ("Current RMS wins");
 the account number alone is left out when empty, never sent empty. The street address is sent

@@ -1,4 +1,4 @@
-"""Candidate contacts for matching, from Xero (CONTRACT §11; providers.md §A1).
+"""Candidate contacts for matching, from Xero (interface §11; providers.md §A1).
 
 - One organisation (live): one ``GET /Contacts?where=`` per key of ``match_on`` with a value,
   stopping at the first key that finds anything. ``where`` filters Name, EmailAddress and

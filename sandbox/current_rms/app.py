@@ -1,4 +1,4 @@
-"""The Current RMS stand-in's app factory (CONTRACT §9; the Current RMS API documentation).
+"""The Current RMS stand-in's app factory (interface §9; the Current RMS API documentation).
 
 Serve it with ``sandbox.runner.ServerThread`` and point ``CURRENT_RMS_API_URL`` at
 ``<server url>/api/v1``. Accounts are made with ``POST /_sandbox/accounts``.

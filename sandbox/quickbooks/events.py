@@ -1,4 +1,4 @@
-"""QuickBooks webhooks: change notifications, signed with the app's verifier token (CONTRACT §10).
+"""QuickBooks webhooks: change notifications, signed with the app's verifier token (interface §10).
 
 Body ``{"eventNotifications": [{"realmId", "dataChangeEvent": {"entities": [{"name", "id",
 "operation", "lastUpdated"[, "deletedId"]}]}}]}``, header ``intuit-signature``: base64

@@ -3,7 +3,7 @@
 Never logged, never rate limited (``sandbox.control``). Seeding goes through the same rules as the
 API (names unique across Customer, Vendor and Employee): a test cannot build an impossible company.
 
-What people do in the web app (CONTRACT §9): ``PATCH /_sandbox/contacts/<id>`` (a hand edit),
+What people do in the web app (interface §9): ``PATCH /_sandbox/contacts/<id>`` (a hand edit),
 ``POST /_sandbox/contacts/<id>/deactivate``, ``POST /_sandbox/delete`` and ``POST
 /_sandbox/merge``; each, like every API write, is notified to the webhook subscriptions
 (``POST /_sandbox/webhooks``; deliveries and their attempts at ``GET /_sandbox/webhooks``).

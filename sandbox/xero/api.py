@@ -196,7 +196,7 @@ def _write(state: XeroState, *, upsert: bool, contact_id: str | None = None) -> 
     except shapes.PostDataInvalid as error:
         return exception(14, "PostDataInvalidException", str(error))
     results = state.write(state.tenant(g.xero_tenant), elements, upsert=upsert, contact_id=contact_id)
-    # Xero reports the app's own writes too: the receiver must recognise its echo (CONTRACT §10).
+    # Xero reports the app's own writes too: the receiver must recognise its echo (interface §10).
     notify(state, g.xero_tenant, [(r.contact["ContactID"], "CREATE" if r.created else "UPDATE")
                                   for r in results if r.contact is not None])
     # Always send summarizeErrors: without it Xero summarises (A3), whatever the spec's default.

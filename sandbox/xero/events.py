@@ -1,4 +1,4 @@
-"""Xero's webhook events: one delivery per change, signed per subscription (CONTRACT §10).
+"""Xero's webhook events: one delivery per change, signed per subscription (interface §10).
 
 Body ``{"events": [...], "firstEventSequence", "lastEventSequence", "entropy"}``, signed with
 ``x-xero-signature`` (base64 HMAC-SHA256 of the raw body under the webhook key). Events carry ids

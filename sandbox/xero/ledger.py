@@ -1,4 +1,4 @@
-"""What people do on the Xero side, and the signed webhooks Xero sends about it (CONTRACT §9–§10).
+"""What people do on the Xero side, and the signed webhooks Xero sends about it (interface §9–§10).
 
 Control routes (never logged, never rate limited):
 

@@ -1,4 +1,4 @@
-"""Alerts (CONTRACT §12) against real receivers on loopback: a signed JSON webhook and SMTP.
+"""Alerts (interface §12) against real receivers on loopback: a signed JSON webhook and SMTP.
 
 The detection pass reads the database and the queues; the tests put the conditions there (a
 failed event, an integration to reconnect, an old message in the sync queue) and check what

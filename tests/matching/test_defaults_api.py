@@ -1,4 +1,4 @@
-"""``defaults`` and ``mapping.custom_fields`` over HTTP (CONTRACT §11): unknown keys, targets
+"""``defaults`` and ``mapping.custom_fields`` over HTTP (interface §11): unknown keys, targets
 and values are a 400 naming them, and nothing is stored; PATCH merges key by key."""
 from __future__ import annotations
 

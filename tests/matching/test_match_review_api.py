@@ -1,4 +1,4 @@
-"""Match review over HTTP (CONTRACT §11), a real worker thread and the sandbox, all systems:
+"""Match review over HTTP (interface §11), a real worker thread and the sandbox, all systems:
 start → review full / partial / none → confirm all full → pick one partial."""
 from __future__ import annotations
 

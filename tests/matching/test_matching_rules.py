@@ -1,4 +1,4 @@
-"""The pure matching rules of CONTRACT §11: normalisation, find_match and the review classes."""
+"""The pure matching rules of interface §11: normalisation, find_match and the review classes."""
 from __future__ import annotations
 
 import pytest

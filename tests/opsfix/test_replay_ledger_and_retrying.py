@@ -1,4 +1,4 @@
-"""Replay (CONTRACT §6, §10): a ledger event replays like every event; a retrying event's replay
+"""Replay (interface §6, §10): a ledger event replays like every event; a retrying event's replay
 keeps ``force_write`` (issue 12, finding 5); a skipped non-Member rental-system event stays
 never replayed (``tests/core/store/test_store_events_owed.py``)."""
 from __future__ import annotations

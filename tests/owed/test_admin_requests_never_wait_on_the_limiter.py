@@ -1,5 +1,5 @@
 """No admin request waits long on the rental system's rate limiter (issue 13, finding 9;
-CONTRACT §7). With the budget spent (a real penalty in the Redis limiter, as after a 429):
+interface §7). With the budget spent (a real penalty in the Redis limiter, as after a 429):
 ``DELETE`` answers 503 with ``Retry-After`` and deletes nothing; a token rotation answers at once
 and its webhooks are re-pointed in the background once there is room."""
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Repeated, concurrent and out-of-order deliveries, and a worker that stalls past its lock.
 
-At most one contact per organisation, holding its latest state (DESIGN invariants): the event
+At most one contact per organisation, holding its latest state (docs/architecture.md, invariants): the event
 is unique on ``action.id``, its claim is a conditional UPDATE, the organisation lock serialises
 syncs, and the fencing check before each write stops a worker whose lock expired.
 """

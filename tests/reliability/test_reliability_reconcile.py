@@ -1,4 +1,4 @@
-"""Reconciliation (CONTRACT §5): the periodic poll catches organisations whose webhooks never
+"""Reconciliation (interface §5): the periodic poll catches organisations whose webhooks never
 arrived (or were refused with 503), and is idempotent with the webhook path."""
 from __future__ import annotations
 

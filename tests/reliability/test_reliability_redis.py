@@ -1,6 +1,6 @@
 """Redis faults: down when a webhook arrives, and losing its queue while events wait in it.
 
-The database, not Redis, is the record of what is owed (DESIGN invariants): a webhook is
+The database, not Redis, is the record of what is owed (docs/architecture.md, invariants): a webhook is
 answered once its event is committed, and the outbox relay hands the broker whatever it lacks.
 """
 from __future__ import annotations

@@ -63,7 +63,7 @@ def test_webhook_body_is_a_valid_member_update() -> None:
     member = sample_member()
     body = webhook_body(member["id"], 1796000000, member["name"])
 
-    # Then it passes the webhook's required-field rules (CONTRACT §4) as an update of that member
+    # Then it passes the webhook's required-field rules (interface §4) as an update of that member
     action = body["action"]
     for key in ("id", "subject_id"):
         assert type(action[key]) is int and 1 <= action[key] < 2**63

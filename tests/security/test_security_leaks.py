@@ -5,7 +5,7 @@ The run: one integration per accounting system (distinctive API key, client id a
 signing secret on one), syncs through a worker, an OAuth refresh (tokens given already
 expired), an OAuth connect, provider faults whose error bodies echo the tokens, a webhook-token
 rotation, then every GET route of ``/api`` and ``/ops`` opened. The only answers allowed to hold
-a webhook token are the ones that hand it out (creation, rotation, registration: CONTRACT §3).
+a webhook token are the ones that hand it out (creation, rotation, registration: interface §3).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A missing or invalid ``ADMIN_TOKEN`` or ``ENCRYPTION_KEY`` stops every process at start with
-a message naming the variable (issue 6, "Credentials at rest"; CONTRACT §2): the web app, the
+a message naming the variable (issue 6, "Credentials at rest"; interface §2): the web app, the
 scheduler and the ``flask`` command line, run as the operator runs them."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The reconciliation poll catches organisations whose webhooks never arrived (CONTRACT §5)."""
+"""The reconciliation poll catches organisations whose webhooks never arrived (interface §5)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""``/ops``: the operators' page (CONTRACT §8), server-rendered with Jinja, no front-end build.
+"""``/ops``: the operators' page (interface §8), server-rendered with Jinja, no front-end build.
 
 Pages (``pages``) answer "is it healthy?" and "what failed and why?"; actions (``actions``)
 "make it right": replay one or all failed, link by hand, register webhooks again; ``bulk``

@@ -28,7 +28,7 @@ OWED_NOW = ("queued", "processing")
 @blueprint.get("/sign-in")
 def sign_in_form() -> Any:
     """The sign-in form as a page of its own, answering 200 (``/ops`` without credentials
-    answers 401 with the same form, CONTRACT §8)."""
+    answers 401 with the same form, interface §8)."""
     if security.authorised():
         return redirect(_local(request.args.get("next")) or url_for("ops.overview"))
     return security.sign_in_page()[0], 200

@@ -1,5 +1,5 @@
 """``/ops/alerts``: where alerts go (receivers, signing, digest period; never a secret) and
-the alerts recorded, with how their delivery went (CONTRACT §12)."""
+the alerts recorded, with how their delivery went (interface §12)."""
 from __future__ import annotations
 
 from typing import Any

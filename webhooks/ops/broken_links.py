@@ -1,4 +1,4 @@
-"""The ops page's broken links (CONTRACT §10): a contact archived or deleted in the accounting
+"""The ops page's broken links (interface §10): a contact archived or deleted in the accounting
 system under ``on_contact_archived: flag``. Four ways out, each one the service already has:
 
 - relink: "Link by hand" (``actions.link_by_hand``, with its auto-suggest), which clears the

@@ -1,4 +1,4 @@
-"""The ops page's bulk work (CONTRACT §8): start an export or an import, download and upload
+"""The ops page's bulk work (interface §8): start an export or an import, download and upload
 the links CSV, stop a job. Each action calls the admin API's own functions (webhooks.api_jobs,
 webhooks.api_csv), so the page and the API keep the same bounds and checks; what differs is
 the answer: a flash message or a result page an operator reads, never a JSON error.

@@ -56,7 +56,7 @@ ORIGINS = (("poll:", "reconciliation poll"), ("ledger:", "accounting system chan
 
 def origin(event: Any) -> str:
     """Where the event came from, in words: a webhook, the reconciliation poll, a change seen in
-    the accounting system (its ``source``, CONTRACT §10), or linking by hand."""
+    the accounting system (its ``source``, interface §10), or linking by hand."""
     source = getattr(event, "source", None) or (event.payload or {}).get("source")
     if source == "poll":
         return "reconciliation poll"

@@ -1,4 +1,4 @@
-"""The ops page's match review (CONTRACT §11): start a review, read it grouped full / partial /
+"""The ops page's match review (interface §11): start a review, read it grouped full / partial /
 none with candidate names, what they matched on and web links, download it as CSV, confirm
 every full match at once and pick each partial one by hand.
 

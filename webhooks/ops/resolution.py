@@ -1,4 +1,4 @@
-"""The ops page's resolve and "retry now" actions (CONTRACT §6): a failed event dealt with by a
+"""The ops page's resolve and "retry now" actions (interface §6): a failed event dealt with by a
 person leaves "needs attention"; retrying events run at once (Sidekiq's Retries page)."""
 from __future__ import annotations
 

@@ -1,2 +1,2 @@
 """Bulk work on the "bulk" queue: CSV link import, export to and import from the accounting
-system (CONTRACT §7). ``workers.bulk.jobs.run_job`` is the one entry point of the actor."""
+system (interface §7). ``workers.bulk.jobs.run_job`` is the one entry point of the actor."""

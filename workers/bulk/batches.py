@@ -3,7 +3,7 @@
 The elements whose outcome is unknown (a timeout, a 5xx, a 429, an element the batch answer
 left out) are sent again in the same order, so each provider derives the same idempotency keys
 from the same bodies (Xero ``Idempotency-Key``, QuickBooks ``requestid``) and a write that did
-land is answered from its first reply instead of being made again (DESIGN step 3). Every
+land is answered from its first reply instead of being made again (docs/architecture.md, step 3). Every
 attempt is fenced by the provider's gate right before it is sent (``providers.base.FencedGate``):
 a run that stalled past its locks stops.
 """

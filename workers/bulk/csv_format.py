@@ -1,4 +1,4 @@
-"""The links CSV as bytes: reading an upload, writing the export (CONTRACT §7). No I/O here.
+"""The links CSV as bytes: reading an upload, writing the export (interface §7). No I/O here.
 
 Reading takes the rental system's own organisation export with a link column added (reference
 current_rms.md §3, "CSV link columns"): UTF-8 with or without a BOM, comma or semicolon (a
@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 #: Id column names accepted, in order of preference.
 ID_COLUMNS = ("Organisation ID", "Id", "ID")
 NAME_COLUMN = "Name"
-#: Largest upload and most data rows (CONTRACT §7: more -> 413).
+#: Largest upload and most data rows (interface §7: more -> 413).
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 10_000
 BOM = "\ufeff"

@@ -17,7 +17,7 @@ from workers.bulk.csv_format import CsvRow
 from workers.bulk.csv_links import CsvOutcome, apply, check
 from workers.bulk.run import BulkRun
 
-#: Data rows answered in the request itself (CONTRACT §7); more become a job.
+#: Data rows answered in the request itself (interface §7); more become a job.
 ANSWER_AT_ONCE = 500
 #: Valid rows applied between two progress writes.
 APPLY_CHUNK = 500

@@ -1,4 +1,4 @@
-"""Links set from a CSV (CONTRACT §7): every row checked, valid rows applied, bad rows reported.
+"""Links set from a CSV (interface §7): every row checked, valid rows applied, bad rows reported.
 
 A row is refused for a malformed organisation id, a malformed contact id (the provider's
 ``valid_contact_id``: Xero a GUID, QuickBooks an integer, Sage 32 hex digits), an organisation

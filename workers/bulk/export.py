@@ -170,7 +170,7 @@ class Exporter:
 
 def export_policies(policies: Policies) -> Policies:
     """An export creates every unlinked organisation, and links a same-name contact without
-    writing it (its next edit brings it in line, CONTRACT §5 rule 4)."""
+    writing it (its next edit brings it in line, interface §5 rule 4)."""
     return replace(policies, create_contact_on_create=True, update_contact_on_edit=False)
 
 

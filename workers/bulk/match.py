@@ -1,4 +1,4 @@
-"""The match review job (CONTRACT §11): candidates for every active, unlinked organisation.
+"""The match review job (interface §11): candidates for every active, unlinked organisation.
 
 It writes nothing to the accounting system. The ledger is read once (the system's listing at
 bulk priority: Xero 100, QuickBooks 1000, Sage 200 contacts per call) into an index per key of

@@ -1,4 +1,4 @@
-"""Confirming reviewed matches: each link made as ``PUT …/links/<id>`` makes it (CONTRACT §7).
+"""Confirming reviewed matches: each link made as ``PUT …/links/<id>`` makes it (interface §7).
 
 The contact must exist (read back, batched where the system allows) and be free; the link is
 stored; then the organisation syncs at once through its own event, which overwrites the contact

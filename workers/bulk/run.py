@@ -1,7 +1,7 @@
 """What one run of a bulk job carries: the job, its integration, both clients, a lock helper.
 
 Bulk callers use ``priority="bulk"`` at the rate limiter, so live syncs are served first
-(DESIGN "Invariants"); they wait longer than a live call for room (``BULK_MAX_WAIT``).
+(docs/architecture.md, "Invariants"); they wait longer than a live call for room (``BULK_MAX_WAIT``).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``core.decision.decide``: every policy of CONTRACT §3 and every rule of §5, without I/O.
+"""``core.decision.decide``: every policy of interface §3 and every rule of §5, without I/O.
 
 Each policy test asks the same question twice with only that policy flipped and expects two
 different steps, so a decision that ignored the policy fails it.

@@ -202,7 +202,7 @@ def test_retry_later_for_a_wait_does_not_count_an_attempt(db: Database, integrat
     events.start_attempt(db, claimed)
     # When it is put back to wait
     events.retry_later(db, event.id, delay=2, error=None, failed_attempt=False)
-    # Then it is queued again without an attempt, a failure time or an error (CONTRACT §6)
+    # Then it is queued again without an attempt, a failure time or an error (interface §6)
     stored = events.get(db, event.id)
     assert stored is not None
     assert (stored.status, stored.attempts, stored.last_error, stored.first_failure_at) == ("queued", 0, None, None)

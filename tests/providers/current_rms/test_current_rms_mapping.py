@@ -1,4 +1,4 @@
-"""The organisation -> ContactFields mapping of CONTRACT §5, and its reverse for imports."""
+"""The organisation -> ContactFields mapping of interface §5, and its reverse for imports."""
 from __future__ import annotations
 
 import copy

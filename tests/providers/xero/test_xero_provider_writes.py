@@ -1,4 +1,4 @@
-"""XeroProvider writes against the stand-in: create, update, clashes, batch (CONTRACT §5)."""
+"""XeroProvider writes against the stand-in: create, update, clashes, batch (interface §5)."""
 from __future__ import annotations
 
 import dataclasses

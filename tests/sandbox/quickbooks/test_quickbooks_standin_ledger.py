@@ -1,5 +1,5 @@
 """The QuickBooks stand-in plays what people do in the web app and sends Intuit's signed
-notifications, retried by Intuit's ladder and in order (CONTRACT §9–§10)."""
+notifications, retried by Intuit's ladder and in order (interface §9–§10)."""
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,4 @@
-"""What people do in Sage's web app, played through the control routes (CONTRACT §9), and the
+"""What people do in Sage's web app, played through the control routes (interface §9), and the
 API's own delete as ``deleted_since`` reports it."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The Xero stand-in plays hand edits, archives, erasures and merges, and sends Xero's signed
-webhooks about them and about API writes (CONTRACT §9–§10)."""
+webhooks about them and about API writes (interface §9–§10)."""
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,4 @@
-"""Export and import jobs over the API and the CLI (CONTRACT §7)."""
+"""Export and import jobs over the API and the CLI (interface §7)."""
 from __future__ import annotations
 
 from typing import Any

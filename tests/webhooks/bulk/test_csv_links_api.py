@@ -1,4 +1,4 @@
-"""The links CSV over the API (CONTRACT §7): the export's shape, every kind of bad row, limits."""
+"""The links CSV over the API (interface §7): the export's shape, every kind of bad row, limits."""
 from __future__ import annotations
 
 import io

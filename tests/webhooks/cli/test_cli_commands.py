@@ -165,7 +165,7 @@ def test_incident_fixed_and_replayed_from_the_command_line(cli: Any, client: Any
 
 
 def test_flask_command_line_with_the_environment_of_the_contract(tmp_path: Path, rt: Any) -> None:
-    # Given only the environment variables of CONTRACT §2 (a fresh migrated database)
+    # Given only the environment variables of interface §2 (a fresh migrated database)
     from tests.conftest import migrate
 
     database = f"sqlite:///{tmp_path}/cli.db"

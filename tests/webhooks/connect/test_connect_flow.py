@@ -1,4 +1,4 @@
-"""OAuth connect (CONTRACT §3): single-use state bound to the browser, tokens and tenant stored."""
+"""OAuth connect (interface §3): single-use state bound to the browser, tokens and tenant stored."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""``GET /api/events`` and ``GET /api/events/<id>`` (CONTRACT §6): filters, order, cursor
+"""``GET /api/events`` and ``GET /api/events/<id>`` (interface §6): filters, order, cursor
 paging, bounds, and the shape of one event."""
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def test_show_has_every_contract_field_and_the_attempt_history(client: Any, admi
     # When it is shown
     response = client.get(f"/api/events/{event_id}", headers=admin)
 
-    # Then every field of CONTRACT §6 is there, with its value
+    # Then every field of interface §6 is there, with its value
     assert response.status_code == 200
     event = response.get_json()
     assert {"id", "integration_id", "source_event_id", "organisation_id", "kind", "status", "attempts",

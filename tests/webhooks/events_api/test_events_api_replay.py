@@ -1,4 +1,4 @@
-"""Replay through the API (CONTRACT §6): one event, all failed matching a filter, never twice;
+"""Replay through the API (interface §6): one event, all failed matching a filter, never twice;
 and the incident end to end: refused, fixed at the source, replayed, succeeded."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Resolve, supersede and "needs attention" (CONTRACT §6); "retry now" for retrying events."""
+"""Resolve, supersede and "needs attention" (interface §6); "retry now" for retrying events."""
 from __future__ import annotations
 
 import time

@@ -1,4 +1,4 @@
-"""``/api/integrations`` (CONTRACT §3): create, list, show, PATCH merging, disable, delete,
+"""``/api/integrations`` (interface §3): create, list, show, PATCH merging, disable, delete,
 webhook registration in the sandbox rental system, token rotation, authentication, invalid
 bodies, and secrets: never answered, never stored in clear.
 """

@@ -50,7 +50,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403",
 include-name = "POST /api/integrations"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429", "5xx"]
 
-# 422 is the contract's answer for a contact id the accounting system does not have (CONTRACT §7);
+# 422 is the contract's answer for a contact id the accounting system does not have (interface §7);
 # no schema can know which ids exist there.
 [[operations]]
 include-name = "PUT /api/integrations/{integration_id}/links/{organisation_id}"
@@ -58,7 +58,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404",
 checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
 
 # Operations that ask an accounting or rental system while answering answer 503 with Retry-After
-# when its rate limit has no room within about 2 s (CONTRACT §7; documented as such): hundreds
+# when its rate limit has no room within about 2 s (interface §7; documented as such): hundreds
 # of generated searches in a minute meet the sandbox Xero's 60-a-minute limit.
 [[operations]]
 include-name = "GET /api/integrations/{integration_id}/contacts"

@@ -1,4 +1,4 @@
-"""``/ops`` (CONTRACT §8): sign-in, CSRF, what the overview shows, replaying, linking by hand."""
+"""``/ops`` (interface §8): sign-in, CSRF, what the overview shows, replaying, linking by hand."""
 from __future__ import annotations
 
 import re

@@ -16,7 +16,7 @@ def test_favicon_and_sign_in_page(client, admin):
     assert icon.status_code == 200 and icon.content_type == "image/svg+xml" and b"<svg" in icon.data
     page = client.get("/ops/sign-in")
     assert page.status_code == 200 and 'name="token"' in page.get_data(as_text=True)
-    assert client.get("/ops").status_code == 401  # CONTRACT §8: /ops itself still answers 401
+    assert client.get("/ops").status_code == 401  # interface §8: /ops itself still answers 401
     assert client.get("/ops/sign-in", headers=admin).status_code == 302  # signed in already
 
 

@@ -1,4 +1,4 @@
-"""``/ops`` bulk section (CONTRACT §8): export and import jobs with their progress, the links
+"""``/ops`` bulk section (interface §8): export and import jobs with their progress, the links
 CSV downloaded and uploaded from a signed-in page, and every refusal shown as a message."""
 from __future__ import annotations
 

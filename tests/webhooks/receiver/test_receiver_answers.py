@@ -1,4 +1,4 @@
-"""The webhook answer table of CONTRACT §4, row by row and in its order.
+"""The webhook answer table of interface §4, row by row and in its order.
 
 Each refusal is checked to leave nothing behind: no event row, no message in Redis (the
 Dramatiq ``sync`` queue list and its ``.msgs`` hash). The integration is made through the
