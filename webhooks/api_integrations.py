@@ -9,6 +9,7 @@ from flask import Blueprint
 from marshmallow import Schema, ValidationError
 
 from core.errors import RateLimited
+from core.models import IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
 from core.store.integrations import NewIntegration
@@ -139,7 +140,7 @@ def _merged_values(integration: Integration, data: dict[str, Any]) -> dict[str, 
     for key in ("name", "status"):
         if key in data:
             values[key] = data[key]
-    if data.get("status") == "active":
+    if data.get("status") == IntegrationStatus.ACTIVE:
         values["status_reason"] = None
     if "policies" in data:
         values["policies"] = {**(integration.policies or {}), **data["policies"]}

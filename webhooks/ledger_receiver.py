@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import metrics
 from core.ledger import ChangeSeen
 from core.ledger_settings import LedgerSettings
+from core.models import IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
 from core.tables import Integration
@@ -45,7 +46,7 @@ INTUIT_SIGNATURE = "intuit-signature"
 def xero(integration_id: str) -> Response:
     rt = app_runtime()
     integration = _integration(rt, integration_id)
-    if integration is None or integration.status == "disabled" or integration.provider_kind != XeroProvider.kind:
+    if integration is None or integration.status == IntegrationStatus.DISABLED or integration.provider_kind != XeroProvider.kind:
         raise ApiError(404, "no such integration")
     raw = _body(rt)
     key = integrations.secrets_of(rt.vault, integration).get("webhook_key") or ""
@@ -123,7 +124,7 @@ def _realm_integrations(rt: Runtime, realm: str) -> list[str]:
         with rt.db.reading() as session:
             rows = session.execute(select(Integration.id, Integration.settings, Integration.status).where(
                 Integration.provider_kind == QuickBooksProvider.kind, Integration.deleted_at.is_(None)))
-            return [row.id for row in rows if row.status != "disabled"
+            return [row.id for row in rows if row.status != IntegrationStatus.DISABLED
                     and str(((row.settings or {}).get("provider") or {}).get("realm_id")) == realm]
     except SQLAlchemyError:
         raise _unavailable() from None

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import structlog
 
 from core.ledger import ChangeSeen, LedgerContact
+from core.models import IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
 from core.store import ledger as ledger_store
@@ -75,7 +76,7 @@ def poll_all(rt: Runtime) -> int:
     """For the scheduler: send every active integration's poll (bulk queue)."""
     from workers.ledger_actors import ledger_poll
 
-    active = [i for i in integrations.all_active(rt.db) if i.status == "active"]
+    active = [i for i in integrations.all_active(rt.db) if i.status == IntegrationStatus.ACTIVE]
     for integration in active:
         ledger_poll.send(integration.id)
     return len(active)
