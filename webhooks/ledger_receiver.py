@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import metrics
+from core.integration_settings import IntegrationSettings
 from core.ledger import ChangeSeen
 from core.ledger_settings import LedgerSettings
 from core.models import IntegrationStatus
@@ -54,7 +55,7 @@ def xero(integration_id: str) -> Response:
         metrics.WEBHOOKS.labels(answer="401").inc()
         raise ApiError(401, "missing or wrong x-xero-signature")
     body = _json(raw)
-    tenant = ((integration.settings or {}).get("provider") or {}).get("tenant_id")
+    tenant = IntegrationSettings.of(integration).provider.tenant
     changes = [change for event in _list(body, "events")
                if (change := _xero_change(event, tenant)) is not None]
     _record_all(rt, integration.id, changes)
@@ -125,7 +126,7 @@ def _realm_integrations(rt: Runtime, realm: str) -> list[str]:
             rows = session.execute(select(Integration.id, Integration.settings, Integration.status).where(
                 Integration.provider_kind == QuickBooksProvider.kind, Integration.deleted_at.is_(None)))
             return [row.id for row in rows if row.status != IntegrationStatus.DISABLED
-                    and str(((row.settings or {}).get("provider") or {}).get("realm_id")) == realm]
+                    and IntegrationSettings.from_parts(QuickBooksProvider.kind, row.settings).provider.tenant == realm]
     except SQLAlchemyError:
         raise _unavailable() from None
 

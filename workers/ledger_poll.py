@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 import structlog
 
+from core.integration_settings import IntegrationSettings
 from core.ledger import ChangeSeen, LedgerContact
 from core.models import IntegrationStatus
 from core.runtime import Runtime
@@ -35,7 +36,7 @@ QUIET_LAG = timedelta(minutes=5)
 
 
 def watermark(integration: Integration) -> datetime:
-    raw = ((integration.settings or {}).get(STATE_KEY) or {}).get("since")
+    raw = IntegrationSettings.of(integration).state_of(STATE_KEY).get("since")
     if raw:
         return datetime.fromisoformat(raw)
     return integration.created_at

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Iterator
 
 import structlog
 
+from core.integration_settings import IntegrationSettings
 from core.ledger import ChangeSeen
 from core.models import IntegrationStatus, JobStatus
 from core.runtime import Runtime
@@ -115,7 +116,7 @@ def verify_due(rt: Runtime) -> int:
         return 0
     started = 0
     for integration in integrations.all_active(rt.db):
-        last = ((integration.settings or {}).get(STATE_KEY) or {}).get("last_run")
+        last = IntegrationSettings.of(integration).state_of(STATE_KEY).get("last_run")
         due = last is None or datetime.fromisoformat(last) < utcnow() - timedelta(days=days)
         if integration.status == IntegrationStatus.ACTIVE and due and jobs.unfinished(rt.db, integration.id, KIND) is None:
             start_job(rt, integration)
