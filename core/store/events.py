@@ -21,8 +21,8 @@ from core.models import EventStatus
 from core.tables import Event, EventAttempt, new_id, utcnow
 
 #: Statuses a worker still owes work for.
-OWED = (EventStatus.QUEUED, EventStatus.RETRYING)
-FINAL = (EventStatus.SUCCEEDED, EventStatus.SKIPPED, EventStatus.FAILED)
+OWED = EventStatus.owed()
+FINAL = EventStatus.final()
 #: The only subject that is ever synced (interface §6): any other is recorded ``skipped`` and
 #: stays so, replayed or not (its ``subject_id`` is not an organisation's id).
 SYNCED_SUBJECT = "Member"

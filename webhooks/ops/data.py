@@ -9,19 +9,19 @@ from typing import Any
 import redis
 from sqlalchemy import case, select
 
-from core.models import IntegrationStatus
+from core.models import EventStatus, IntegrationStatus, JobStatus
 from core.runtime import Runtime
 from core.store import integrations, jobs
 from core.tables import Event, Integration, Job, utcnow
 from webhooks import queues
 from webhooks.api_jobs import job_view
 
-STATUSES = ("queued", "processing", "retrying", "succeeded", "skipped", "failed")
+STATUSES = tuple(status.value for status in EventStatus)
 WINDOWS = (("hour", timedelta(hours=1)), ("day", timedelta(days=1)))
 #: Bulk jobs listed on an integration's page, latest first.
 RECENT_JOBS = 10
 #: Job statuses that keep a page refreshing (the job is still moving).
-UNFINISHED_JOBS = ("queued", "running")
+UNFINISHED_JOBS = JobStatus.unfinished()
 
 
 @dataclass
