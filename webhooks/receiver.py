@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core import metrics, webhook_tokens
 from core.db import Database
-from core.integration_settings import IntegrationSettings
+from core.integration_settings import SourceSettings
 from core.models import EventStatus, IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
@@ -131,7 +131,7 @@ class OfferedSignature:
 def _offered_signature(rt: Runtime, integration: Any) -> OfferedSignature | None:
     """``None`` for an integration without a signing secret; 401 for a signature missing,
     malformed or outside ±5 minutes (checked before the body is read)."""
-    if not IntegrationSettings.of(integration).source.signed:
+    if not SourceSettings.from_settings(integration.settings).signed:
         return None
     offered = signatures.fresh(request.headers.get("X-Signature"))
     if offered is None:
