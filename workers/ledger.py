@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from core.errors import AccountNumberClash, NameClash, Rejected
+from core.integration_settings import IntegrationSettings
 from core.ledger import (
     ARCHIVE_POLICIES,
     Drift,
@@ -32,7 +33,7 @@ from core.ledger import (
     decide_change,
 )
 from core.locks import OrganisationLock
-from core.models import Contact, EventStatus, Organisation, Policies
+from core.models import Contact, EventStatus, Organisation
 from core.runtime import Runtime
 from core.store import events, integrations, links
 from core.store import ledger as ledger_store
@@ -148,7 +149,7 @@ class ChangeRun:
                            link.fields_hash, getattr(link, "status", "ok") or "ok"),
             contact=contact,
             organisation=factory.rental_system(self.rt, self.integration).get_organisation(link.organisation_id),
-            update_contact_on_edit=Policies.from_dict(policies).update_contact_on_edit,
+            update_contact_on_edit=IntegrationSettings.of(self.integration).policies.update_contact_on_edit,
             on_contact_archived=archive_policy(chosen_policies(self.payload, policies)),
             compared=self.changes.COMPARED,
             merged_into=self.payload.get("merged_into"), can_reactivate=self.changes.CAN_REACTIVATE,

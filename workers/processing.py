@@ -29,9 +29,10 @@ from core.errors import (
     Rejected,
     Transient,
 )
+from core.integration_settings import IntegrationSettings
 from core.locks import OrganisationLock
 from core.logging import REDACTED, scrub
-from core.models import EventStatus, IntegrationStatus, Outcome, Policies
+from core.models import EventStatus, IntegrationStatus, Outcome
 from core.runtime import Runtime
 from core.store import events, integrations
 from core.tables import Event, Integration, utcnow
@@ -148,7 +149,7 @@ def _integration_refusal(integration: Integration | None) -> str | None:
 def _target(rt: Runtime, integration: Integration) -> Target:
     cls = provider_class(integration.provider_kind)
     return Target(
-        db=rt.db, integration_id=integration.id, policies=Policies.from_dict(integration.policies),
+        db=rt.db, integration_id=integration.id, policies=IntegrationSettings.of(integration).policies,
         names_unique=cls.enforces_unique_names, source=factory.rental_system(rt, integration),
         provider_factory=lambda: factory.accounting_provider(rt, integration),
         key_window=cls.idempotency_window, settings=dict(integration.settings or {}),
