@@ -1,7 +1,8 @@
 """A typed view of one integration's stored, non-secret configuration.
 
 ``Integration.settings`` is a JSON column (``source``, ``provider``, ``provider_state``,
-``rate_limits``) and ``Integration.policies`` another; this module is the one reader of their
+``rate_limits``, ``defaults``, ``defaults_resolved``, ``mapping``, and the state some workers
+keep under their own key) and ``Integration.policies`` another; this module is the one reader of their
 shapes, so no caller walks nested dicts with ``.get(..., {})``. The view is read-only: writes go
 through ``core.store.integrations`` (``merge_settings``), with ``provider_merged`` building the
 new ``provider`` part without losing keys this view does not name.
@@ -66,7 +67,15 @@ class IntegrationSettings:
     #: Per-system limit overrides: system -> {limit name: value} (interface §3).
     rate_limits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     policies: Policies = field(default_factory=Policies)
+    #: Values chosen for a created contact (interface §3 ``defaults``): name -> value.
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    #: The same defaults as the provider's ids, looked up when they were set.
+    defaults_resolved: Mapping[str, Any] = field(default_factory=dict)
+    #: ``mapping.custom_fields``: rental-system custom field -> accounting-system field.
+    custom_fields: Mapping[str, str] = field(default_factory=dict)
     _provider_raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _source_raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, integration: StoredIntegration) -> IntegrationSettings:
@@ -89,8 +98,23 @@ class IntegrationSettings:
             provider_state=_part(settings, "provider_state"),
             rate_limits=rate_limits,
             policies=Policies.from_dict(dict(policies or {})),
+            defaults=_part(settings, "defaults"),
+            defaults_resolved=_part(settings, "defaults_resolved"),
+            custom_fields=_part(_part(settings, "mapping"), "custom_fields"),
             _provider_raw=provider,
+            _source_raw=_part(settings, "source"),
+            _raw=dict(settings or {}),
         )
+
+    @property
+    def provider_stored(self) -> dict[str, Any]:
+        """Every key of the stored ``provider`` part, named by this view or not (for answers)."""
+        return dict(self._provider_raw)
+
+    def state_of(self, key: str) -> dict[str, Any]:
+        """The part a worker keeps its own state under (``ledger_poll``, ``link_verify``);
+        empty when absent or not an object."""
+        return _part(self._raw, key)
 
     def limit_overrides(self, system: str) -> dict[str, int]:
         return dict(self.rate_limits.get(system, {}))
@@ -98,6 +122,15 @@ class IntegrationSettings:
     def provider_merged(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         """The stored ``provider`` part with ``changes`` applied (for ``merge_settings``)."""
         return {**self._provider_raw, **changes}
+
+    def source_merged(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored ``source`` part with ``changes`` applied (for a PATCH)."""
+        return {**self._source_raw, **changes}
+
+    def rate_limits_merged(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored ``rate_limits`` with ``changes`` applied: a system sent replaces that system's
+        limits (for a PATCH)."""
+        return {**self.rate_limits, **changes}
 
     def provider_state_merged(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         """The stored ``provider_state`` with ``changes`` applied (for ``merge_settings``)."""

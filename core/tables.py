@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.models import IntegrationStatus, JobStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -59,7 +61,7 @@ class Integration(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default=IntegrationStatus.ACTIVE.value)
     status_reason: Mapped[str | None] = mapped_column(Text)
     provider_kind: Mapped[str] = mapped_column(String(20))
     source_subdomain: Mapped[str] = mapped_column(String(100))
@@ -186,7 +188,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED.value)
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)

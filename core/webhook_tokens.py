@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.models import IntegrationStatus
 from core.tables import Integration, utcnow
 
 #: How long the previous secret stays valid after a rotation (interface §3).
@@ -88,7 +89,7 @@ class RecentlyAccepted:
 
     def remember(self, integration_id: str, token: str | None, row: Any, *, now: float | None = None) -> None:
         """Remember ``row`` when ``token`` opened it as its current token, active and not deleted."""
-        if not token or row.status != "active" or getattr(row, "deleted_at", None) is not None:
+        if not token or row.status != IntegrationStatus.ACTIVE or getattr(row, "deleted_at", None) is not None:
             return
         if not hmac.compare_digest(digest(token), row.webhook_token_digest):
             return

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Callable, Mapping
 
+from core.integration_settings import IntegrationSettings
 from core.models import Contact, ContactFields, Organisation
 from core.name_clash import on_name_clash_of, suffixed_name
 from providers import defaults, field_limits
@@ -45,13 +46,10 @@ class Extras:
         return defaults.apply_custom_fields(kind, body, self.custom)
 
 
-def _mapping(settings: Mapping[str, Any]) -> Mapping[str, str]:
-    return (settings.get("mapping") or {}).get("custom_fields") or {}
-
-
 def for_update(kind: str, settings: Mapping[str, Any], organisation: Organisation) -> Extras:
     refusal = field_limits.refusal(kind, organisation.fields)
-    custom, custom_refusal = defaults.custom_field_values(kind, organisation.custom_fields, _mapping(settings))
+    custom_fields = IntegrationSettings.from_parts(kind, settings).custom_fields
+    custom, custom_refusal = defaults.custom_field_values(kind, organisation.custom_fields, custom_fields)
     return Extras(refusal=refusal or custom_refusal, custom=custom)
 
 
@@ -61,9 +59,9 @@ def for_create(kind: str, settings: Mapping[str, Any], organisation: Organisatio
     name); the limits are checked on what is sent."""
     sent = fields or organisation.fields
     refusal = field_limits.refusal(kind, sent)
-    custom, custom_refusal = defaults.custom_field_values(kind, organisation.custom_fields, _mapping(settings))
-    chosen = settings.get("defaults") or {}
-    resolved = settings.get("defaults_resolved") or {}
+    view = IntegrationSettings.from_parts(kind, settings)
+    custom, custom_refusal = defaults.custom_field_values(kind, organisation.custom_fields, view.custom_fields)
+    chosen, resolved = view.defaults, view.defaults_resolved
     follows = getattr(import_module(f"providers.{kind}.defaults"), "AFTER_CREATE", {})
     after = tuple(_after(follows[key], resolved[key]) for key in chosen
                   if key in follows and key in resolved)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import structlog
 
 from core.errors import ProviderError, RateLimited
+from core.models import IntegrationStatus
 from core.ratelimit import MAX_WAIT
 from core.runtime import Runtime
 from core.store import integrations
@@ -87,7 +88,7 @@ def finish_pending(rt: Runtime) -> int:
     scheduler); the number done."""
     done = 0
     for integration in integrations.all_active(rt.db):
-        if integration.webhooks_registered or integration.status == "disabled":
+        if integration.webhooks_registered or integration.status == IntegrationStatus.DISABLED:
             continue
         target_url = integrations.secrets_of(rt.vault, integration).get(PENDING_URL)
         if target_url and repoint(rt, integration, target_url, max_wait=MAX_WAIT):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-INTEGRATION_STATUSES = ["active", "disabled", "reconnect_needed"]
-EVENT_STATUSES = ["queued", "processing", "retrying", "succeeded", "skipped", "failed"]
-JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"]
+from core.models import EventStatus, IntegrationStatus, JobStatus
+
+INTEGRATION_STATUSES = [status.value for status in IntegrationStatus]
+EVENT_STATUSES = [status.value for status in EventStatus]
+JOB_STATUSES = [status.value for status in JobStatus]
 
 
 def _nullable_time(description: str = "") -> fields.DateTime:

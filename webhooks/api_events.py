@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from core import cursors
+from core.models import EventStatus
 from core.store import event_resolution, events
 from core.store.events import EventFilter
 from webhooks.api_integrations import load
@@ -21,7 +22,8 @@ from workers import replay
 
 blueprint = Blueprint("api_events", __name__, url_prefix="/api/events")
 
-STATUSES = ("queued", "processing", "retrying", "succeeded", "skipped", "failed")
+#: Plain strings (click and the query validation list them as they are written).
+STATUSES = tuple(status.value for status in EventStatus)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 #: The largest organisation id a database BIGINT holds.

@@ -9,6 +9,8 @@ from flask import Blueprint
 from marshmallow import Schema, ValidationError
 
 from core.errors import RateLimited
+from core.integration_settings import IntegrationSettings
+from core.models import IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
 from core.store.integrations import NewIntegration
@@ -139,26 +141,27 @@ def _merged_values(integration: Integration, data: dict[str, Any]) -> dict[str, 
     for key in ("name", "status"):
         if key in data:
             values[key] = data[key]
-    if data.get("status") == "active":
+    if data.get("status") == IntegrationStatus.ACTIVE:
         values["status_reason"] = None
     if "policies" in data:
         values["policies"] = {**(integration.policies or {}), **data["policies"]}
     if "source" in data and "subdomain" in data["source"]:
         values["source_subdomain"] = data["source"]["subdomain"]
     settings = dict(integration.settings or {})
+    view = IntegrationSettings.of(integration)
     source, provider = data.get("source", {}), data.get("provider", {})
     if "api_url" in source or "signing_secret" in source:
-        merged = dict(settings.get("source", {}))
+        changes: dict[str, Any] = {}
         if "api_url" in source:
-            merged["api_url"] = source["api_url"]
+            changes["api_url"] = source["api_url"]
         if "signing_secret" in source:
-            merged["signed"] = bool(source["signing_secret"])
-        settings["source"] = merged
+            changes["signed"] = bool(source["signing_secret"])
+        settings["source"] = view.source_merged(changes)
     provider_settings = {k: provider[k] for k in PROVIDER_SETTINGS if k in provider}
     if provider_settings:
-        settings["provider"] = {**settings.get("provider", {}), **provider_settings}
+        settings["provider"] = view.provider_merged(provider_settings)
     if "rate_limits" in data:
-        settings["rate_limits"] = {**settings.get("rate_limits", {}), **data["rate_limits"]}
+        settings["rate_limits"] = view.rate_limits_merged(data["rate_limits"])
     if settings != (integration.settings or {}):
         values["settings"] = settings
     return values

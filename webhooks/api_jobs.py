@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from core.models import IntegrationStatus
 from core.store import jobs
 from core.tables import Job
 from webhooks.api_integrations import found
@@ -70,7 +71,7 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
 
 def start_job(integration_id: str, kind: str, options: dict[str, Any]) -> tuple[dict[str, Any], int]:
     integration = found(integration_id)
-    if integration.status != "active":
+    if integration.status != IntegrationStatus.ACTIVE:
         raise ApiError(409, f"the integration is {integration.status}")
     running = jobs.unfinished(app_runtime().db, integration.id, kind)
     if running is not None:

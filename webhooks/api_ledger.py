@@ -6,6 +6,7 @@ from typing import Any
 import redis
 from flask import Blueprint
 
+from core.models import IntegrationStatus
 from webhooks.api_integrations import found
 from webhooks.app_runtime import app_runtime
 from webhooks.auth import admin_required
@@ -18,7 +19,7 @@ blueprint = Blueprint("api_ledger", __name__, url_prefix="/api/integrations")
 
 def _active(integration_id: str) -> Any:
     integration = found(integration_id)
-    if integration.status != "active":
+    if integration.status != IntegrationStatus.ACTIVE:
         raise ApiError(409, f"the integration is {integration.status}")
     return integration
 

@@ -19,6 +19,7 @@ from marshmallow import ValidationError as SchemaError
 from marshmallow import fields, validate, validates_schema
 
 from core.matching import MATCH_KEYS, MATCH_KINDS, valid_match_on
+from core.models import IntegrationStatus
 from core.store import jobs, matches
 from core.tables import Integration, MatchResult
 from providers.registry import provider_class
@@ -69,7 +70,7 @@ def start(integration_id: str) -> tuple[dict[str, Any], int]:
     options = load(MatchStartSchema(), json_body(required=False))
     if "match_on" in options and valid_match_on(options["match_on"]):
         raise ApiError(400, "invalid body", fields={"match_on": valid_match_on(options["match_on"])})
-    if integration.status != "active":
+    if integration.status != IntegrationStatus.ACTIVE:
         raise ApiError(409, f"the integration is {integration.status}")
     running = jobs.unfinished(app_runtime().db, integration.id, KIND)
     if running is not None:
@@ -161,7 +162,7 @@ def full_pairs(integration_id: str) -> list[tuple[int, str]]:
 
 def confirm_pairs(integration: Integration, pairs: list[tuple[int, str]]) -> tuple[dict[str, Any], int]:
     """200 ``{"linked", "errors"}`` when the look-ups fit in the answer, else 202 ``{"job_id"}``."""
-    if integration.status != "active":
+    if integration.status != IntegrationStatus.ACTIVE:
         raise ApiError(409, f"the integration is {integration.status}")
     rt = app_runtime()
     outcome = match_confirm.Outcome()

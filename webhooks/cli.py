@@ -15,6 +15,7 @@ import structlog
 from flask import Flask
 from flask.cli import AppGroup
 
+from core.models import EventStatus
 from core.store import events, integrations
 from core.store.events import EventFilter
 from webhooks import api_events
@@ -49,6 +50,9 @@ def keys_cli() -> None:
     _diagnostics_to_stderr()
 
 STATUSES = click.Choice(api_events.STATUSES)
+#: What `events replay --status` may pick (plain strings: click lists them as written).
+REPLAY_STATUSES = tuple(status.value for status in (EventStatus.FAILED, EventStatus.RETRYING,
+                                                     EventStatus.SKIPPED, EventStatus.SUCCEEDED))
 
 
 def init_app(app: Flask) -> None:
@@ -135,7 +139,7 @@ def show_event(event_id: str, as_json: bool) -> None:
 @events_cli.command("replay")
 @click.argument("event_id", required=False)
 @click.option("--integration", help="replay every matching event of this integration")
-@click.option("--status", type=click.Choice(("failed", "retrying", "skipped", "succeeded")), default="failed",
+@click.option("--status", type=click.Choice(REPLAY_STATUSES), default="failed",
               show_default=True, help="retrying: run those events now instead of at their next attempt")
 @click.option("--since", help="only events received since this ISO time")
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")

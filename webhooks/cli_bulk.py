@@ -16,6 +16,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from core.models import JobStatus
 from core.store import integrations, jobs
 from core.tables import Integration
 from providers import factory
@@ -126,7 +127,7 @@ def _follow(job_id: str, *, here: bool, wait: bool) -> None:
     click.echo(json.dumps({"status": job.status, "total": job.total, "done": job.done,
                            "failed": job.failed, "summary": (job.state or {}).get("summary", {}),
                            "errors": (job.errors or [])[:20]}, indent=2))
-    if job.status != "succeeded":
+    if job.status != JobStatus.SUCCEEDED:
         raise SystemExit(1)
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, TypeVar
 
 from core.errors import CredentialsRefused, ProviderError, RateLimited, Transient
+from core.integration_settings import IntegrationSettings
 from core.ratelimit import RateLimiter
 from core.runtime import Runtime
 from core.tables import Integration
@@ -105,18 +106,18 @@ def on_patch(rt: Runtime, integration: Integration, data: dict[str, Any]) -> dic
     if "defaults" not in data and "mapping" not in data:
         return {}
     kind = integration.provider_kind
-    settings = integration.settings or {}
+    view = IntegrationSettings.of(integration)
     _refuse_form(kind, data.get("defaults"), (data.get("mapping") or {}).get("custom_fields"))
     extra: dict[str, Any] = {}
     if "defaults" in data:
-        merged = {**settings.get("defaults", {}), **data["defaults"]}
+        merged = {**view.defaults, **data["defaults"]}
         merged = {k: v for k, v in merged.items() if v is not None}
         extra["defaults"] = merged
         extra["defaults_resolved"] = _resolve(
             lambda: factory.accounting_provider(rt, integration, max_wait=ANSWER_WAIT_SECONDS), merged,
         ) if _needs_lookup(kind, merged) else dict(merged)
     if "mapping" in data:
-        current = (settings.get("mapping") or {}).get("custom_fields", {})
+        current = view.custom_fields
         merged_map = {**current, **(data["mapping"].get("custom_fields") or {})}
         extra["mapping"] = {"custom_fields": {k: v for k, v in merged_map.items() if v is not None}}
     return extra

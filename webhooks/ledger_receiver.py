@@ -21,8 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import metrics
+from core.integration_settings import IntegrationSettings
 from core.ledger import ChangeSeen
 from core.ledger_settings import LedgerSettings
+from core.models import IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
 from core.tables import Integration
@@ -45,7 +47,7 @@ INTUIT_SIGNATURE = "intuit-signature"
 def xero(integration_id: str) -> Response:
     rt = app_runtime()
     integration = _integration(rt, integration_id)
-    if integration is None or integration.status == "disabled" or integration.provider_kind != XeroProvider.kind:
+    if integration is None or integration.status == IntegrationStatus.DISABLED or integration.provider_kind != XeroProvider.kind:
         raise ApiError(404, "no such integration")
     raw = _body(rt)
     key = integrations.secrets_of(rt.vault, integration).get("webhook_key") or ""
@@ -53,7 +55,7 @@ def xero(integration_id: str) -> Response:
         metrics.WEBHOOKS.labels(answer="401").inc()
         raise ApiError(401, "missing or wrong x-xero-signature")
     body = _json(raw)
-    tenant = ((integration.settings or {}).get("provider") or {}).get("tenant_id")
+    tenant = IntegrationSettings.of(integration).provider.tenant
     changes = [change for event in _list(body, "events")
                if (change := _xero_change(event, tenant)) is not None]
     _record_all(rt, integration.id, changes)
@@ -123,8 +125,8 @@ def _realm_integrations(rt: Runtime, realm: str) -> list[str]:
         with rt.db.reading() as session:
             rows = session.execute(select(Integration.id, Integration.settings, Integration.status).where(
                 Integration.provider_kind == QuickBooksProvider.kind, Integration.deleted_at.is_(None)))
-            return [row.id for row in rows if row.status != "disabled"
-                    and str(((row.settings or {}).get("provider") or {}).get("realm_id")) == realm]
+            return [row.id for row in rows if row.status != IntegrationStatus.DISABLED
+                    and IntegrationSettings.from_parts(QuickBooksProvider.kind, row.settings).provider.tenant == realm]
     except SQLAlchemyError:
         raise _unavailable() from None
 

@@ -18,6 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core import metrics, webhook_tokens
 from core.db import Database
+from core.integration_settings import SourceSettings
+from core.models import EventStatus, IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
 from core.store.event_intake import EventIntake, NotRecorded
@@ -71,7 +73,7 @@ def _checked_integration(rt: Runtime, integration_id: str, token: str | None) ->
     """The integration's row read from the database (``integrations.for_webhook``), after the
     404 and 401 checks."""
     integration = _integration(rt, integration_id)
-    if integration is None or integration.status == "disabled":
+    if integration is None or integration.status == IntegrationStatus.DISABLED:
         raise ApiError(404, "no such integration")
     if not webhook_tokens.accepts(integration, token):
         raise ApiError(401, "missing or wrong token")
@@ -129,7 +131,7 @@ class OfferedSignature:
 def _offered_signature(rt: Runtime, integration: Any) -> OfferedSignature | None:
     """``None`` for an integration without a signing secret; 401 for a signature missing,
     malformed or outside ±5 minutes (checked before the body is read)."""
-    if not (integration.settings or {}).get("source", {}).get("signed"):
+    if not SourceSettings.from_settings(integration.settings).signed:
         return None
     offered = signatures.fresh(request.headers.get("X-Signature"))
     if offered is None:
@@ -155,7 +157,7 @@ def _record(rt: Runtime, integration_id: str, delivery: payloads.Delivery) -> Re
         integration_id=integration_id, source_event_id=str(delivery.action_id),
         organisation_id=delivery.subject_id, subject_type=delivery.subject_type,
         kind=delivery.kind, payload=delivery.payload,
-        status="queued" if is_member else "skipped",
+        status=EventStatus.QUEUED if is_member else EventStatus.SKIPPED,
     )
     message_id = outbox.new_message_id() if is_member else None
     try:

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import request
 
+from core.integration_settings import IntegrationSettings
 from core.matching import match_on_of
-from core.models import Policies
 from core.name_clash import on_name_clash_of
 from core.tables import Event, EventAttempt, Integration, Link
 from webhooks.errors import ApiError
@@ -49,23 +49,21 @@ def json_body(*, required: bool = True) -> Any:
 
 
 def integration_view(integration: Integration) -> dict[str, Any]:
-    settings = integration.settings or {}
-    source = settings.get("source", {})
-    provider = settings.get("provider", {})
+    view = IntegrationSettings.of(integration)
     return {
         "id": integration.id,
         "name": integration.name,
         "status": integration.status,
         "status_reason": integration.status_reason,
-        "source": {"subdomain": integration.source_subdomain, "api_url": source.get("api_url"),
-                   "signed": bool(source.get("signed"))},
-        "provider": {"kind": integration.provider_kind, **provider},
-        "policies": {**Policies.from_dict(integration.policies).to_dict(),
+        "source": {"subdomain": integration.source_subdomain, "api_url": view.source.api_url,
+                   "signed": view.source.signed},
+        "provider": {"kind": integration.provider_kind, **view.provider_stored},
+        "policies": {**view.policies.to_dict(),
                      "match_on": list(match_on_of(integration.policies)),
                      "on_name_clash": on_name_clash_of(integration.policies)},
-        "defaults": settings.get("defaults", {}),
-        "mapping": {"custom_fields": (settings.get("mapping") or {}).get("custom_fields", {})},
-        "rate_limits": settings.get("rate_limits", {}),
+        "defaults": dict(view.defaults),
+        "mapping": {"custom_fields": dict(view.custom_fields)},
+        "rate_limits": dict(view.rate_limits),
         "webhooks_registered": integration.webhooks_registered,
         "webhook_error": integration.webhook_error,
         "created_at": iso(integration.created_at),

@@ -16,6 +16,7 @@ import workers.ledger_actors  # noqa: F401 - declares the ledger's actors on the
 from core import logging as app_logging
 from core.errors import ConfigError, ProviderError, SourceCredentialsRefused
 from core.locks import check_budget
+from core.models import IntegrationStatus
 from core.runtime import runtime
 from core.store import integrations
 from core.store import ledger as ledger_store
@@ -76,7 +77,7 @@ def reconcile_integration(integration_id: str) -> None:
     try:
         reconcile(rt, integration)
     except SourceCredentialsRefused as error:
-        integrations.set_status(rt.db, integration.id, "reconnect_needed", error.reason)
+        integrations.set_status(rt.db, integration.id, IntegrationStatus.RECONNECT_NEEDED, error.reason)
     except ProviderError as error:
         # The next poll asks again from the same watermark: nothing is lost by waiting.
         log.warning("reconciliation poll failed", integration_id=integration_id, error=error.detail())

@@ -70,6 +70,7 @@ from core.models import (
     Contact,
     ContactFields,
     EventKind,
+    EventStatus,
     Organisation,
     Outcome,
     Policies,
@@ -258,19 +259,19 @@ class Executor:
     def _final(self, run: _Run, step: Step) -> bool:
         situation = run.situation
         if isinstance(step, Skip):
-            self._settle(run, Fate(Result("skipped", Outcome(None, reason=step.reason), "skipped")))
+            self._settle(run, Fate(Result(EventStatus.SKIPPED, Outcome(None, reason=step.reason), "skipped")))
         elif isinstance(step, Fail):
             raise Rejected(step.reason, reason=step.reason)
         elif isinstance(step, Nothing):
             contact_id = situation.link.contact_id if situation.link else None
-            self._settle(run, Fate(Result("succeeded", Outcome("none", contact_id=contact_id), "none")))
+            self._settle(run, Fate(Result(EventStatus.SUCCEEDED, Outcome("none", contact_id=contact_id), "none")))
         elif isinstance(step, LinkTo):
             self._settle(run, Fate(self._link(run, step)))
         elif isinstance(step, Overwrite):
             contact = self._write(run, step.contact_id)
             self._store(run, contact, run.organisation.fields.digest())
             outcome = Outcome("updated", contact_id=contact.id, overwritten=True)
-            self._settle(run, Fate(Result("succeeded", outcome, "updated")))
+            self._settle(run, Fate(Result(EventStatus.SUCCEEDED, outcome, "updated")))
         else:
             return False
         return True
@@ -457,7 +458,7 @@ class Executor:
             self._store(run, answer.contact, run.organisation.fields.digest())
             self._after_create(run, answer.contact)
             outcome = Outcome("created", contact_id=answer.contact.id, overwritten=True)
-            self._settle(run, Fate(Result("succeeded", outcome, "created")))
+            self._settle(run, Fate(Result(EventStatus.SUCCEEDED, outcome, "created")))
             return
         error = answer.error
         assert error is not None
@@ -502,7 +503,7 @@ class Executor:
         how = "adopted" if step.adopted else "linked"
         outcome = Outcome("created" if step.adopted else "linked", contact_id=contact.id,
                           overwritten=step.overwrite)
-        return Result("succeeded", outcome, how)
+        return Result(EventStatus.SUCCEEDED, outcome, how)
 
     def _write(self, run: _Run, contact_id: str, *, hops: int = 0) -> Contact:
         """Overwrite the contact; a contact merged into another (Xero) takes the link with it."""

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from core.errors import AccountNumberClash, NameClash, Rejected
+from core.integration_settings import IntegrationSettings
 from core.ledger import (
     ARCHIVE_POLICIES,
     Drift,
@@ -32,7 +33,7 @@ from core.ledger import (
     decide_change,
 )
 from core.locks import OrganisationLock
-from core.models import Contact, Organisation, Policies
+from core.models import Contact, EventStatus, Organisation
 from core.runtime import Runtime
 from core.store import events, integrations, links
 from core.store import ledger as ledger_store
@@ -95,12 +96,12 @@ def run_claimed(rt: Runtime, event: Event) -> str:
         return processing._fail(rt, event, refusal, refusal)
     assert integration is not None
     if event.organisation_id is None:
-        events.finish(rt.db, event.id, status="skipped", outcome=LedgerOutcome(
+        events.finish(rt.db, event.id, status=EventStatus.SKIPPED, outcome=LedgerOutcome(
             None, reason=ledger_store.NOT_LINKED).to_dict())
-        return "skipped"
+        return EventStatus.SKIPPED
     claimed = processing._take(rt, integration, event)
     if claimed is None:
-        return "queued"
+        return EventStatus.QUEUED
     try:
         with Keeper(rt.db, ttl=rt.settings.lock_ttl_seconds, locks=[claimed.lock], event_ids=[event.id]):
             try:
@@ -139,7 +140,7 @@ class ChangeRun:
         if link is None or link.organisation_id != self.event.organisation_id:
             # Relinked or unlinked since the change was recorded: the lock held is that of the
             # organisation it named, so nothing of another organisation's link is touched here.
-            return ledger_result("skipped", LedgerOutcome(None, self.contact_id, reason=ledger_store.NOT_LINKED))
+            return ledger_result(EventStatus.SKIPPED, LedgerOutcome(None, self.contact_id, reason=ledger_store.NOT_LINKED))
         policies = self.integration.policies or {}
         contact = self.changes.read_contact(self.provider, self.contact_id)
         self.read_stamp = contact.updated_at if contact is not None else None
@@ -148,7 +149,7 @@ class ChangeRun:
                            link.fields_hash, getattr(link, "status", "ok") or "ok"),
             contact=contact,
             organisation=factory.rental_system(self.rt, self.integration).get_organisation(link.organisation_id),
-            update_contact_on_edit=Policies.from_dict(policies).update_contact_on_edit,
+            update_contact_on_edit=IntegrationSettings.of(self.integration).policies.update_contact_on_edit,
             on_contact_archived=archive_policy(chosen_policies(self.payload, policies)),
             compared=self.changes.COMPARED,
             merged_into=self.payload.get("merged_into"), can_reactivate=self.changes.CAN_REACTIVATE,
@@ -175,7 +176,7 @@ class ChangeRun:
     def _finish(self, s: LedgerSituation, step: Any) -> _Result:
         assert s.link is not None
         if isinstance(step, Skip):
-            return ledger_result("skipped", LedgerOutcome(None, self.contact_id, reason=step.reason))
+            return ledger_result(EventStatus.SKIPPED, LedgerOutcome(None, self.contact_id, reason=step.reason))
         if isinstance(step, Fail):
             raise Rejected(step.reason, reason=step.reason)
         if isinstance(step, Relink):
@@ -271,7 +272,7 @@ class ChangeRun:
             outcome = replace(outcome, action="updated", reason="reactivated", drift=[])
         if self.read_stamp is not None:
             outcome = replace(outcome, contact_updated_at=self.read_stamp.isoformat())
-        return ledger_result("succeeded", outcome)
+        return ledger_result(EventStatus.SUCCEEDED, outcome)
 
 
 #: ``ChangeSeen.via`` of a change an operator asked for on the ops page (reactivate, recreate).

@@ -11,6 +11,7 @@ import redis
 import structlog
 
 from core.errors import CredentialsRefused, ProviderError
+from core.models import IntegrationStatus
 from core.runtime import Runtime, runtime
 from core.store import events, integrations
 from workers.broker import BULK_QUEUE, SYNC_QUEUE, broker  # noqa: F401 - sets the broker first
@@ -50,12 +51,12 @@ def ledger_poll(integration_id: str) -> None:
 
     rt = runtime()
     integration = integrations.get(rt.db, integration_id)
-    if integration is None or integration.status != "active":
+    if integration is None or integration.status != IntegrationStatus.ACTIVE:
         return
     try:
         poll_integration(rt, integration)
     except CredentialsRefused as error:
-        integrations.set_status(rt.db, integration.id, "reconnect_needed", error.reason)
+        integrations.set_status(rt.db, integration.id, IntegrationStatus.RECONNECT_NEEDED, error.reason)
     except ProviderError as error:
         # The watermark did not move: the next poll asks again from the same point.
         log.warning("ledger poll failed", integration_id=integration_id, error=error.detail())

@@ -14,7 +14,9 @@ from typing import Any, Iterator
 
 import structlog
 
+from core.integration_settings import IntegrationSettings
 from core.ledger import ChangeSeen, LedgerContact
+from core.models import IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
 from core.store import ledger as ledger_store
@@ -34,7 +36,7 @@ QUIET_LAG = timedelta(minutes=5)
 
 
 def watermark(integration: Integration) -> datetime:
-    raw = ((integration.settings or {}).get(STATE_KEY) or {}).get("since")
+    raw = IntegrationSettings.of(integration).state_of(STATE_KEY).get("since")
     if raw:
         return datetime.fromisoformat(raw)
     return integration.created_at
@@ -75,7 +77,7 @@ def poll_all(rt: Runtime) -> int:
     """For the scheduler: send every active integration's poll (bulk queue)."""
     from workers.ledger_actors import ledger_poll
 
-    active = [i for i in integrations.all_active(rt.db) if i.status == "active"]
+    active = [i for i in integrations.all_active(rt.db) if i.status == IntegrationStatus.ACTIVE]
     for integration in active:
         ledger_poll.send(integration.id)
     return len(active)

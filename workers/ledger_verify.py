@@ -12,7 +12,9 @@ from typing import Any, Iterable, Iterator
 
 import structlog
 
+from core.integration_settings import IntegrationSettings
 from core.ledger import ChangeSeen
+from core.models import IntegrationStatus, JobStatus
 from core.runtime import Runtime
 from core.store import integrations, jobs
 from core.store import ledger as ledger_store
@@ -64,18 +66,18 @@ def run_verify_job(rt: Runtime, job_id: str) -> str | None:
     if job is None:
         return None
     integration = integrations.get(rt.db, job.integration_id)
-    if integration is None or integration.status != "active":
-        jobs.finish(rt.db, job.id, "failed", error="the integration is not active")
-        return "failed"
+    if integration is None or integration.status != IntegrationStatus.ACTIVE:
+        jobs.finish(rt.db, job.id, JobStatus.FAILED, error="the integration is not active")
+        return JobStatus.FAILED
     try:
         verify(rt, integration, job_id=job.id)
     except Exception as error:  # recorded on the job; the next run starts again
         log.exception("verify-links failed", job_id=job_id)
-        jobs.finish(rt.db, job.id, "failed", error=getattr(error, "reason", None) or type(error).__name__)
-        return "failed"
-    jobs.finish(rt.db, job.id, "succeeded")
+        jobs.finish(rt.db, job.id, JobStatus.FAILED, error=getattr(error, "reason", None) or type(error).__name__)
+        return JobStatus.FAILED
+    jobs.finish(rt.db, job.id, JobStatus.SUCCEEDED)
     integrations.merge_settings(rt.db, integration.id, {STATE_KEY: {"last_run": utcnow().isoformat()}})
-    return "succeeded"
+    return JobStatus.SUCCEEDED
 
 
 def verify(rt: Runtime, integration: Integration, *, job_id: str | None = None) -> dict[str, int]:
@@ -114,9 +116,9 @@ def verify_due(rt: Runtime) -> int:
         return 0
     started = 0
     for integration in integrations.all_active(rt.db):
-        last = ((integration.settings or {}).get(STATE_KEY) or {}).get("last_run")
+        last = IntegrationSettings.of(integration).state_of(STATE_KEY).get("last_run")
         due = last is None or datetime.fromisoformat(last) < utcnow() - timedelta(days=days)
-        if integration.status == "active" and due and jobs.unfinished(rt.db, integration.id, KIND) is None:
+        if integration.status == IntegrationStatus.ACTIVE and due and jobs.unfinished(rt.db, integration.id, KIND) is None:
             start_job(rt, integration)
             started += 1
     return started

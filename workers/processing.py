@@ -29,9 +29,10 @@ from core.errors import (
     Rejected,
     Transient,
 )
+from core.integration_settings import IntegrationSettings
 from core.locks import OrganisationLock
 from core.logging import REDACTED, scrub
-from core.models import Outcome, Policies
+from core.models import EventStatus, IntegrationStatus, Outcome
 from core.runtime import Runtime
 from core.store import events, integrations
 from core.tables import Event, Integration, utcnow
@@ -86,7 +87,7 @@ def _run(rt: Runtime, event: Event) -> str:
     assert integration is not None
     first = _take(rt, integration, event)
     if first is None:
-        return "queued"
+        return EventStatus.QUEUED
     members = [first] + [c for e in _backlog(rt, integration, event) if (c := _take(rt, integration, e))]
     statuses: dict[str, str] = {}
     try:
@@ -104,7 +105,7 @@ def _run(rt: Runtime, event: Event) -> str:
             member.lock.release()
     if len(members) > 1:
         log.info("batch synced", events=len(members),
-                 created=sum(1 for s in statuses.values() if s == "succeeded"))
+                 created=sum(1 for s in statuses.values() if s == EventStatus.SUCCEEDED))
     return statuses[first.event.id]
 
 
@@ -138,9 +139,9 @@ def _take(rt: Runtime, integration: Integration, event: Event) -> Claimed | None
 def _integration_refusal(integration: Integration | None) -> str | None:
     if integration is None:
         return "the integration was deleted"
-    if integration.status == "disabled":
+    if integration.status == IntegrationStatus.DISABLED:
         return "the integration is disabled"
-    if integration.status == "reconnect_needed":
+    if integration.status == IntegrationStatus.RECONNECT_NEEDED:
         return integration.status_reason or "reconnect the accounting system"
     return None
 
@@ -148,7 +149,7 @@ def _integration_refusal(integration: Integration | None) -> str | None:
 def _target(rt: Runtime, integration: Integration) -> Target:
     cls = provider_class(integration.provider_kind)
     return Target(
-        db=rt.db, integration_id=integration.id, policies=Policies.from_dict(integration.policies),
+        db=rt.db, integration_id=integration.id, policies=IntegrationSettings.of(integration).policies,
         names_unique=cls.enforces_unique_names, source=factory.rental_system(rt, integration),
         provider_factory=lambda: factory.accounting_provider(rt, integration),
         key_window=cls.idempotency_window, settings=dict(integration.settings or {}),
@@ -176,11 +177,11 @@ def _record(rt: Runtime, integration: Integration, claimed: Claimed, fate: Fate)
     assert error is not None
     if isinstance(error, (LockBusy, LockLost)):
         events.retry_later(rt.db, event.id, delay=LOCK_WAIT_SECONDS, error=str(error), failed_attempt=False)
-        return "queued"
+        return EventStatus.QUEUED
     if isinstance(error, RateLimited):
         return _rate_limited(rt, event, error, attempt)
     if isinstance(error, CredentialsRefused):
-        integrations.set_status(rt.db, integration.id, "reconnect_needed", scrub(error.reason))
+        integrations.set_status(rt.db, integration.id, IntegrationStatus.RECONNECT_NEEDED, scrub(error.reason))
         return _fail(rt, event, error.reason, _detail(error))
     if isinstance(error, Rejected):
         return _fail(rt, event, error.reason, _detail(error))
@@ -220,9 +221,9 @@ def _fail(rt: Runtime, event: Event, reason: str, detail: str | None) -> str:
     # A provider's reason may quote its error body (Xero's validation message): scrubbed too.
     reason = _stored(rt, event, reason) or reason
     outcome = Outcome(action=None, reason=reason).to_dict()
-    events.finish(rt.db, event.id, status="failed", outcome=outcome, error=_stored(rt, event, detail))
+    events.finish(rt.db, event.id, status=EventStatus.FAILED, outcome=outcome, error=_stored(rt, event, detail))
     log.warning("event failed", reason=reason)
-    return "failed"
+    return EventStatus.FAILED
 
 
 def _rate_limited(rt: Runtime, event: Event, error: RateLimited, attempt: int) -> str:
@@ -230,7 +231,7 @@ def _rate_limited(rt: Runtime, event: Event, error: RateLimited, attempt: int) -
     system is one (its ``Retry-After`` is honoured)."""
     if error.status is None:
         events.retry_later(rt.db, event.id, delay=error.retry_after, error=None, failed_attempt=False)
-        return "queued"
+        return EventStatus.QUEUED
     return _transient(rt, event, error, attempt, at_least=error.retry_after)
 
 
@@ -253,4 +254,4 @@ def _transient(
     detail = _stored(rt, event, _detail(error))
     events.retry_later(rt.db, event.id, delay=delay, error=detail, failed_attempt=True)
     log.info("event will retry", delay=round(delay, 2), error=detail, attempt=attempt)
-    return "retrying"
+    return EventStatus.RETRYING

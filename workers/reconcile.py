@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import structlog
 
+from core.models import IntegrationStatus
 from core.runtime import Runtime
 from core.store import events, integrations
 from core.store.events import NewEvent
@@ -41,7 +42,7 @@ def parse_time(value: str) -> datetime | None:
 
 def reconcile(rt: Runtime, integration: Integration) -> int:
     """Record an event for each organisation updated since the watermark; the count of new ones."""
-    if integration.status != "active" or integration.deleted_at is not None:
+    if integration.status != IntegrationStatus.ACTIVE or integration.deleted_at is not None:
         return 0
     previous = integration.poll_watermark or integration.created_at
     started = datetime.now(timezone.utc)

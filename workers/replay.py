@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import structlog
 
+from core.models import EventStatus
 from core.runtime import Runtime
 from core.store import event_resolution, events
 from core.store.events import EventFilter
@@ -24,13 +25,13 @@ def replay_event(rt: Runtime, event_id: str) -> str:
         return current.status if current else "missing"
     outbox.send(rt, event.id)
     log.info("event replayed", event_id=event_id)
-    return "queued"
+    return EventStatus.QUEUED
 
 
 def replay_matching(rt: Runtime, filters: EventFilter) -> int:
     """Replay every event matching ``filters`` (status ``failed`` by default); the count.
     ``retrying`` events are not replayed but run now (``retry_now``)."""
-    if filters.status == "retrying":
+    if filters.status == EventStatus.RETRYING:
         return retry_now(rt, filters)
     replayed = 0
     for event_id in events.ids_matching(rt.db, filters):

@@ -18,6 +18,7 @@ import structlog
 
 from core import logging as app_logging
 from core.ledger_settings import LedgerSettings
+from core.models import IntegrationStatus
 from core.runtime import Runtime, runtime
 from core.store import integrations
 from core.tables import utcnow
@@ -53,7 +54,7 @@ class Periodic:
 
 
 def reconcile_all(rt: Runtime) -> int:
-    active = [i for i in integrations.all_active(rt.db) if i.status == "active"]
+    active = [i for i in integrations.all_active(rt.db) if i.status == IntegrationStatus.ACTIVE]
     for integration in active:
         messages.send(messages.RECONCILE_INTEGRATION, integration.id)
     return len(active)
@@ -67,7 +68,7 @@ def keep_alive(rt: Runtime) -> int:
     """Refresh tokens that have not been used for long, so idle integrations stay connected."""
     refreshed = 0
     for integration in integrations.all_active(rt.db):
-        if integration.status != "active":
+        if integration.status != IntegrationStatus.ACTIVE:
             continue
         stored = factory.token_set(integrations.secrets_of(rt.vault, integration))
         # Inside the try: a kind no provider serves any more (KeyError) must not end the pass.

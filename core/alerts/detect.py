@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.alert_settings import AlertSettings
 from core.alerts import reasons as reason_patterns
 from core.alerts import store
+from core.models import EventStatus, IntegrationStatus
 from core.runtime import Runtime
 from core.tables import Alert, Event, Integration, Link, utcnow
 
@@ -73,7 +74,7 @@ def _failed_digest(
     after = previous.covers_until if previous is not None and previous.covers_until else now - FIRST_DIGEST_LOOKBACK
     rows = session.execute(
         select(Event.outcome, Event.last_error, Event.finished_at).where(
-            Event.integration_id == integration.id, Event.status == "failed", Event.finished_at > after,
+            Event.integration_id == integration.id, Event.status == EventStatus.FAILED, Event.finished_at > after,
         )
     ).all()
     if not rows:
@@ -101,14 +102,14 @@ def _integration_conditions(
     broken = _broken_links(session)
     for integration in everything:
         page = f"{_public(rt)}/ops/integrations/{integration.id}"
-        if integration.status == "reconnect_needed":
+        if integration.status == IntegrationStatus.RECONNECT_NEEDED:
             reason = integration.status_reason or "the accounting system refused the stored credentials"
             found.append(Condition(
                 f"integration_reconnect_needed:{integration.id}",
                 _payload("integration_reconnect_needed", integration, 1, [reason], page,
                          f"{integration.name} needs reconnecting: {reason}. Connect it again from {page}"),
             ))
-        if (integration.status != "disabled" and not integration.webhooks_registered
+        if (integration.status != IntegrationStatus.DISABLED and not integration.webhooks_registered
                 and (integration.webhook_error or integration.created_at < now - REGISTRATION_GRACE)):
             reason = integration.webhook_error or "the rental system's webhooks are not registered"
             found.append(Condition(

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from core.db import Database
+from core.models import EventStatus
 from core.store.events import EVENT_TABLE, NewEvent, _skipped_outcome
 from core.tables import Event, new_id, utcnow
 
@@ -82,7 +83,7 @@ class EventIntake:
         With ``message_id`` the event is recorded as sent under that broker message id in the
         same commit, as ``events.record`` does."""
         now = utcnow()
-        skipped = new.status == "skipped"
+        skipped = new.status == EventStatus.SKIPPED
         values: dict[str, Any] = {
             "id": new_id(), "integration_id": new.integration_id, "source_event_id": new.source_event_id,
             "organisation_id": new.organisation_id, "subject_type": new.subject_type, "kind": new.kind,

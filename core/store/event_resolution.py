@@ -14,6 +14,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from core.db import Database, rows_matched
+from core.models import EventStatus
 from core.store.events import EventFilter
 from core.tables import Event, utcnow
 
@@ -24,7 +25,7 @@ def resolve(db: Database, event_id: str, note: str | None) -> Event | None:
     """Mark a failed event resolved; ``None`` if it is not (or no longer) failed."""
     with db.session() as session:
         changed = rows_matched(session.execute(
-            update(Event).where(Event.id == event_id, Event.status == "failed")
+            update(Event).where(Event.id == event_id, Event.status == EventStatus.FAILED)
             .values(resolved_at=utcnow(), resolved_note=note)
         ))
         return session.get(Event, event_id) if changed else None
@@ -35,7 +36,7 @@ def _later_success() -> Any:
     return (
         select(later.id)
         .where(later.integration_id == Event.integration_id, later.organisation_id == Event.organisation_id,
-               later.status == "succeeded", later.received_at > Event.received_at)
+               later.status == EventStatus.SUCCEEDED, later.received_at > Event.received_at)
         .order_by(later.received_at.desc()).limit(1)
     )
 
@@ -43,7 +44,7 @@ def _later_success() -> Any:
 def superseding(db: Database, rows: Sequence[Event]) -> dict[str, str]:
     """For each failed event of ``rows`` with a later success of its organisation: that
     success's id (the latest one)."""
-    failed = [row.id for row in rows if row.status == "failed" and row.organisation_id is not None]
+    failed = [row.id for row in rows if row.status == EventStatus.FAILED and row.organisation_id is not None]
     if not failed:
         return {}
     query = select(Event.id, _later_success().scalar_subquery()).where(Event.id.in_(failed))
@@ -52,7 +53,7 @@ def superseding(db: Database, rows: Sequence[Event]) -> dict[str, str]:
 
 
 def needs_attention(event: Event, superseded_by: str | None) -> bool:
-    return event.status == "failed" and superseded_by is None and not resolved_since_failure(event)
+    return event.status == EventStatus.FAILED and superseded_by is None and not resolved_since_failure(event)
 
 
 def resolved_since_failure(event: Event) -> bool:
@@ -69,11 +70,11 @@ class AttentionFilter(EventFilter):
         later = aliased(Event)
         superseded = exists().where(
             later.integration_id == Event.integration_id, later.organisation_id == Event.organisation_id,
-            later.status == "succeeded", later.received_at > Event.received_at,
+            later.status == EventStatus.SUCCEEDED, later.received_at > Event.received_at,
         )
         unresolved = or_(Event.resolved_at.is_(None), and_(Event.finished_at.is_not(None),
                                                            Event.resolved_at < Event.finished_at))
-        return [*super().clauses(), Event.status == "failed", unresolved, ~superseded]
+        return [*super().clauses(), Event.status == EventStatus.FAILED, unresolved, ~superseded]
 
 
 def make_due_now(db: Database, filters: EventFilter) -> list[str]:
@@ -82,11 +83,11 @@ def make_due_now(db: Database, filters: EventFilter) -> list[str]:
     now = utcnow()
     with db.session() as session:
         ids = list(session.scalars(
-            select(Event.id).where(*filters.clauses(), Event.status == "retrying", Event.sent_at.is_(None))
+            select(Event.id).where(*filters.clauses(), Event.status == EventStatus.RETRYING, Event.sent_at.is_(None))
         ))
         if ids:
             session.execute(
-                update(Event).where(Event.id.in_(ids), Event.status == "retrying", Event.sent_at.is_(None))
+                update(Event).where(Event.id.in_(ids), Event.status == EventStatus.RETRYING, Event.sent_at.is_(None))
                 .values(next_attempt_at=now)
             )
     return ids

@@ -17,11 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import Database, rows_matched
+from core.models import EventStatus
 from core.tables import Event, EventAttempt, new_id, utcnow
 
 #: Statuses a worker still owes work for.
-OWED = ("queued", "retrying")
-FINAL = ("succeeded", "skipped", "failed")
+OWED = EventStatus.owed()
+FINAL = EventStatus.final()
 #: The only subject that is ever synced (interface §6): any other is recorded ``skipped`` and
 #: stays so, replayed or not (its ``subject_id`` is not an organisation's id).
 SYNCED_SUBJECT = "Member"
@@ -39,7 +40,7 @@ class NewEvent:
     kind: str
     payload: dict[str, Any]
     #: ``queued`` for a member, ``skipped`` for another subject (recorded, not processed).
-    status: str = "queued"
+    status: str = EventStatus.QUEUED
 
 
 def record(db: Database, new: NewEvent, *, message_id: str | None = None) -> tuple[Event, bool]:
@@ -49,7 +50,7 @@ def record(db: Database, new: NewEvent, *, message_id: str | None = None) -> tup
     commit (the caller enqueues it right after; the relay re-sends it if that fails). A Core
     INSERT, not the ORM's unit of work: this is the webhook's hot path."""
     now = utcnow()
-    skipped = new.status == "skipped"
+    skipped = new.status == EventStatus.SKIPPED
     values = dict(
         id=new_id(), integration_id=new.integration_id, source_event_id=new.source_event_id,
         organisation_id=new.organisation_id, subject_type=new.subject_type, kind=new.kind,
@@ -102,10 +103,10 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
                 Event.id == event_id, Event.subject_type == SYNCED_SUBJECT,
                 or_(
                     Event.status.in_(OWED),
-                    and_(Event.status == "processing", Event.lease_until < now),
+                    and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
                 ),
             )
-            .values(status="processing", started_at=now,
+            .values(status=EventStatus.PROCESSING, started_at=now,
                     lease_until=now + timedelta(seconds=lease_seconds))
         ))
         if not taken:
@@ -126,7 +127,7 @@ def _maybe_claimable(db: Database, event_id: str, now: datetime) -> bool:
     if row.status in OWED:
         return True
     lease: datetime | None = row.lease_until
-    if row.status != "processing" or lease is None:
+    if row.status != EventStatus.PROCESSING or lease is None:
         return False
     return (lease if lease.tzinfo else lease.replace(tzinfo=now.tzinfo)) < now
 
@@ -150,7 +151,7 @@ def claim_more(
             return []
         taken = list(session.execute(
             update(Event).where(Event.id.in_(candidates), Event.status.in_(OWED))
-            .values(status="processing", started_at=now,
+            .values(status=EventStatus.PROCESSING, started_at=now,
                     lease_until=now + timedelta(seconds=lease_seconds))
             .returning(Event.id).execution_options(synchronize_session=False)
         ).scalars())
@@ -163,7 +164,7 @@ def start_attempt(db: Database, event: Event) -> int:
         row = session.get(Event, event.id)
         assert row is not None
         row.attempts += 1
-        session.add(EventAttempt(event_id=event.id, number=row.attempts, status="processing"))
+        session.add(EventAttempt(event_id=event.id, number=row.attempts, status=EventStatus.PROCESSING))
         return row.attempts
 
 
@@ -175,7 +176,7 @@ def finish(
     now = utcnow()
     with db.session() as session:
         session.execute(
-            update(Event).where(Event.id == event_id, Event.status == "processing")
+            update(Event).where(Event.id == event_id, Event.status == EventStatus.PROCESSING)
             .values(status=status, outcome=outcome, last_error=error, finished_at=now,
                     lease_until=None, next_attempt_at=None, force_write=False,
                     first_failure_at=None)
@@ -191,21 +192,21 @@ def retry_later(
     now = utcnow()
     with db.session() as session:
         values: dict[str, Any] = {
-            "status": "retrying" if failed_attempt else "queued",
+            "status": EventStatus.RETRYING if failed_attempt else EventStatus.QUEUED,
             "next_attempt_at": now + timedelta(seconds=delay),
             "lease_until": None, "sent_at": None, "message_id": None,
         }
         if failed_attempt:
             values["last_error"] = error
         session.execute(
-            update(Event).where(Event.id == event_id, Event.status == "processing").values(**values)
+            update(Event).where(Event.id == event_id, Event.status == EventStatus.PROCESSING).values(**values)
         )
         if failed_attempt:
             session.execute(
                 update(Event).where(Event.id == event_id, Event.first_failure_at.is_(None))
                 .values(first_failure_at=now)
             )
-            _close_attempt(session, event_id, status="retrying", outcome=None, error=error)
+            _close_attempt(session, event_id, status=EventStatus.RETRYING, outcome=None, error=error)
         else:
             _undo_attempt(session, event_id)
 
@@ -242,7 +243,7 @@ def _close_attempt(
 #: Statuses a replay makes owed again, as a new attempt that writes even if nothing changed.
 #: ``retrying`` too: its next attempt becomes the replay, now, with ``force_write`` (issue 12,
 #: finding 5: left alone, it ran later without it). ``queued`` and ``processing`` are left be.
-REPLAYABLE = (*FINAL, "retrying")
+REPLAYABLE = (*FINAL, EventStatus.RETRYING)
 #: Ledger events (``core.store.ledger.SOURCE``) have the same lifecycle and replay as every
 #: event (interface §10) though their subject is a contact; ``sync_event`` routes them to the
 #: ledger worker, whose own claim takes them.
@@ -257,7 +258,7 @@ def requeue_for_replay(db: Database, event_id: str) -> Event | None:
         changed = rows_matched(session.execute(
             update(Event).where(Event.id == event_id, Event.status.in_(REPLAYABLE),
                                 or_(Event.subject_type == SYNCED_SUBJECT, Event.source == LEDGER_SOURCE))
-            .values(status="queued", force_write=True, next_attempt_at=None, sent_at=None,
+            .values(status=EventStatus.QUEUED, force_write=True, next_attempt_at=None, sent_at=None,
                     message_id=None, finished_at=None, first_failure_at=None)
         ))
         return session.get(Event, event_id) if changed else None
@@ -349,8 +350,8 @@ def recover_lapsed(db: Database) -> int:
     now = utcnow()
     with db.session() as session:
         return rows_matched(session.execute(
-            update(Event).where(Event.status == "processing", Event.lease_until < now)
-            .values(status="retrying", lease_until=None, sent_at=None, message_id=None,
+            update(Event).where(Event.status == EventStatus.PROCESSING, Event.lease_until < now)
+            .values(status=EventStatus.RETRYING, lease_until=None, sent_at=None, message_id=None,
                     next_attempt_at=now)
         ))
 
@@ -443,10 +444,10 @@ def claim_due(db: Database, event_id: str, *, lease_seconds: float) -> Event | N
                 or_(
                     and_(Event.status.in_(OWED),
                          or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now)),
-                    and_(Event.status == "processing", Event.lease_until < now),
+                    and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now),
                 ),
             )
-            .values(status="processing", started_at=now,
+            .values(status=EventStatus.PROCESSING, started_at=now,
                     lease_until=now + timedelta(seconds=lease_seconds))
         ))
         if not taken:
@@ -461,7 +462,7 @@ def renew_leases(db: Database, event_ids: Sequence[str], *, lease_seconds: float
         return 0
     with db.session() as session:
         return rows_matched(session.execute(
-            update(Event).where(Event.id.in_(list(event_ids)), Event.status == "processing")
+            update(Event).where(Event.id.in_(list(event_ids)), Event.status == EventStatus.PROCESSING)
             .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
             .execution_options(synchronize_session=False)
         ))
@@ -479,7 +480,7 @@ def count_abandoned_attempt(db: Database, event_id: str) -> None:
         if not open_attempts:
             return
         for attempt in open_attempts:
-            attempt.status, attempt.finished_at = "retrying", utcnow()
+            attempt.status, attempt.finished_at = EventStatus.RETRYING, utcnow()
             attempt.error = attempt.error or "the worker stopped during this attempt"
         started = min(a.started_at for a in open_attempts)
         session.execute(

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core import webhook_tokens
 from core.crypto import Vault
 from core.db import Database
+from core.models import IntegrationStatus
 from core.tables import Integration, utcnow
 
 
@@ -31,7 +32,7 @@ def create(db: Database, vault: Vault, new: NewIntegration) -> tuple[Integration
             name=new.name, provider_kind=new.provider_kind,
             source_subdomain=new.source_subdomain, settings=dict(new.settings),
             sealed_secrets=vault.seal(new.secrets), policies=dict(new.policies),
-            webhook_token_digest=webhook_tokens.digest(token), status="active",
+            webhook_token_digest=webhook_tokens.digest(token), status=IntegrationStatus.ACTIVE,
             webhook_ids=[], webhooks_registered=False,
         )
         session.add(integration)
@@ -121,7 +122,7 @@ def soft_delete(db: Database, integration_id: str) -> bool:
         if integration is None or integration.deleted_at is not None:
             return False
         integration.deleted_at = utcnow()
-        integration.status = "disabled"
+        integration.status = IntegrationStatus.DISABLED
         integration.sealed_secrets = None
         integration.webhook_ids = []
         integration.webhooks_registered = False

@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db import Database
+from core.models import JobStatus
 from core.tables import Job, utcnow
 
 KINDS = ("links_csv", "export", "import", "match")
 #: A job in one of these is over; cancelling it changes nothing.
-FINISHED = ("succeeded", "failed", "cancelled")
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 #: Errors kept on one job: as many as a CSV may have rows (interface §7), so none is lost there.
 MAX_ERRORS = 10_000
 
@@ -40,7 +41,7 @@ def create(db: Database, integration_id: str, kind: str, *, total: int = 0,
     if kind not in KINDS:
         raise ValueError(f"job kind must be one of {KINDS}, not {kind!r}")
     with db.session() as session:
-        job = Job(integration_id=integration_id, kind=kind, status="queued", total=total,
+        job = Job(integration_id=integration_id, kind=kind, status=JobStatus.QUEUED, total=total,
                   done=0, failed=0, errors=[], state=dict(state or {}), cancel_requested=False)
         session.add(job)
     return job
@@ -58,7 +59,7 @@ def unfinished(db: Database, integration_id: str, kind: str) -> Job | None:
     with db.reading() as session:
         return session.scalars(select(Job).where(
             Job.integration_id == integration_id, Job.kind == kind,
-            Job.status.in_(("queued", "running")),
+            Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
         ).order_by(Job.created_at)).first()
 
 
@@ -74,7 +75,7 @@ def stale(db: Database, *, idle_before: datetime) -> list[Job]:
     """Queued or running jobs untouched since ``idle_before``: their worker probably died."""
     with db.reading() as session:
         return list(session.scalars(select(Job).where(
-            Job.status.in_(("queued", "running")), Job.updated_at < idle_before,
+            Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)), Job.updated_at < idle_before,
         )))
 
 
@@ -85,9 +86,9 @@ def start(db: Database, job_id: str) -> Job | None:
         if job is None or job.status in FINISHED:
             return None
         if job.cancel_requested:
-            _finish(job, "cancelled")
+            _finish(job, JobStatus.CANCELLED)
             return None
-        job.status = "running"
+        job.status = JobStatus.RUNNING
         job.updated_at = utcnow()
         return job
 
@@ -142,8 +143,8 @@ def request_cancel(db: Database, job_id: str) -> Job | None:
             return None
         if job.status not in FINISHED:
             job.cancel_requested = True
-            if job.status == "queued":
-                _finish(job, "cancelled")
+            if job.status == JobStatus.QUEUED:
+                _finish(job, JobStatus.CANCELLED)
         return job
 
 

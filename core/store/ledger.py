@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import Database, rows_matched
 from core.ledger import ChangeSeen
+from core.models import EventStatus, JobStatus
 from core.store.events import EVENT_TABLE
 from core.tables import Event, Link, new_id, utcnow
 
@@ -35,7 +36,7 @@ def record(
         id=new_id(), integration_id=integration_id, source_event_id=change.source_event_id(),
         organisation_id=organisation_id, subject_type=SUBJECT_TYPE, kind=KIND, source=SOURCE,
         contact_id=change.contact_id,
-        status="queued" if linked else "skipped", attempts=0, force_write=False,
+        status=EventStatus.QUEUED if linked else EventStatus.SKIPPED, attempts=0, force_write=False,
         payload=change.payload(), received_at=now,
         finished_at=None if linked else now,
         outcome=None if linked else {"action": None, "contact_id": change.contact_id,
@@ -89,10 +90,10 @@ def covered(db: Database, integration_id: str, contact_id: str, changed_at: date
             Event.source == SOURCE,
         ).order_by(Event.received_at.desc()).limit(COVER_LOOKBACK)).all()
     for status, outcome in rows:
-        if status in ("queued", "retrying"):
+        if status in (EventStatus.QUEUED, EventStatus.RETRYING):
             return True
         seen = (outcome or {}).get("contact_updated_at")
-        if status != "processing" and seen and datetime.fromisoformat(seen) >= changed_at:
+        if status != EventStatus.PROCESSING and seen and datetime.fromisoformat(seen) >= changed_at:
             return True
     return False
 
@@ -111,10 +112,10 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
         taken = rows_matched(session.execute(
             update(Event).where(
                 Event.id == event_id, Event.source == SOURCE,
-                or_(and_(Event.status.in_(("queued", "retrying")),
+                or_(and_(Event.status.in_((EventStatus.QUEUED, EventStatus.RETRYING)),
                          or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now)),
-                    and_(Event.status == "processing", Event.lease_until < now)),
-            ).values(status="processing", started_at=now,
+                    and_(Event.status == EventStatus.PROCESSING, Event.lease_until < now)),
+            ).values(status=EventStatus.PROCESSING, started_at=now,
                      lease_until=now + timedelta(seconds=lease_seconds))
         ))
         return session.get(Event, event_id) if taken else None
@@ -153,7 +154,7 @@ def create_job(db: Database, integration_id: str, kind: str) -> str:
     from core.tables import Job
 
     with db.session() as session:
-        job = Job(integration_id=integration_id, kind=kind, status="queued", total=0, done=0,
+        job = Job(integration_id=integration_id, kind=kind, status=JobStatus.QUEUED, total=0, done=0,
                   failed=0, errors=[], state={}, cancel_requested=False)
         session.add(job)
         session.flush()

@@ -10,6 +10,7 @@ from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from core.link_wording import already_linked_elsewhere
+from core.models import EventStatus
 from core.store import events, integrations, links
 from core.store.events import NewEvent
 from core.store.links import ContactAlreadyLinked, LinkWrite
@@ -22,7 +23,7 @@ from webhooks.ops.security import ops_required
 from workers import outbox, replay
 
 #: An event in one of these is run already: pressing replay does nothing.
-OWED_NOW = ("queued", "processing")
+OWED_NOW = (EventStatus.QUEUED, EventStatus.PROCESSING)
 
 
 @blueprint.get("/sign-in")
@@ -68,7 +69,7 @@ def replay_one(event_id: str) -> Any:
     # The replay itself is conditional (never twice); reading the status first only words
     # the message, since "queued" is also what an event already owed answers.
     status = event.status if event.status in OWED_NOW else replay.replay_event(rt(), event_id)
-    if status == "queued" and event.status not in OWED_NOW:
+    if status == EventStatus.QUEUED and event.status not in OWED_NOW:
         flash("Replay queued: the organisation's current state is being synced again.", "ok")
     else:
         flash(f"Not replayed: the event is already {status}.", "warning")
@@ -81,7 +82,7 @@ def replay_failed() -> Response:
     filters = failed_filter(request.form)
     count = replay.replay_matching(rt(), filters)
     flash(f"{count} failed event{'s' if count != 1 else ''} queued again.", "ok")
-    target: dict[str, Any] = {"status": "queued", "integration": filters.integration_id or ""}
+    target: dict[str, Any] = {"status": EventStatus.QUEUED.value, "integration": filters.integration_id or ""}
     return redirect(url_for("ops.overview", **{k: v for k, v in target.items() if v}))
 
 

@@ -9,18 +9,19 @@ from typing import Any
 import redis
 from sqlalchemy import case, select
 
+from core.models import EventStatus, IntegrationStatus, JobStatus
 from core.runtime import Runtime
 from core.store import integrations, jobs
 from core.tables import Event, Integration, Job, utcnow
 from webhooks import queues
 from webhooks.api_jobs import job_view
 
-STATUSES = ("queued", "processing", "retrying", "succeeded", "skipped", "failed")
+STATUSES = tuple(status.value for status in EventStatus)
 WINDOWS = (("hour", timedelta(hours=1)), ("day", timedelta(days=1)))
 #: Bulk jobs listed on an integration's page, latest first.
 RECENT_JOBS = 10
 #: Job statuses that keep a page refreshing (the job is still moving).
-UNFINISHED_JOBS = ("queued", "running")
+UNFINISHED_JOBS = JobStatus.unfinished()
 
 
 @dataclass
@@ -34,9 +35,9 @@ def needing_attention(all_integrations: list[Integration]) -> list[Attention]:
     found = []
     for integration in all_integrations:
         problems = []
-        if integration.status == "reconnect_needed":
+        if integration.status == IntegrationStatus.RECONNECT_NEEDED:
             problems.append(f"Reconnect needed: {integration.status_reason or 'credentials refused'}")
-        if integration.status != "disabled" and not integration.webhooks_registered:
+        if integration.status != IntegrationStatus.DISABLED and not integration.webhooks_registered:
             problems.append(f"Webhooks not registered: {integration.webhook_error or 'not yet registered'}")
         if problems:
             found.append(Attention(integration, problems))

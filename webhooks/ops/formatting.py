@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from core.models import EventStatus
 from core.tables import utcnow
 
 
@@ -44,7 +45,7 @@ def summary(event: Any) -> str:
         return str(outcome["reason"])
     if outcome.get("action"):
         return f"contact {outcome['action']}" + (f" ({outcome['contact_id']})" if outcome.get("contact_id") else "")
-    if event.status == "retrying" and event.last_error:
+    if event.status == EventStatus.RETRYING and event.last_error:
         return f"will retry: {event.last_error}"
     return ""
 

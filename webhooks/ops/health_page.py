@@ -15,6 +15,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from core.alerts.reasons import pattern_of
+from core.models import EventStatus
 from core.store import event_resolution, integrations, links
 from core.tables import Event, Integration, Link
 from webhooks.ops import blueprint, data, names
@@ -107,7 +108,7 @@ def replay_group(integration_id: str) -> Any:
         return redirect(url_for("ops.overview"))
     pattern = request.form.get("pattern", "")
     group = next((g for g in groups_of(failing_events(integration.id)) if g.pattern == pattern), None)
-    replayed = sum(replay.replay_event(rt(), event.id) == "queued" for event in (group.events if group else []))
+    replayed = sum(replay.replay_event(rt(), event.id) == EventStatus.QUEUED for event in (group.events if group else []))
     flash(f"{replayed} event{'s' if replayed != 1 else ''} of “{pattern}” queued again." if group
           else "That group has no failing event any more.", "ok" if group else "warning")
     return redirect(url_for("ops.health_page", integration_id=integration.id))

@@ -14,6 +14,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from core.matching import MATCH_KINDS, match_on_of
+from core.models import IntegrationStatus, JobStatus
 from core.store import jobs, matches
 from webhooks import api_matches
 from webhooks.api_integrations import found
@@ -43,7 +44,7 @@ def match_review(integration_id: str) -> Any:
         rows=matches.listed(rt().db, integration.id, kind, limit=1000),
         counts=matches.counts(rt().db, integration.id), job=latest,
         match_on=match_on_of(integration.policies),
-        refresh=latest is not None and latest.status in ("queued", "running"))
+        refresh=latest is not None and latest.status in JobStatus.unfinished())
 
 
 @blueprint.post("/integrations/<integration_id>/match")
@@ -51,7 +52,7 @@ def match_review(integration_id: str) -> Any:
 def start_match_review(integration_id: str) -> Response:
     integration = found(integration_id)
     running = jobs.unfinished(rt().db, integration.id, api_matches.KIND)
-    if integration.status != "active":
+    if integration.status != IntegrationStatus.ACTIVE:
         flash(f"Not started: the integration is {integration.status}.", "error")
     elif running is not None:
         flash(f"Not started: a review is already under way (job {running.id}).", "warning")

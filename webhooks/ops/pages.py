@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app, render_template, request, url_for
 
+from core.models import EventStatus
 from core.runtime import Runtime
 from core.store import event_resolution, events, integrations, links
 from core.store.events import EventFilter
@@ -18,7 +19,7 @@ PAGE_SIZE = 50
 #: The overview reloads itself this often (a meta refresh: no script, the CSP unchanged).
 OVERVIEW_REFRESH_SECONDS = 15
 #: Statuses after which an event page stops refreshing itself.
-SETTLED = ("succeeded", "skipped", "failed")
+SETTLED = EventStatus.final()
 
 
 def rt() -> Runtime:
@@ -121,4 +122,4 @@ def confirm_replay() -> Any:
 
 def failed_filter(args: Any) -> EventFilter:
     chosen = api_events.filters_from({"integration": args.get("integration"), "since": args.get("since")})
-    return EventFilter(integration_id=chosen.integration_id, status="failed", since=chosen.since)
+    return EventFilter(integration_id=chosen.integration_id, status=EventStatus.FAILED, since=chosen.since)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import flash, redirect, request, url_for
 
+from core.models import EventStatus
 from core.store import event_resolution, events
 from webhooks import api_events
 from webhooks.errors import ApiError
@@ -40,5 +41,5 @@ def retry_now() -> Any:
     count = replay.retry_now(rt(), chosen)
     flash(f"{count} retrying event{'s' if count != 1 else ''} running now "
           "(a rate limit the accounting system announced still holds).", "ok")
-    target: dict[str, Any] = {"status": "retrying", "integration": chosen.integration_id or ""}
+    target: dict[str, Any] = {"status": EventStatus.RETRYING.value, "integration": chosen.integration_id or ""}
     return redirect(url_for("ops.overview", **{k: v for k, v in target.items() if v}) + "#events")

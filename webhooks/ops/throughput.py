@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 from markupsafe import Markup
 from sqlalchemy import select
 
+from core.models import EventStatus
 from core.runtime import Runtime
 from core.tables import Event, utcnow
 
 MINUTES = 60
 #: Stacking order (bottom first) and colour of each status (the badges' colours).
-COLOURS = {"succeeded": "#1f7a44", "skipped": "#8a93a6", "queued": "#2457d6", "processing": "#5b8cff",
-           "retrying": "#d08a00", "failed": "#b42318"}
+COLOURS = {EventStatus.SUCCEEDED: "#1f7a44", EventStatus.SKIPPED: "#8a93a6", EventStatus.QUEUED: "#2457d6",
+           EventStatus.PROCESSING: "#5b8cff", EventStatus.RETRYING: "#d08a00", EventStatus.FAILED: "#b42318"}
 #: Enough for a busy hour; beyond it the chart counts the latest this many.
 MAX_ROWS = 200_000
 WIDTH, HEIGHT, GAP, AXIS = 1080, 110, 3, 24

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
+from core.models import EventStatus
 from core.runtime import Runtime
 from core.tables import Event, utcnow
 from webhooks.queues import QueueStats
@@ -17,7 +18,7 @@ def waiting_events(rt: Runtime) -> int:
     with rt.db.reading() as session:
         return int(session.scalar(
             select(func.count()).select_from(Event).where(
-                Event.status.in_(("queued", "retrying")), Event.next_attempt_at > utcnow())
+                Event.status.in_((EventStatus.QUEUED, EventStatus.RETRYING)), Event.next_attempt_at > utcnow())
         ) or 0)
 
 

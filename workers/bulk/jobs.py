@@ -15,6 +15,7 @@ import redis
 import structlog
 
 from core.errors import CredentialsRefused, ProviderError, SyncError
+from core.models import IntegrationStatus, JobStatus
 from core.runtime import Runtime
 from core.store import integrations, jobs
 from core.tables import Job, utcnow
@@ -66,9 +67,9 @@ def run_job(rt: Runtime, job_id: str) -> str | None:
     if job is None:
         return None
     integration = integrations.get(rt.db, job.integration_id)
-    if integration is None or integration.status != "active":
-        jobs.finish(rt.db, job.id, "failed", error="the integration is not active")
-        return "failed"
+    if integration is None or integration.status != IntegrationStatus.ACTIVE:
+        jobs.finish(rt.db, job.id, JobStatus.FAILED, error="the integration is not active")
+        return JobStatus.FAILED
     structlog.contextvars.bind_contextvars(job_id=job.id, integration_id=integration.id)
     try:
         run = BulkRun.build(rt, job, integration)
@@ -84,15 +85,15 @@ def _run(run: BulkRun, integration_id: str, rt: Runtime) -> tuple[str, str | Non
     try:
         RUNNERS[run.job.kind](run)
     except Cancelled:
-        return "cancelled", None
+        return JobStatus.CANCELLED, None
     except CredentialsRefused as error:
-        integrations.set_status(rt.db, integration_id, "reconnect_needed", error.reason)
-        return "failed", error.reason
+        integrations.set_status(rt.db, integration_id, IntegrationStatus.RECONNECT_NEEDED, error.reason)
+        return JobStatus.FAILED, error.reason
     except ProviderError as error:
-        return "failed", f"{error.reason}: {error.detail()}"
+        return JobStatus.FAILED, f"{error.reason}: {error.detail()}"
     except SyncError as error:
-        return "failed", error.reason
+        return JobStatus.FAILED, error.reason
     except Exception as error:  # a bug or an unforeseen answer: stop, keep what was done
         log.exception("bulk job crashed")
-        return "failed", f"internal error: {type(error).__name__}"
-    return "succeeded", None
+        return JobStatus.FAILED, f"internal error: {type(error).__name__}"
+    return JobStatus.SUCCEEDED, None

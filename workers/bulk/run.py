@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from core.errors import LockBusy
+from core.integration_settings import IntegrationSettings
 from core.locks import OrganisationLock
 from core.models import Policies
 from core.runtime import Runtime
@@ -53,7 +54,7 @@ class BulkRun:
 
     @property
     def policies(self) -> Policies:
-        return Policies.from_dict(self.integration.policies)
+        return IntegrationSettings.of(self.integration).policies
 
     @property
     def options(self) -> dict[str, Any]:

@@ -84,3 +84,28 @@ def test_statuses_are_their_strings_in_json_and_in_the_database(db_url: str) -> 
         assert status == IntegrationStatus.RECONNECT_NEEDED and type(status) is str
     finally:
         db.dispose()
+
+
+def test_defaults_mapping_and_worker_state_are_read_as_stored() -> None:
+    stored = {**STORED, "defaults": {"account_code": "200"}, "defaults_resolved": {"account_code": "acc-1"},
+              "mapping": {"custom_fields": {"company_no": "aux_reference"}},
+              "ledger_poll": {"since": "2026-01-01T00:00:00+00:00"}}
+    view = IntegrationSettings.from_parts("quickbooks", stored)
+    assert view.defaults == {"account_code": "200"}
+    assert view.defaults_resolved == {"account_code": "acc-1"}
+    assert view.custom_fields == {"company_no": "aux_reference"}
+    assert view.state_of("ledger_poll") == {"since": "2026-01-01T00:00:00+00:00"}
+    assert view.state_of("link_verify") == {}
+    assert view.provider_stored == STORED["provider"]
+    for malformed in (None, {"defaults": 3, "mapping": {"custom_fields": "x"}, "ledger_poll": "y"}, {"mapping": None}):
+        empty = IntegrationSettings.from_parts("quickbooks", malformed)
+        assert (empty.defaults, empty.defaults_resolved, empty.custom_fields) == ({}, {}, {})
+        assert empty.state_of("ledger_poll") == {}
+
+
+def test_patch_merges_keep_the_keys_not_sent() -> None:
+    view = IntegrationSettings.from_parts("quickbooks", STORED)
+    assert view.source_merged({"signed": False}) == {"api_url": "http://127.0.0.1:9/api/v1", "signed": False}
+    assert view.rate_limits_merged({"quickbooks": {"per_minute": 10}}) == {
+        "quickbooks": {"per_minute": 10}, "current_rms": {"concurrent": 1}}
+    assert view.provider_merged({"api_url": None})["kept"] == "as is"
