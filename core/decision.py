@@ -12,6 +12,7 @@ from typing import Literal, Union
 from core.errors import NameClash
 from core.ledger import flagged_sync_refusal
 from core.models import Contact, ContactFields, EventKind, Organisation, Policies
+from core.steps import Fail, Skip
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,6 @@ class Situation:
     clash: NameClash | None = None  #: the create was refused for its name
     #: ``on_name_clash: suffix``: the fields to create instead (the suffixed name).
     renamed: ContactFields | None = None
-
-
-@dataclass(frozen=True)
-class Skip:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Fail:
-    reason: str
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal, Union, cast
 
 from core.models import Contact, ContactFields, Organisation
+from core.steps import Fail, Skip
 
 ArchivePolicy = Literal["flag", "reactivate", "recreate"]
 ARCHIVE_POLICIES: tuple[str, ...] = ("flag", "reactivate", "recreate")
@@ -78,16 +79,6 @@ class LedgerSituation:
     written: bool = False
     #: The contact was made active again in this run (then it is checked as an edit).
     reactivated: bool = False
-
-
-@dataclass(frozen=True)
-class Skip:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Fail:
-    reason: str
 
 
 @dataclass(frozen=True)

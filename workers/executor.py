@@ -34,7 +34,6 @@ from core.db import Database
 from core.decision import (
     Create,
     CurrentLink,
-    Fail,
     Forget,
     LinkedElsewhere,
     LinkTo,
@@ -48,7 +47,6 @@ from core.decision import (
     Resend,
     SentBefore,
     Situation,
-    Skip,
     Step,
     already_linked,
     decide,
@@ -75,6 +73,7 @@ from core.models import (
     Outcome,
     Policies,
 )
+from core.steps import Fail, Skip
 from core.store import links
 from core.store.links import ContactAlreadyLinked, LinkWrite, Marker, Sending
 from core.tables import utcnow

@@ -16,7 +16,6 @@ from core.integration_settings import IntegrationSettings
 from core.ledger import (
     ARCHIVE_POLICIES,
     Drift,
-    Fail,
     LedgerContact,
     LedgerSituation,
     LinkState,
@@ -26,7 +25,6 @@ from core.ledger import (
     ReadSurvivor,
     Recreate,
     Relink,
-    Skip,
     Unchanged,
     WriteBack,
     archive_policy,
@@ -35,6 +33,7 @@ from core.ledger import (
 from core.locks import OrganisationLock
 from core.models import Contact, EventStatus, Organisation
 from core.runtime import Runtime
+from core.steps import Fail, Skip
 from core.store import events, integrations, links
 from core.store import ledger as ledger_store
 from core.store.links import ContactAlreadyLinked, LinkWrite
