@@ -11,6 +11,7 @@ from webhooks.api_integrations import found
 from webhooks.app_runtime import app_runtime
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
+from workers import messages
 
 blueprint = Blueprint("api_ledger", __name__, url_prefix="/api/integrations")
 
@@ -28,11 +29,9 @@ def _active(integration_id: str) -> Any:
 @admin_required
 def ledger_poll_now(integration_id: str) -> tuple[dict[str, Any], int]:
     """Ask the accounting system for the contacts changed since the last poll, at once."""
-    from workers.ledger_actors import ledger_poll
-
     integration = _active(integration_id)
     try:
-        ledger_poll.send(integration.id)
+        messages.send(messages.LEDGER_POLL, integration.id)
     except (redis.RedisError, OSError):
         raise ApiError(503, "the queue is unavailable; try again", headers={"Retry-After": "5"}) from None
     return {"integration_id": integration.id, "status": "queued"}, 202

@@ -12,9 +12,8 @@ from __future__ import annotations
 import dramatiq
 import structlog
 
-import workers.ledger_actors  # noqa: F401 - declares the ledger's actors on the broker
 from core import logging as app_logging
-from core.errors import ConfigError, ProviderError, SourceCredentialsRefused
+from core.errors import ConfigError, CredentialsRefused, ProviderError, SourceCredentialsRefused
 from core.locks import check_budget
 from core.models import IntegrationStatus
 from core.runtime import runtime
@@ -24,6 +23,8 @@ from workers import alerts, messages
 from workers.broker import broker
 from workers.bulk.jobs import run_job as run_bulk_job
 from workers.ledger import process_ledger_event
+from workers.ledger_poll import poll_integration
+from workers.ledger_verify import run_verify_job
 from workers.processing import process_event
 from workers.reconcile import reconcile
 from workers.worker_info import WorkerInfo
@@ -99,3 +100,27 @@ def run_job(job_id: str) -> None:
 def deliver_alerts() -> None:
     """Send the alerts that are due (the database holds them and their next attempt)."""
     alerts.deliver_due(runtime())
+
+
+@dramatiq.actor(actor_name=messages.LEDGER_POLL, queue_name=messages.QUEUES[messages.LEDGER_POLL],
+                max_retries=0, time_limit=BULK_TIME_LIMIT_MS)
+def ledger_poll(integration_id: str) -> None:
+    """One integration's ledger poll (periodic, or ``POST .../ledger-poll``), at bulk priority."""
+    rt = runtime()
+    integration = integrations.get(rt.db, integration_id)
+    if integration is None or integration.status != IntegrationStatus.ACTIVE:
+        return
+    try:
+        poll_integration(rt, integration)
+    except CredentialsRefused as error:
+        integrations.set_status(rt.db, integration.id, IntegrationStatus.RECONNECT_NEEDED, error.reason)
+    except ProviderError as error:
+        # The watermark did not move: the next poll asks again from the same point.
+        log.warning("ledger poll failed", integration_id=integration_id, error=error.detail())
+
+
+@dramatiq.actor(actor_name=messages.VERIFY_LINKS, queue_name=messages.QUEUES[messages.VERIFY_LINKS],
+                max_retries=0, time_limit=BULK_TIME_LIMIT_MS)
+def verify_links(job_id: str) -> None:
+    """Run one verify-links job (a repeated message finds it finished)."""
+    run_verify_job(runtime(), job_id)

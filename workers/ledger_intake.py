@@ -27,9 +27,8 @@ def record_change(rt: Runtime, integration_id: str, change: ChangeSeen) -> str |
     if event is None:
         return None
     if message_id is not None:
-        from workers.ledger_actors import send_prepared
-
-        send_prepared(rt, event.id, message_id)
+        # ``sync_event`` hands ledger events to the ledger's worker.
+        outbox.send_prepared(rt, event.id, message_id)
     log.info("ledger change recorded", integration_id=integration_id, event_id=event.id,
              organisation_id=organisation_id, contact_id=change.contact_id,
              operation=change.operation, via=change.via, status=event.status)

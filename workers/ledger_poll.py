@@ -23,7 +23,9 @@ from core.store import ledger as ledger_store
 from core.tables import Integration, utcnow
 from providers import factory
 from providers.changes import changes_for
+from workers import messages
 from workers.ledger_intake import record_change
+from workers.ledger_verify import check_links
 
 log = structlog.get_logger(__name__)
 
@@ -67,17 +69,13 @@ def full_check(
     every linked contact (batched) and report those gone, inactive or merged. A hand edit older
     than the window is not found this way (that needs every organisation read too): the next
     write of the organisation overwrites it anyway when ``update_contact_on_edit`` holds."""
-    from workers.ledger_verify import check_links
-
     for change in check_links(module, provider, ledger_store.all_links(rt.db, integration.id), via="poll"):
         yield change, None
 
 
 def poll_all(rt: Runtime) -> int:
     """For the scheduler: send every active integration's poll (bulk queue)."""
-    from workers.ledger_actors import ledger_poll
-
     active = [i for i in integrations.all_active(rt.db) if i.status == IntegrationStatus.ACTIVE]
     for integration in active:
-        ledger_poll.send(integration.id)
+        messages.send(messages.LEDGER_POLL, integration.id)
     return len(active)

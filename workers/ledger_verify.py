@@ -14,6 +14,7 @@ import structlog
 
 from core.integration_settings import IntegrationSettings
 from core.ledger import ChangeSeen
+from core.ledger_settings import LedgerSettings
 from core.models import IntegrationStatus, JobStatus
 from core.runtime import Runtime
 from core.store import integrations, jobs
@@ -21,6 +22,7 @@ from core.store import ledger as ledger_store
 from core.tables import Integration, Link, utcnow
 from providers import factory
 from providers.changes import changes_for
+from workers import messages
 from workers.ledger_intake import record_change
 
 log = structlog.get_logger(__name__)
@@ -54,10 +56,8 @@ def check_links(
 
 def start_job(rt: Runtime, integration: Integration) -> str:
     """Record a verify-links job and hand it to the bulk queue; its id."""
-    from workers.ledger_actors import verify_links
-
     job_id = ledger_store.create_job(rt.db, integration.id, KIND)
-    verify_links.send(job_id)
+    messages.send(messages.VERIFY_LINKS, job_id)
     return job_id
 
 
@@ -109,8 +109,6 @@ def _errors(changes: Iterable[ChangeSeen], recorded: Iterable[str | None]) -> li
 def verify_due(rt: Runtime) -> int:
     """For the scheduler: start a verification of every integration whose links were last
     verified longer ago than ``LINK_VERIFY_INTERVAL_DAYS`` (0: never)."""
-    from core.ledger_settings import LedgerSettings
-
     days = LedgerSettings.from_env().verify_interval_days
     if days <= 0:
         return 0

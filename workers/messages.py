@@ -22,10 +22,12 @@ SYNC_EVENT = "sync_event"
 RECONCILE_INTEGRATION = "reconcile_integration"
 RUN_JOB = "run_job"
 DELIVER_ALERTS = "deliver_alerts"
+LEDGER_POLL = "ledger_poll"
+VERIFY_LINKS = "verify_links"
 
 #: Each actor's queue: live work and bulk work never share one (docs/architecture.md, "Invariants").
 QUEUES = {SYNC_EVENT: SYNC_QUEUE, RECONCILE_INTEGRATION: SYNC_QUEUE, RUN_JOB: BULK_QUEUE,
-          DELIVER_ALERTS: ALERTS_QUEUE}
+          DELIVER_ALERTS: ALERTS_QUEUE, LEDGER_POLL: BULK_QUEUE, VERIFY_LINKS: BULK_QUEUE}
 
 
 def message(actor_name: str, *args: Any, message_id: str | None = None) -> Message[Any]:

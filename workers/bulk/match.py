@@ -21,6 +21,7 @@ from core.store.jobs import Progress
 from core.store.matches import NewResult
 from providers import search
 from workers.bulk import organisations
+from workers.bulk.match_confirm import run_confirm
 from workers.bulk.run import BulkRun
 
 #: Organisations classified between two progress writes (the rental system's page size).
@@ -60,8 +61,6 @@ def result_of(organisation: Organisation, review: Review) -> NewResult:
 def run_match(run: BulkRun) -> None:
     """A review, or (``options.confirm``) the confirmation of reviewed pairs."""
     if run.options.get("confirm"):
-        from workers.bulk.match_confirm import run_confirm
-
         return run_confirm(run)
     db, integration_id = run.rt.db, run.integration.id
     asked = list(run.options.get("match_on") or match_on_of(run.integration.policies))
