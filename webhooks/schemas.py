@@ -182,49 +182,6 @@ class IntegrationPatchSchema(StrictSchema):
     mapping = IntegrationCreateSchema._declared_fields["mapping"]
 
 
-class IntegrationSchema(Schema):
-    """An integration as answered: never a secret."""
-
-    id = fields.String()
-    name = fields.String()
-    status = fields.String()
-    status_reason = fields.String(allow_none=True)
-    source = fields.Dict()
-    provider = fields.Dict()
-    policies = fields.Dict()
-    webhooks_registered = fields.Boolean()
-    webhook_error = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-
-
-class IntegrationCreatedSchema(IntegrationSchema):
-    webhook_url = fields.String()
-
-
-class EventSchema(Schema):
-    id = fields.String()
-    integration_id = fields.String()
-    source_event_id = fields.String()
-    organisation_id = fields.Integer(allow_none=True)
-    kind = fields.String()
-    #: ``current_rms`` (its webhooks), ``poll`` (reconciliation) or ``ledger`` (interface §10).
-    source = fields.String()
-    status = fields.String()
-    attempts = fields.Integer()
-    attempt_history = fields.List(fields.Dict())
-    received_at = fields.DateTime()
-    finished_at = fields.DateTime(allow_none=True)
-    outcome = fields.Dict(allow_none=True)
-    last_error = fields.String(allow_none=True)
-    payload = fields.Dict()
-
-
-class EventListSchema(Schema):
-    events = fields.List(fields.Nested(EventSchema))
-    next_cursor = fields.String(allow_none=True)
-
-
 #: The settled statuses a bulk replay may select (the document lists them in this order).
 REPLAYABLE = (EventStatus.FAILED, EventStatus.RETRYING, EventStatus.SKIPPED, EventStatus.SUCCEEDED)
 
@@ -235,23 +192,5 @@ class ReplayFilterSchema(StrictSchema):
     since = fields.AwareDateTime(default_timezone=None)
 
 
-class LinkSchema(Schema):
-    organisation_id = fields.Integer()
-    organisation_name = fields.String()
-    contact_id = fields.String()
-    contact_name = fields.String()
-    url = fields.String(allow_none=True)
-    linked_at = fields.DateTime()
-    last_synced_at = fields.DateTime(allow_none=True)
-    status = fields.String()  #: ``ok`` | ``broken`` (interface §10)
-    broken_reason = fields.String(allow_none=True)
-
-
 class LinkPutSchema(StrictSchema):
     contact_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-
-
-class ErrorSchema(Schema):
-    error = fields.String()
-    # The answer's key is "fields" (interface §3); marshmallow takes the declared field off the class.
-    fields = fields.Dict()  # type: ignore[assignment]
