@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
 from flask import Blueprint, request
 
 from core.errors import CredentialsRefused, RateLimited, Transient
 from core.link_wording import already_linked_elsewhere
-from core.store import events, links
-from core.store.events import NewEvent
+from core.store import links
 from core.store.links import ContactAlreadyLinked, LinkWrite
 from core.tables import Integration
 from providers import factory
@@ -25,7 +23,7 @@ from webhooks.auth import admin_required
 from webhooks.errors import ApiError
 from webhooks.schemas import LinkPutSchema
 from webhooks.views import json_body, link_view
-from workers import outbox
+from workers import replay
 
 blueprint = Blueprint("api_links", __name__, url_prefix="/api/integrations")
 
@@ -120,7 +118,7 @@ def put_link(integration_id: str, organisation_id: str) -> dict[str, Any]:
     except ContactAlreadyLinked as error:
         raise ApiError(409, already_linked_elsewhere(contact, error.link, organisation, name),
                        extra={"organisation_id": error.link.organisation_id}) from None
-    _sync_now(integration.id, organisation)
+    replay.sync_after_link(app_runtime(), integration.id, organisation, via="api")
     return link_view(link)
 
 
@@ -129,15 +127,6 @@ def _current_name(integration_id: str, organisation_id: int) -> str:
     return existing.organisation_name if existing else ""
 
 
-def _sync_now(integration_id: str, organisation_id: int) -> None:
-    """Sync the organisation at once: an event of its own, as if it had been edited."""
-    stamp = datetime.now(timezone.utc).isoformat()
-    event, _ = events.record(app_runtime().db, NewEvent(
-        integration_id=integration_id, source_event_id=f"manual-link:{organisation_id}:{stamp}",
-        organisation_id=organisation_id, subject_type="Member", kind="update",
-        payload={"manual_link": {"organisation_id": organisation_id}},
-    ))
-    outbox.send(app_runtime(), event.id)
 
 
 @blueprint.delete("/<integration_id>/links/<organisation_id>")

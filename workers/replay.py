@@ -6,6 +6,8 @@ runs an event twice.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import structlog
 
 from core.models import EventStatus
@@ -52,3 +54,21 @@ def retry_now(rt: Runtime, filters: EventFilter) -> int:
         outbox.send(rt, event_id)
     log.info("retrying events run now", count=len(ids), integration_id=filters.integration_id)
     return len(ids)
+
+
+#: ``source_event_id`` prefix of the sync that follows a link made by a person (API, ops page,
+#: match review); the ops page words such events "linked by hand".
+MANUAL_LINK_PREFIX = "manual-link:"
+
+
+def sync_after_link(rt: Runtime, integration_id: str, organisation_id: int, *, via: str) -> str:
+    """Sync an organisation just linked by hand at once: an event of its own, as if it had been
+    edited (overwriting the contact when ``update_contact_on_edit``); its id."""
+    stamp = datetime.now(timezone.utc).isoformat()
+    event, _ = events.record(rt.db, events.NewEvent(
+        integration_id=integration_id, source_event_id=f"{MANUAL_LINK_PREFIX}{organisation_id}:{stamp}",
+        organisation_id=organisation_id, subject_type="Member", kind="update",
+        payload={"manual_link": {"organisation_id": organisation_id, "via": via}},
+    ))
+    outbox.send(rt, event.id)
+    return event.id

@@ -2,7 +2,6 @@
 register webhooks again. Each is a POST with a CSRF token that redirects back (PRG)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,7 +11,6 @@ from werkzeug.wrappers import Response
 from core.link_wording import already_linked_elsewhere
 from core.models import EventStatus
 from core.store import events, integrations, links
-from core.store.events import NewEvent
 from core.store.links import ContactAlreadyLinked, LinkWrite
 from providers import webhook_registration
 from webhooks import api_links
@@ -20,7 +18,7 @@ from webhooks.errors import ApiError
 from webhooks.ops import blueprint, security
 from webhooks.ops.pages import failed_filter, rt
 from webhooks.ops.security import ops_required
-from workers import outbox, replay
+from workers import replay
 
 #: An event in one of these is run already: pressing replay does nothing.
 OWED_NOW = (EventStatus.QUEUED, EventStatus.PROCESSING)
@@ -129,12 +127,7 @@ def _link(integration: Any, organisation: int, contact_id: str) -> None:
     except ContactAlreadyLinked as error:
         raise ApiError(409, already_linked_elsewhere(contact, error.link, organisation,
                                                      existing.organisation_name if existing else "")) from None
-    stamp = datetime.now(timezone.utc).isoformat()
-    event, _ = events.record(rt().db, NewEvent(
-        integration_id=integration.id, source_event_id=f"manual-link:{organisation}:{stamp}",
-        organisation_id=organisation, subject_type="Member", kind="update",
-        payload={"manual_link": {"organisation_id": organisation, "via": "ops"}}))
-    outbox.send(rt(), event.id)
+    replay.sync_after_link(rt(), integration.id, organisation, via="ops")
 
 
 @blueprint.post("/integrations/<integration_id>/links/<int:organisation_id>/delete")

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.models import EventStatus
 from core.tables import utcnow
+from workers.replay import MANUAL_LINK_PREFIX
 
 
 def pretty(value: Any) -> str:
@@ -52,7 +53,7 @@ def summary(event: Any) -> str:
 
 #: Where an event came from, by the prefix of its delivery id (webhooks carry Current RMS's own).
 ORIGINS = (("poll:", "reconciliation poll"), ("ledger:", "accounting system change"),
-           ("manual-link:", "linked by hand"))
+           (MANUAL_LINK_PREFIX, "linked by hand"))
 
 
 def origin(event: Any) -> str:

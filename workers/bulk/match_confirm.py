@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from core.db import Database
 from core.models import Contact
 from core.runtime import Runtime
-from core.store import events, links, matches
-from core.store.events import NewEvent
+from core.store import links, matches
 from core.store.jobs import Progress
 from core.store.links import ContactAlreadyLinked, LinkWrite
 from providers.base import AccountingProvider
-from workers import outbox
+from workers import replay
 from workers.bulk.run import BulkRun
 
 #: Look-up calls a confirm may make while the request waits; more become a job.
@@ -88,21 +86,10 @@ def link(rt: Runtime, integration_id: str, pairs: list[tuple[int, str]], contact
             outcome.error(organisation_id, contact_id, f"contact {contact_id} is linked to organisation "
                                                        f"{error.link.organisation_id} '{error.link.organisation_name}'")
             continue
-        sync_now(rt, integration_id, organisation_id)
+        replay.sync_after_link(rt, integration_id, organisation_id, via="match review")
         outcome.linked.append(organisation_id)
     matches.remove(rt.db, integration_id, outcome.linked)
 
-
-def sync_now(rt: Runtime, integration_id: str, organisation_id: int) -> None:
-    """Sync the organisation at once: an event of its own, as after ``PUT …/links/<id>``
-    (``webhooks.api_links`` records the same event for a manual link)."""
-    stamp = datetime.now(timezone.utc).isoformat()
-    event, _ = events.record(rt.db, NewEvent(
-        integration_id=integration_id, source_event_id=f"manual-link:{organisation_id}:{stamp}",
-        organisation_id=organisation_id, subject_type="Member", kind="update",
-        payload={"manual_link": {"organisation_id": organisation_id}, "match_review": True},
-    ))
-    outbox.send(rt, event.id)
 
 
 def names_of(db: Database, integration_id: str) -> dict[int, str]:
