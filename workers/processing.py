@@ -12,7 +12,6 @@ attempt.
 """
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +19,7 @@ from datetime import timedelta
 import structlog
 
 from core import metrics
+from core.backoff import backoff
 from core.errors import (
     CredentialsRefused,
     LockBusy,
@@ -46,13 +46,6 @@ log = structlog.get_logger(__name__)
 
 #: Seconds before an event whose organisation is locked by another sync is tried again.
 LOCK_WAIT_SECONDS = 0.5
-
-
-def backoff(attempt: int, *, low: float, high: float) -> float:
-    """Exponential backoff with jitter: about ``low`` after the first failure, doubling,
-    never above ``high``; the jitter spreads retries of a burst that failed together."""
-    ceiling = min(high, low * (2.0 ** max(0, attempt - 1)))
-    return float(ceiling * random.uniform(0.5, 1.0))
 
 
 @dataclass

@@ -10,6 +10,7 @@ import structlog
 
 from core.alert_settings import AlertSettings
 from core.alerts import send, store
+from core.backoff import backoff
 from core.db import Database
 from core.tables import Alert, utcnow
 
@@ -71,6 +72,5 @@ def _send_one(settings: AlertSettings, entry: dict[str, Any], payload: dict[str,
 
 
 def _backoff(settings: AlertSettings, attempts: int) -> timedelta:
-    seconds = settings.retry_min_seconds * (2 ** max(0, attempts - 1))
-    return timedelta(seconds=min(seconds, settings.retry_max_seconds))
+    return timedelta(seconds=backoff(attempts, low=settings.retry_min_seconds, high=settings.retry_max_seconds))
 

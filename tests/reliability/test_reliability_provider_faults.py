@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core.backoff import backoff
 from core.tables import EventAttempt
 from tests.reliability.conftest import wait_until
 from tests.reliability.reliability_helpers import (
@@ -28,7 +29,6 @@ from tests.reliability.reliability_helpers import (
     new_organisation,
 )
 from tests.support import RunningWorker, create_integration, send_webhook
-from workers.processing import backoff
 
 #: (connect, read) seconds for the in-process worker; the stand-in holds a call longer.
 SHORT_TIMEOUT = (1.0, 1.0)

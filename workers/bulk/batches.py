@@ -9,11 +9,11 @@ a run that stalled past its locks stops.
 """
 from __future__ import annotations
 
-import random
 import time
 
 import structlog
 
+from core.backoff import backoff
 from core.errors import RateLimited, Transient
 from core.models import ContactFields
 from providers.base import AccountingProvider, BatchResult
@@ -58,7 +58,7 @@ def _pause(error: Exception, failures: int) -> int:
     failures += 1
     if failures >= BATCH_ATTEMPTS:
         raise error
-    pause = min(MAX_PAUSE, FIRST_PAUSE * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+    pause = backoff(failures, low=FIRST_PAUSE, high=MAX_PAUSE)
     if isinstance(error, RateLimited):
         pause = max(pause, min(error.retry_after, MAX_PAUSE))
     log.info("bulk batch will retry", error=str(error), pause=round(pause, 2), failures=failures)
