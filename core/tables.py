@@ -168,18 +168,6 @@ class Link(Base):
     broken_reason: Mapped[str | None] = mapped_column(Text)
 
 
-class CreateMarker(Base):
-    """"Create pending": written before a create, removed once the link is stored. A retry that
-    finds one searches first and adopts the contact that create may have made."""
-
-    __tablename__ = "create_markers"
-
-    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"), primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    name: Mapped[str] = mapped_column(String(500))
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class Job(Base):
     """A bulk job (CSV import, export, import): progress, errors and where to resume."""
 

@@ -29,15 +29,28 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["integration_id"], ["integrations.id"]),
         sa.PrimaryKeyConstraint("integration_id", "organisation_id"),
     )
-    # The old name-only markers carry over as "sent, only the name known"; the old table is
-    # left for the integrator to drop once every branch reads the new one.
+    # The old name-only markers carry over as "sent, only the name known"; then the old table goes.
     op.execute(
         "INSERT INTO sent_creates (integration_id, organisation_id, sent, name, account_number,"
         " idempotency_key, body_digest, fields, sent_at)"
         " SELECT integration_id, organisation_id, true, name, '', '', '', '{}', started_at"
         " FROM create_markers"
     )
+    op.drop_table("create_markers")
 
 
 def downgrade() -> None:
+    op.create_table(
+        "create_markers",
+        sa.Column("integration_id", sa.String(length=32), nullable=False),
+        sa.Column("organisation_id", sa.BigInteger(), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["integration_id"], ["integrations.id"]),
+        sa.PrimaryKeyConstraint("integration_id", "organisation_id"),
+    )
+    op.execute(
+        "INSERT INTO create_markers (integration_id, organisation_id, name, started_at)"
+        " SELECT integration_id, organisation_id, name, sent_at FROM sent_creates"
+    )
     op.drop_table("sent_creates")
