@@ -6,21 +6,23 @@ number that only grows (``INCR`` of a per-organisation counter that never expire
 that stalled past the TTL finds, at its next ``check()``, that the key holds a newer token and
 stops before writing (``LockLost``), so it cannot overwrite the newer sync's result.
 
-How long the TTL must be. One outside call takes at most ``CALL_SECONDS`` (connect 3.05 s +
-read 20 s) after at most ``RATE_WAIT_SECONDS`` in the rate limiter (``core.ratelimit.MAX_WAIT``).
-``check()`` and ``extend()`` renew the TTL, so it must exceed the longest stretch between two
-renewals: a rate-limit wait, a token refresh, the call and its retry after a 401, about
-30 + 3 × 23.05 ≈ 99 s; ``DEFAULT_TTL`` is 120 s. A whole sync with no renewal at all (the
-rental-system fetch, a refresh, create → name clash → look-up → update, each after a full
-rate-limit wait) could take about 5 × 23.05 + 4 × 30 ≈ 235 s: a sync should ``check()`` before
-each write (which it must anyway) or ``extend()`` after each outside call.
+How long the TTL must be (issue 13, finding 8: short, so that a dead holder's lock lapses soon).
+While a sync runs, a keeper (``workers.keeper``) renews its locks and its events' leases every
+third of the TTL, through rate-limit waits, token refreshes and calls alike, and the fence is
+checked, renewing the lock to a full TTL, right before each request is sent
+(``providers.base.FencedGate``), after every wait. So the TTL no longer has to cover a whole
+sync, nor a stretch between two renewals of a live process: what is left between the last check
+and a write landing is one call, at most connect + read timeout (``CALL_SECONDS``, 23.05 s).
+``check_budget`` refuses at start-up a TTL that cannot cover it. ``DEFAULT_TTL`` is 30 s: above
+that call with some seconds to spare for the request's own trip, and short enough that a lock
+held by a process on another host that died (whose death no peer can see) lapses in 30 s. A live
+worker whose keeper misses one renewal (Redis away for a few seconds) still holds it.
 
-Since issue 12 the TTL no longer has to cover a whole sync: while a sync runs, a keeper
-(``workers.keeper``) renews its locks and its events' leases every third of the TTL, through
-rate-limit waits, token refreshes and calls alike, and the fence is checked right before each
-request is sent (``providers.base.FencedGate``), after every wait. What is left between the last
-check and a write landing is one call, at most connect + read timeout; ``check_budget`` refuses
-at start-up a TTL that cannot cover it.
+A dead process on the same host does not wait for the TTL at all: each lock is listed under its
+holder (``core.holders``: host, pid, start time) in the script that takes it, and any worker of
+that host releases the locks of a holder whose process is gone (``workers.holders``). That is
+safe because a dead process has no call in flight that could land after the release: the bytes
+it had already sent are the lost-answer case the create markers handle, as after any timeout.
 
 Redis round trips: one per ``acquire``, ``check``, ``extend`` and ``release``.
 """
@@ -28,33 +30,48 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import holders
 from core.errors import ConfigError, LockBusy, LockLost
+from core.ratelimit import SLOT_TTL
 
 #: Seconds one outside call can take: connect + read timeout (``ProviderContext.timeout``).
 CALL_SECONDS = 3.05 + 20.0
-#: Seconds a call may wait for the rate limiter before it raises ``RateLimited``.
-RATE_WAIT_SECONDS = 30.0
-#: Lock lifetime; above the longest stretch between two renewals (module docstring, ≈ 99 s).
-DEFAULT_TTL = 120.0
+#: Lock lifetime: above one call after the fencing check (module docstring).
+DEFAULT_TTL = 30.0
 
-# Take the lock only when free, with a token from the counter that only grows.
+# Take the lock only when free, with a token from the counter that only grows, and list it
+# under its holder (core.holders) in the same step: nothing is held unlisted.
+# KEYS: lock, fence counter, the holder's locks hash, the host's holder set.
+# ARGV: ttl ms, holder id, registry ttl ms.
 _ACQUIRE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
+redis.call('HSET', KEYS[3], KEYS[1], token)
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[2])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
 return token
 """
 
-# Still ours? Then renew the TTL (a holder that is making progress keeps its lock).
+# Still ours? Then renew the TTL (a holder that is making progress keeps its lock), and its
+# listing (a bulk job may hold a lock for longer than the registry's TTL).
+# KEYS: lock, the holder's locks hash. ARGV: token, ttl ms, registry ttl ms.
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
   return 1
 end
 return 0
 """
 
-_RELEASE = """
+# Delete the lock if it still holds this token, and the holder's listing of that token. Also
+# what ``workers.holders`` runs for a dead holder: a token names one grant (the counter only
+# grows), so a lock taken since by someone else is never touched.
+# KEYS: lock, the holder's locks hash. ARGV: token.
+RELEASE_SCRIPT = """
+if redis.call('HGET', KEYS[2], KEYS[1]) == ARGV[1] then redis.call('HDEL', KEYS[2], KEYS[1]) end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
@@ -74,13 +91,20 @@ class OrganisationLock:
         #: The fencing counter; it never expires, so tokens only grow (one small key per org).
         self.counter_key = f"{self.key}:fence"
         self._token: int | None = None
+        #: Who takes it (this process), listed so that a peer on this host releases the lock at
+        #: once if the process dies (``workers.holders``) instead of waiting out the TTL.
+        self._holder = holders.this_process()
+        self._listing = holders.locks_key(self._holder.id)
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
+        self._release = redis.register_script(RELEASE_SCRIPT)
 
     def acquire(self) -> bool:
         """Take the lock with a fresh fencing token; ``False`` if another worker holds it."""
-        token = int(self._acquire(keys=[self.key, self.counter_key], args=[self.ttl_ms]))
+        token = int(self._acquire(
+            keys=[self.key, self.counter_key, self._listing, holders.host_key(self._holder.host)],
+            args=[self.ttl_ms, self._holder.id, holders.REGISTRY_TTL_MS],
+        ))
         if token == 0:
             return False
         self._token = token
@@ -97,7 +121,7 @@ class OrganisationLock:
         """Raise ``LockLost`` unless the lock still holds our token; renews the TTL when it does.
         Call it before every write to the accounting system."""
         if self._token is None or not self._renew(
-            keys=[self.key], args=[self._token, self.ttl_ms]
+            keys=[self.key, self._listing], args=[self._token, self.ttl_ms, holders.REGISTRY_TTL_MS]
         ):
             raise LockLost(
                 "the organisation lock expired or was taken over",
@@ -111,7 +135,7 @@ class OrganisationLock:
     def release(self) -> None:
         """Delete the lock if it is still ours; a no-op otherwise."""
         if self._token is not None:
-            self._release(keys=[self.key], args=[self._token])
+            self._release(keys=[self.key, self._listing], args=[self._token])
             self._token = None
 
     def __enter__(self) -> "OrganisationLock":
@@ -126,8 +150,9 @@ class OrganisationLock:
         self.release()
 
 
-def check_budget(ttl: float, timeout: tuple[float, float]) -> None:
-    """Stop a process whose lock TTL cannot cover one call after the last fencing check.
+def check_budget(ttl: float, timeout: tuple[float, float], *, slot_ttl: float = SLOT_TTL) -> None:
+    """Stop a process whose lock TTL, or limiter slot TTL, cannot cover one call after the
+    last fencing check.
 
     The fencing check renews the lock to a full TTL right before the request is sent; from
     there the call lasts at most connect + read timeout, which must end before the TTL does
@@ -139,4 +164,12 @@ def check_budget(ttl: float, timeout: tuple[float, float]) -> None:
             f"LOCK_TTL_SECONDS={ttl:g} is too short for one call after the fencing check: "
             f"HTTP_CONNECT_TIMEOUT_SECONDS + HTTP_READ_TIMEOUT_SECONDS = {connect + read:g} s, "
             f"so LOCK_TTL_SECONDS must be above {needed:g} (or shorten those timeouts)"
+        )
+    # The rate limiter's concurrency slot is held for exactly one call and expires on its own
+    # (a holder on another host that died): it must outlive the call too, or a slow live call
+    # would lose its slot and one call too many could run at once.
+    if slot_ttl <= needed:
+        raise ConfigError(
+            f"HTTP_CONNECT_TIMEOUT_SECONDS + HTTP_READ_TIMEOUT_SECONDS = {needed:g} s is longer "
+            f"than a rate-limiter slot lives ({slot_ttl:g} s): shorten those timeouts"
         )

@@ -25,7 +25,7 @@ from typing import Any
 
 import structlog
 
-from core import metrics
+from core import holders, metrics
 from core.errors import RateLimited
 
 log = structlog.get_logger(__name__)
@@ -39,7 +39,10 @@ WINDOW_MARGIN_SHARE = 0.025
 MIN_WINDOW_MARGIN = 0.2
 MAX_WINDOW_MARGIN = 2.0
 #: A concurrency slot expires this long after it was taken, so a killed worker cannot leak it:
-#: longer than one call's worst case (connect 3.05 s + read 20 s, ``ProviderContext.timeout``).
+#: longer than one call's worst case (connect 3.05 s + read 20 s, ``ProviderContext.timeout``;
+#: ``core.locks.check_budget`` refuses timeouts it cannot cover). A slot is held for exactly one
+#: call, so no keeper renews it. A dead holder on the same host has its slots freed at once
+#: (``workers.holders``); one on another host holds them at most this long, as its locks.
 SLOT_TTL = 30.0
 #: How long a waiting live caller's "live waiter" entry outlives its expected wait.
 LIVE_MARKER_MARGIN = 0.5
@@ -95,11 +98,13 @@ def published_limits(system: str) -> Limits:
     return PUBLISHED_LIMITS[system]
 
 
-# KEYS[1] penalty, KEYS[2] live waiters, KEYS[3] concurrency slots, KEYS[4..] window logs.
+# KEYS[1] penalty, KEYS[2] live waiters, KEYS[3] concurrency slots, KEYS[4] the holder's slots
+# hash, KEYS[5] the host's holder set (core.holders), KEYS[6..] window logs.
 # ARGV[1] slot id, [2] priority, [3] slot ttl ms, [4] live marker margin ms, [5] patience ms,
-# [6] poll ms, [7] concurrent limit live, [8] bulk (-1: none); then per log: name, live limit,
-# bulk limit, window ms. Returns {wait ms, reason, exact}: wait 0 means granted and recorded;
-# exact 0 means "re-check within wait ms" (the end of the wait is not known).
+# [6] poll ms, [7] concurrent limit live, [8] bulk (-1: none), [9] holder id, [10] registry
+# ttl ms; then per log: name, live limit, bulk limit, window ms. Returns {wait ms, reason,
+# exact}: wait 0 means granted and recorded; exact 0 means "re-check within wait ms" (the end
+# of the wait is not known).
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -127,8 +132,8 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if not live and redis.call('ZCARD', KEYS[2]) > 0 then return {poll, 'live_waiting', 0} end
 
 local wait, reason = 0, ''
-for i = 4, #KEYS do
-  local a = 9 + (i - 4) * 4
+for i = 6, #KEYS do
+  local a = 11 + (i - 6) * 4
   local limit = tonumber(live and ARGV[a + 1] or ARGV[a + 2])
   local window = tonumber(ARGV[a + 3])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
@@ -150,10 +155,15 @@ if concurrent >= 0 then
   end
   redis.call('ZADD', KEYS[3], now + slot_ttl, slot)
   keep_for(KEYS[3], slot_ttl)
+  -- listed under its holder in the same step: a dead holder's slot is freed by a peer at once
+  redis.call('HSET', KEYS[4], slot, KEYS[3])
+  redis.call('PEXPIRE', KEYS[4], ARGV[10])
+  redis.call('SADD', KEYS[5], ARGV[9])
+  redis.call('PEXPIRE', KEYS[5], ARGV[10])
 end
-for i = 4, #KEYS do
+for i = 6, #KEYS do
   redis.call('ZADD', KEYS[i], now, slot)
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[9 + (i - 4) * 4 + 3]))
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[11 + (i - 6) * 4 + 3]))
 end
 redis.call('ZREM', KEYS[2], slot)
 return {0, 'ok', 1}
@@ -207,6 +217,9 @@ class RateLimiter:
         self._prefix = prefix
         self._penalty_key = f"{prefix}:penalty"
         self._app_key = f"ratelimit:{system}:app:{app_id}:minute"
+        #: Who takes the slots (this process), listed so that a peer on this host frees them at
+        #: once if the process dies (``workers.holders``).
+        self._holder = holders.this_process()
         self._acquire_script = redis.register_script(_ACQUIRE)
         self._penalise_script = redis.register_script(_PENALISE)
 
@@ -232,9 +245,10 @@ class RateLimiter:
                 self._count_wait(time.monotonic() - started)
 
     def release(self, slot: str) -> None:
-        """The call holding ``slot`` has ended: free its concurrency slot."""
+        """The call holding ``slot`` has ended: free its concurrency slot and its listing
+        (one round trip)."""
         if self.limits.concurrent is not None:
-            self.redis.zrem(f"{self._prefix}:concurrent", slot)
+            release_slot(self.redis, slot, f"{self._prefix}:concurrent", holders.slots_key(self._holder.id))
 
     def penalise(self, retry_after: float) -> None:
         """A 429 came anyway: hold back every worker of this tenant for ``retry_after`` s."""
@@ -263,8 +277,11 @@ class RateLimiter:
 
     def _script_arguments(self, batch: bool) -> tuple[list[str], list[Any]]:
         concurrent = self.limits.concurrent
-        keys = [self._penalty_key, f"{self._prefix}:live_waiters", f"{self._prefix}:concurrent"]
+        holder = self._holder
+        keys = [self._penalty_key, f"{self._prefix}:live_waiters", f"{self._prefix}:concurrent",
+                holders.slots_key(holder.id), holders.host_key(holder.host)]
         args: list[Any] = [-1, -1] if concurrent is None else [concurrent, bulk_share(concurrent)]
+        args += [holder.id, holders.REGISTRY_TTL_MS]
         for name, key, limit, window, reserved in self._logs(batch):
             keys.append(key)
             bulk_limit = bulk_share(limit) if reserved else limit
@@ -289,6 +306,15 @@ class RateLimiter:
     def _count_wait(self, seconds: float) -> None:
         metrics.RATE_LIMIT_WAITS.labels(system=self.system).inc()
         metrics.RATE_LIMIT_WAIT_SECONDS.labels(system=self.system).inc(seconds)
+
+
+def release_slot(redis: Any, slot: str, slot_set: str, listing: str) -> None:
+    """Free one concurrency slot and its holder's listing of it. Also what ``workers.holders``
+    runs for a dead holder: a slot id names one grant (a fresh uuid), so nothing else is freed."""
+    pipeline = redis.pipeline(transaction=False)
+    pipeline.zrem(slot_set, slot)
+    pipeline.hdel(listing, slot)
+    pipeline.execute()
 
 
 def _ms(seconds: float) -> int:

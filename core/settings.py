@@ -44,8 +44,10 @@ class Settings:
     providers: dict[str, ProviderApp] = field(default_factory=dict)
     #: Largest webhook body accepted (interface §4: 413 above 1 MiB).
     max_webhook_bytes: int = 1024 * 1024
-    #: Seconds one sync may hold an organisation's lock (longer than its worst case).
-    lock_ttl_seconds: float = 120.0
+    #: Lifetime of an organisation lock and an event lease unless renewed: a keeper renews both
+    #: while a sync runs, so it only has to cover one call after the fencing check
+    #: (``core.locks``); short, so that a dead process on another host frees them soon.
+    lock_ttl_seconds: float = 30.0
     #: Give up retrying a transient failure after this long (docs/architecture.md: 24 hours).
     retry_give_up_seconds: float = 24 * 3600
     #: Exponential backoff bounds for transient failures (docs/architecture.md: about 5 s to 10 min).
@@ -74,7 +76,7 @@ class Settings:
             event_retention_days=_parse(env, "EVENT_RETENTION_DAYS", int, "90"),
             current_rms_api_url=_url(env, "CURRENT_RMS_API_URL", CURRENT_RMS_API_URL),
             providers=_provider_apps(env),
-            lock_ttl_seconds=_parse(env, "LOCK_TTL_SECONDS", float, "120"),
+            lock_ttl_seconds=_parse(env, "LOCK_TTL_SECONDS", float, "30"),
             retry_give_up_seconds=_parse(env, "RETRY_GIVE_UP_SECONDS", float, str(24 * 3600)),
             retry_min_seconds=_parse(env, "RETRY_MIN_SECONDS", float, "5"),
             retry_max_seconds=_parse(env, "RETRY_MAX_SECONDS", float, "600"),

@@ -115,6 +115,9 @@ class Event(Base):
     message_id: Mapped[str | None] = mapped_column(String(64))
     #: A worker's claim on a processing event; past it, the event is owed again.
     lease_until: Mapped[datetime | None]
+    #: The process holding that lease (``core.holders``): a peer on its host puts the event
+    #: back at once when that process is gone, without waiting for ``lease_until``.
+    lease_holder: Mapped[str | None] = mapped_column(String(200))
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -22,6 +22,7 @@ from core.store import ledger as ledger_store
 from workers import alerts, messages
 from workers.broker import broker
 from workers.bulk.jobs import run_job as run_bulk_job
+from workers.holders import HolderSweeper
 from workers.ledger import process_ledger_event
 from workers.ledger_poll import poll_integration
 from workers.ledger_verify import run_verify_job
@@ -53,6 +54,8 @@ class StartUpCheck(dramatiq.Middleware):
 broker.add_middleware(StartUpCheck())
 # Each worker process records its host, pid, queues and threads for the ops page's workers view.
 broker.add_middleware(WorkerInfo())
+# Each worker process releases what dead processes of its host held (issue 13, finding 8).
+broker.add_middleware(HolderSweeper())
 
 
 @dramatiq.actor(actor_name=messages.SYNC_EVENT, queue_name=messages.QUEUES[messages.SYNC_EVENT],

@@ -16,6 +16,7 @@ from sqlalchemy import Table, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import holders
 from core.db import Database, rows_matched
 from core.models import EventStatus
 from core.tables import Event, EventAttempt, new_id, utcnow
@@ -107,7 +108,7 @@ def claim(db: Database, event_id: str, *, lease_seconds: float) -> Event | None:
                 ),
             )
             .values(status=EventStatus.PROCESSING, started_at=now,
-                    lease_until=now + timedelta(seconds=lease_seconds))
+                    lease_until=now + timedelta(seconds=lease_seconds), lease_holder=_holder())
         ))
         if not taken:
             return None
@@ -152,7 +153,7 @@ def claim_more(
         taken = list(session.execute(
             update(Event).where(Event.id.in_(candidates), Event.status.in_(OWED))
             .values(status=EventStatus.PROCESSING, started_at=now,
-                    lease_until=now + timedelta(seconds=lease_seconds))
+                    lease_until=now + timedelta(seconds=lease_seconds), lease_holder=_holder())
             .returning(Event.id).execution_options(synchronize_session=False)
         ).scalars())
         return list(session.scalars(select(Event).where(Event.id.in_(taken)).order_by(Event.received_at)))
@@ -356,6 +357,25 @@ def recover_lapsed(db: Database) -> int:
         ))
 
 
+def release_holder(db: Database, holder_id: str) -> int:
+    """The events whose lease ``holder_id`` holds are owed again at once, as ``recover_lapsed``
+    makes them after their lease lapses: that process is known to be dead (``workers.holders``
+    checked its pid and start time on its own host), so nothing of it runs them any more. The
+    next claim counts the attempt it left open as failed (``count_abandoned_attempt``)."""
+    now = utcnow()
+    with db.session() as session:
+        return rows_matched(session.execute(
+            update(Event).where(Event.status == EventStatus.PROCESSING, Event.lease_holder == holder_id)
+            .values(status=EventStatus.RETRYING, lease_until=None, lease_holder=None, sent_at=None,
+                    message_id=None, next_attempt_at=now)
+        ))
+
+
+def _holder() -> str:
+    """Who takes a lease: this process (``core.holders``)."""
+    return holders.this_process().id
+
+
 def owed_unsent(db: Database, *, limit: int = 500) -> list[Event]:
     """Owed events that are due and were never handed to the broker (new while Redis was
     down, or put back to wait for a retry)."""
@@ -448,7 +468,7 @@ def claim_due(db: Database, event_id: str, *, lease_seconds: float) -> Event | N
                 ),
             )
             .values(status=EventStatus.PROCESSING, started_at=now,
-                    lease_until=now + timedelta(seconds=lease_seconds))
+                    lease_until=now + timedelta(seconds=lease_seconds), lease_holder=_holder())
         ))
         if not taken:
             return None

@@ -21,6 +21,7 @@ from core.tables import Integration, Job
 from providers import factory
 from providers.base import AccountingProvider
 from providers.current_rms import CurrentRMS
+from workers.keeper import Keeper
 
 #: Seconds a bulk call may wait for the rate limiter before ``RateLimited`` (then a pause).
 BULK_MAX_WAIT = 30.0
@@ -83,6 +84,8 @@ class BulkRun:
                                organisation_id=organisation_id)
             time.sleep(LOCK_POLL)
         try:
-            yield lock
+            # Renewed while held: the TTL only covers one call (core.locks), a bulk step makes two.
+            with Keeper(self.rt.db, ttl=self.rt.settings.lock_ttl_seconds, locks=[lock]):
+                yield lock
         finally:
             lock.release()
