@@ -68,7 +68,7 @@ class Holder:
             process = psutil.Process(self.pid)
             if _started(process) != self.started:
                 return False  # the pid was reused by a later process
-            return process.status() != psutil.STATUS_ZOMBIE  # killed, not yet reaped
+            return bool(process.status() != psutil.STATUS_ZOMBIE)  # killed, not yet reaped
         except psutil.NoSuchProcess:
             return False
         except psutil.Error:

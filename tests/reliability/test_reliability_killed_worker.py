@@ -32,7 +32,7 @@ from tests.reliability.reliability_helpers import (
 from tests.support import create_integration, send_webhook
 
 #: Seconds the stand-in holds the calls the kill catches; below the suite's lock TTL (3 s), as
-#: a real call (23 s at worst) is below the production TTL (120 s): the lock's design rule.
+#: a real call (23 s at worst) is below the production TTL (30 s): the lock's design rule.
 HELD_CALL_SECONDS = 1.5
 
 
