@@ -70,9 +70,24 @@ class Holder:
                 return False  # the pid was reused by a later process
             return bool(process.status() != psutil.STATUS_ZOMBIE)  # killed, not yet reaped
         except psutil.NoSuchProcess:
-            return False
+            return _signalable(self.pid)
         except psutil.Error:
             return True
+
+
+def _signalable(pid: int) -> bool:
+    """Whether ``pid`` exists though ``/proc`` does not show it: a ``hidepid`` mount hides the
+    processes of other users there, but not from ``kill(pid, 0)`` (EPERM: it exists). Such a
+    process counts as alive: its start time cannot be read, so a reused pid cannot be told."""
+    if os.name != "posix":  # elsewhere signal 0 is no probe
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _started(process: psutil.Process) -> str:
