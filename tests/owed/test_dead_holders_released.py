@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import update
 
 from core import holders
-from core.errors import RateLimited
+from core.errors import ConfigError, RateLimited
 from core.holders import Holder
-from core.locks import OrganisationLock
+from core.locks import OrganisationLock, check_budget
 from core.models import EventStatus
 from core.ratelimit import Limits, RateLimiter
+from core.settings import Settings
 from core.store import events, integrations
 from core.store.events import NewEvent
 from core.store.integrations import NewIntegration
@@ -38,7 +39,7 @@ LIMITS = Limits(concurrent=1)
 
 #: The child: claims the event, takes the lock and the one slot, says so, then waits for ever.
 CHILD = """
-import os, sys, time
+import os, time
 import redis
 from core.db import Database
 from core.locks import OrganisationLock
@@ -198,3 +199,14 @@ def test_a_reused_pid_is_a_dead_holder_and_this_process_a_live_one() -> None:
     assert Holder.parse(me.id) == me
     # the same pid with another start time: the process that had it first is gone
     assert not Holder(host=me.host, pid=me.pid, started="1.00").is_alive()
+
+
+def test_the_default_ttl_covers_one_call_and_a_slot_that_cannot_is_refused_at_start_up() -> None:
+    defaults = Settings()
+    assert defaults.lock_ttl_seconds == 30.0
+    check_budget(defaults.lock_ttl_seconds, defaults.http_timeout)  # the defaults start
+    with pytest.raises(ConfigError, match="LOCK_TTL_SECONDS"):
+        check_budget(23.0, defaults.http_timeout)
+    # a lock TTL long enough, but calls longer than a limiter slot lives
+    with pytest.raises(ConfigError, match="slot"):
+        check_budget(120.0, (5.0, 40.0))
