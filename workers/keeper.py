@@ -4,7 +4,8 @@ A sync may wait far longer than one call: for the rate limiter, for another work
 refresh, through a 401 and its refresh, through a bulk batch's pauses. A thread renews every
 lock (only while it still holds our token) and every event lease each third of the TTL, so a
 live worker keeps both however long it waits, and a killed or frozen one loses both within a
-TTL. A lock found taken over is not renewed again; the next fencing check stops the sync.
+TTL (30 s by default; a killed one on this host loses them at once, to ``workers.holders``).
+A lock found taken over is not renewed again; the next fencing check stops the sync.
 """
 from __future__ import annotations
 
