@@ -34,12 +34,6 @@ class Extras:
     custom: Mapping[str, str] = field(default_factory=dict)
     after_create: tuple[AfterCreate, ...] = ()
 
-    @property
-    def carries_more(self) -> bool:
-        """Whether the write adds anything to the mapped fields (a default, a custom field, a
-        step after the create)."""
-        return bool(any(v is not None for v in self.defaults.values()) or self.custom or self.after_create)
-
     def apply(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         """``body`` (the payload of one contact) with the defaults and custom fields added."""
         defaults.apply_to_create(kind, body, self.defaults, self.resolved)

@@ -87,8 +87,10 @@ log = structlog.get_logger(__name__)
 #: A sync never needs more steps than this (resend, forget, create, clash, look up, link...).
 MAX_STEPS = 10
 
-#: How a batch of creates is sent (bulk export retries passing failures inside the job).
-CreateBatch = Callable[[AccountingProvider, list[tuple[ContactFields, str]]], list[BatchResult]]
+#: How a batch of creates is sent (bulk export retries passing failures inside the job), each
+#: element with its extras (defaults, custom fields).
+CreateBatch = Callable[[AccountingProvider, list[tuple[ContactFields, str]], list[Extras | None]],
+                       list[BatchResult]]
 #: A same-name look-up (bulk export answers it from a name index built once).
 FindByName = Callable[[str], Contact | None]
 
@@ -408,17 +410,8 @@ class Executor:
                 fenced.append(run)
             except (LockLost, Rejected) as error:
                 self._settle(run, Fate(error=error))
-        if not fenced:
-            return
-        # The batch calls carry the mapped fields alone: a create with defaults or custom fields
-        # (a live backlog; bulk work passes no settings) goes as a lone create of its own.
-        own = [r for r in fenced if self.integration.create_batch is None and len(fenced) > 1
-               and r.extras is not None and r.extras.carries_more]
-        for run in own:
-            self._send_group([run])
-        rest = [r for r in fenced if all(r is not o for o in own)]
-        if rest:
-            self._send_group(rest)
+        if fenced:
+            self._send_group(fenced)
 
     def _send_group(self, fenced: list[_Run]) -> None:
         """One create call (lone or batch) for ``fenced``; each answer settles its own item."""
@@ -446,11 +439,12 @@ class Executor:
                     run.fields, idempotency_key=run.scope("create"), extras=run.extras))]
             except Rejected as refusal:
                 return [BatchResult(error=refusal)]
-        # The batch calls send the mapped fields alone (defaults and custom fields: lone creates).
+        # Each element carries its extras, built as for a lone create (defaults, custom fields).
         items = [(r.fields, r.scope("create")) for r in runs]
+        extras = [r.extras for r in runs]
         if self.integration.create_batch is not None:
-            return self.integration.create_batch(provider, items)
-        return provider.create_contacts(items)
+            return self.integration.create_batch(provider, items, extras)
+        return provider.create_contacts(items, extras=extras)
 
     def _answered(self, run: _Run, *, answer: BatchResult) -> None:
         if answer.contact is not None:
