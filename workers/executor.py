@@ -314,14 +314,15 @@ class Executor:
         return self._provider(run.item.lock).find_by_name(name)
 
     def _match(self, run: _Run) -> Lookup:
-        """``policies.match_on``: by name alone as before (one query, or the bulk index); other
-        keys by the system's own queries (``providers.search.find``), never guessing."""
+        """``policies.match_on``, by the system's own queries (``providers.search.find``), never
+        guessing: several same-name contacts (Sage keeps duplicates) fail naming them. Bulk
+        work answers names from its index, which refuses several the same way."""
         organisation = run.organisation
         match_on = self.integration.policies.match_on
         # A create that would be refused for a field's length fails before any call.
         self._refuse_over_limits(run, contact_extras.for_create(self._kind(run), self.integration.settings,
                                                                  organisation))
-        if tuple(match_on) == ("name",) or self.integration.find_by_name is not None:
+        if self.integration.find_by_name is not None:
             return self._lookup(organisation, self._find_by_name(run, organisation.name))
 
         def linked_to(contact_id: str) -> int | None:
