@@ -429,8 +429,10 @@ class Executor:
             for run in fenced:
                 self._settle(run, Fate(error=_explained(error, run.organisation)))
             return
+        created: list[tuple[_Run, Contact]] = []
         for run, result in zip(fenced, results, strict=True):
-            self._guarded(run, partial(self._answered, answer=result))
+            self._guarded(run, partial(self._answered, answer=result, created=created))
+        self._after_creates(created)
 
     def _send_creates(self, provider: AccountingProvider, runs: list[_Run], lone: bool) -> list[BatchResult]:
         if lone:
@@ -447,10 +449,10 @@ class Executor:
             return self.integration.create_batch(provider, items, extras)
         return provider.create_contacts(items, extras=extras)
 
-    def _answered(self, run: _Run, *, answer: BatchResult) -> None:
+    def _answered(self, run: _Run, *, answer: BatchResult, created: list[tuple[_Run, Contact]]) -> None:
         if answer.contact is not None:
             self._store(run, answer.contact, run.organisation.fields.digest())
-            self._after_create(run, answer.contact)
+            created.append((run, answer.contact))
             outcome = Outcome("created", contact_id=answer.contact.id, overwritten=True)
             self._settle(run, Fate(Result(EventStatus.SUCCEEDED, outcome, "created")))
             return
@@ -465,17 +467,19 @@ class Executor:
             return
         raise _explained(error, run.organisation)
 
-    def _after_create(self, run: _Run, contact: Contact) -> None:
-        """What must follow a create (Xero: join the default group). The link stands either way:
-        a failure here is logged, not retried (a retry would find the contact linked)."""
-        if run.extras is None:
+    def _after_creates(self, created: list[tuple[_Run, Contact]]) -> None:
+        """What must follow the creates of one call (Xero: join the default group), once for
+        all of them. The links stand either way: a failure here is logged, not retried (a retry
+        would find the contacts linked)."""
+        made = [(run, contact) for run, contact in created if run.extras and run.extras.after_create]
+        if not made:
             return
-        for follow in run.extras.after_create:
-            try:
-                follow(self._provider(run.item.lock), contact)
-            except ProviderError as error:
-                log.warning("after-create step failed", organisation_id=run.item.organisation_id,
-                            contact_id=contact.id, error=str(error))
+        try:
+            provider = self._provider(*(run.item.lock for run, _ in made))
+            contact_extras.follow_creates(provider, [(run.extras, contact) for run, contact in made
+                                                     if run.extras is not None])
+        except (ProviderError, LockLost) as error:
+            log.warning("after-create step failed", contact_ids=[c.id for _, c in made], error=str(error))
 
     def _forget_if_unsent(self, error: BaseException, runs: Sequence[_Run], *, sent: int,
                           lone: bool) -> None:

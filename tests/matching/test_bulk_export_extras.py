@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import pytest
+import requests
 
 from core.store import links
 from tests.ledger.support import qb_customer, sage_contact, xero_contact
 from tests.matching.matching_support import KINDS, writes
-from tests.support import create_integration, running_worker, seed_organisation, wait_for
+from tests.support import create_integration, integration_body, running_worker, seed_organisation, wait_for
 
 
 @pytest.fixture
@@ -78,3 +79,34 @@ def test_an_export_creates_contacts_with_the_defaults_and_custom_fields(
         # And the batches still carry 50 contacts a call: the extras cost no extra write
         puts = [c for c in writes(sandbox, "xero") if c["path"].endswith("/Contacts")]
         assert len(puts) / count <= 0.025, puts
+
+
+def test_a_xero_export_joins_its_new_contacts_to_the_default_group_one_call_a_batch(
+        rt: Any, client: Any, admin: Any, sandbox: Any, worker: Any) -> None:
+    # Given a default contact group and 100 organisations
+    body = integration_body(sandbox, "xero", defaults={"contact_group": "Hire Customers"})
+    provider = body["provider"]
+    headers = {"Authorization": f"Bearer {provider['access_token']}", "xero-tenant-id": provider["tenant_id"]}
+    made = requests.put(f"{provider['api_url']}/ContactGroups", json={"ContactGroups": [{"Name": "Hire Customers"}]},
+                        headers=headers, timeout=5)
+    assert made.status_code == 200, made.text
+    group_id = made.json()["ContactGroups"][0]["ContactGroupID"]
+    answer = client.post("/api/integrations", json=body, headers=admin)
+    assert answer.status_code == 201, answer.get_json()
+    integration_id = answer.get_json()["id"]
+    sandbox.control("current_rms", "members/bulk", subdomain=body["source"]["subdomain"], count=100)
+    before = len(writes(sandbox, "xero"))
+    # When it is exported
+    started = client.post(f"/api/integrations/{integration_id}/export", headers=admin)
+    job_id = started.get_json()["job_id"]
+    job = wait_for(lambda: (j := _job(client, admin, job_id))["status"] in ("succeeded", "failed") and j,
+                   timeout=60)
+    assert (job["status"], job["done"], job["failed"]) == ("succeeded", 100, 0), job["errors"][-3:]
+    # Then every new contact is in the group
+    group = requests.get(f"{provider['api_url']}/ContactGroups/{group_id}", headers=headers, timeout=5)
+    members = {c["ContactID"] for c in group.json()["ContactGroups"][0].get("Contacts") or []}
+    assert members == {link.contact_id for link in links.all_of(rt.db, integration_id)}
+    assert len(members) == 100
+    # And each batch of 50 took one create call and one join: 0.04 writes a contact, not 1.02
+    calls = writes(sandbox, "xero")[before:]
+    assert [c["path"].rsplit("/", 1)[-1] for c in calls].count("Contacts") == len(calls) == 4, calls
