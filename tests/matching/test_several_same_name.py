@@ -11,7 +11,7 @@ import pytest
 
 from core.store import links
 from tests.matching.matching_support import seed_contact, seed_org, writes
-from tests.support import create_integration, running_worker, send_webhook, wait_event, wait_for
+from tests.support import create_integration, running_worker, seed_organisation, send_webhook, wait_event, wait_for
 
 
 @pytest.fixture
@@ -68,3 +68,20 @@ def test_a_bulk_export_fails_the_organisation_naming_every_same_name_contact(
     _names_both(error["error"], twins)
     assert links.get(rt.db, integration["id"], twin_org) is None
     assert links.get(rt.db, integration["id"], single_org) is not None
+
+
+def test_linked_contact_field_naming_a_name_two_contacts_carry_fails_naming_both(
+        rt: Any, client: Any, admin: Any, sandbox: Any, worker: Any) -> None:
+    """The organisation names its contact by name (``linked_contact_field``): in Sage that name
+    may be carried twice, and then neither is taken."""
+    integration = create_integration(client, admin, sandbox, "sage")
+    twins = _twins(sandbox, integration, "Named Twin Ltd")
+    organisation = seed_organisation(sandbox, integration["subdomain"], name="Organisation Of Its Own",
+                                     membership={"number": "NT-1", "tax_number": ""},
+                                     custom_fields={"linked_contact": "Named Twin Ltd"})
+    answer = send_webhook(client, integration, organisation["id"], "create")
+    event = wait_event(client, admin, answer.get_json()["event_id"])
+    assert event["status"] == "failed", event
+    _names_both(event["outcome"]["reason"], twins)
+    assert links.get(rt.db, integration["id"], organisation["id"]) is None
+    assert writes(sandbox, "sage") == []

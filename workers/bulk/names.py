@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.errors import Rejected
-from core.matching import Candidate
+from core.matching import Candidate, several_named
 from core.models import Contact
 from providers.base import AccountingProvider
 
@@ -37,8 +37,7 @@ class NameIndex:
         each with its web link (interface §11: never a guess)."""
         found = self.by_name.get(_key(name)) or []
         if len(found) > 1:
-            named = "; ".join(Candidate(id=c.id, name=c.name, url=c.url).describe() for c in found)
-            reason = f"{len(found)} contacts are named '{name.strip()}': {named}; link one by hand"
+            reason = several_named(name, [Candidate(id=c.id, name=c.name, url=c.url) for c in found])
             raise Rejected(reason, reason=reason)
         return found[0] if found else None
 
