@@ -128,6 +128,13 @@ class Several:
                 f"'{subject.name}' on {self.key}: {named}; link one by hand")
 
 
+def several_named(name: str, candidates: Sequence[Candidate]) -> str:
+    """Why a name several contacts carry is not resolved to one (a look-up by name alone: Sage's,
+    or the bulk export's name index)."""
+    named = "; ".join(c.describe() for c in candidates)
+    return f"{len(candidates)} contacts are named '{name.strip()}': {named}; link one by hand"
+
+
 @dataclass(frozen=True)
 class LinkedElsewhere:
     key: str

@@ -13,7 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from core.errors import Rejected
 from core.models import Contact, ContactFields
@@ -163,6 +163,15 @@ class BatchResult:
     error: Exception | None = None
 
 
+def with_extras(batch: Sequence[tuple[ContactFields, str]], extras: Sequence[Extras | None] | None
+                ) -> list[tuple[ContactFields, str, Extras | None]]:
+    """Each batch element with its extras (``None`` when the caller adds nothing)."""
+    if extras is not None and len(extras) != len(batch):
+        raise ValueError(f"{len(extras)} extras for {len(batch)} contacts")
+    return [(fields, scope, extras[i] if extras is not None else None)
+            for i, (fields, scope) in enumerate(batch)]
+
+
 class AccountingProvider(abc.ABC):
     """One accounting system. Subclasses set the class constants and fill in the methods."""
 
@@ -278,14 +287,17 @@ class AccountingProvider(abc.ABC):
         """Overwrite the contact's mapped fields ("Current RMS wins"), and ``extras``' custom fields."""
 
     def create_contacts(
-        self, batch: list[tuple[ContactFields, str]]
+        self, batch: list[tuple[ContactFields, str]], *,
+        extras: Sequence[Extras | None] | None = None,
     ) -> list[BatchResult]:
-        """Create several contacts, one result per element in order. The default makes one
-        call per contact; systems with a batch endpoint override it."""
+        """Create several contacts, one result per element in order; ``extras[i]`` (defaults
+        and custom fields) goes into element ``i``'s body exactly as in ``create_contact``.
+        The default makes one call per contact; systems with a batch endpoint override it."""
         results: list[BatchResult] = []
-        for fields, key in batch:
+        for fields, key, added in with_extras(batch, extras):
             try:
-                results.append(BatchResult(contact=self.create_contact(fields, idempotency_key=key)))
+                results.append(BatchResult(contact=self.create_contact(
+                    fields, idempotency_key=key, extras=added)))
             except Rejected as error:  # a refused element does not stop the others
                 results.append(BatchResult(error=error))
         return results

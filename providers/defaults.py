@@ -22,8 +22,14 @@ from core.errors import ProviderError
 from providers.base import AccountingProvider
 from providers.field_limits import Limit, check
 
-#: ``exists(provider, value)`` -> the resolved reference to store, or None when unknown.
+#: ``exists(provider, value)`` -> the resolved reference to store, or None when unknown; it
+#: raises ``NotOffered`` when the system says why the value cannot be used there.
 Lookup = Callable[[AccountingProvider, Any], Any]
+
+
+class NotOffered(Exception):
+    """A value the accounting system knows but will not take here, and why (the 400 says so:
+    a foreign currency in a QuickBooks company without multicurrency)."""
 #: ``apply(body, value, resolved)``: put the default into a create body (in place).
 Apply = Callable[[dict[str, Any], Any, Any], None]
 
@@ -107,7 +113,11 @@ def resolve(provider: AccountingProvider, defaults: Mapping[str, Any]
         if spec.exists is None:
             resolved[key] = value
             continue
-        found = spec.exists(provider, value)
+        try:
+            found = spec.exists(provider, value)
+        except NotOffered as refusal:
+            problems[key] = [str(refusal)]
+            continue
         if found is None:
             problems[key] = [f"{provider.title} has no {spec.noun} {value!r}"]
         else:

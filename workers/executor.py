@@ -87,8 +87,10 @@ log = structlog.get_logger(__name__)
 #: A sync never needs more steps than this (resend, forget, create, clash, look up, link...).
 MAX_STEPS = 10
 
-#: How a batch of creates is sent (bulk export retries passing failures inside the job).
-CreateBatch = Callable[[AccountingProvider, list[tuple[ContactFields, str]]], list[BatchResult]]
+#: How a batch of creates is sent (bulk export retries passing failures inside the job), each
+#: element with its extras (defaults, custom fields).
+CreateBatch = Callable[[AccountingProvider, list[tuple[ContactFields, str]], list[Extras | None]],
+                       list[BatchResult]]
 #: A same-name look-up (bulk export answers it from a name index built once).
 FindByName = Callable[[str], Contact | None]
 
@@ -312,14 +314,15 @@ class Executor:
         return self._provider(run.item.lock).find_by_name(name)
 
     def _match(self, run: _Run) -> Lookup:
-        """``policies.match_on``: by name alone as before (one query, or the bulk index); other
-        keys by the system's own queries (``providers.search.find``), never guessing."""
+        """``policies.match_on``, by the system's own queries (``providers.search.find``), never
+        guessing: several same-name contacts (Sage keeps duplicates) fail naming them. Bulk
+        work answers names from its index, which refuses several the same way."""
         organisation = run.organisation
         match_on = self.integration.policies.match_on
         # A create that would be refused for a field's length fails before any call.
         self._refuse_over_limits(run, contact_extras.for_create(self._kind(run), self.integration.settings,
                                                                  organisation))
-        if tuple(match_on) == ("name",) or self.integration.find_by_name is not None:
+        if self.integration.find_by_name is not None:
             return self._lookup(organisation, self._find_by_name(run, organisation.name))
 
         def linked_to(contact_id: str) -> int | None:
@@ -408,17 +411,8 @@ class Executor:
                 fenced.append(run)
             except (LockLost, Rejected) as error:
                 self._settle(run, Fate(error=error))
-        if not fenced:
-            return
-        # The batch calls carry the mapped fields alone: a create with defaults or custom fields
-        # (a live backlog; bulk work passes no settings) goes as a lone create of its own.
-        own = [r for r in fenced if self.integration.create_batch is None and len(fenced) > 1
-               and r.extras is not None and r.extras.carries_more]
-        for run in own:
-            self._send_group([run])
-        rest = [r for r in fenced if all(r is not o for o in own)]
-        if rest:
-            self._send_group(rest)
+        if fenced:
+            self._send_group(fenced)
 
     def _send_group(self, fenced: list[_Run]) -> None:
         """One create call (lone or batch) for ``fenced``; each answer settles its own item."""
@@ -435,8 +429,10 @@ class Executor:
             for run in fenced:
                 self._settle(run, Fate(error=_explained(error, run.organisation)))
             return
+        created: list[tuple[_Run, Contact]] = []
         for run, result in zip(fenced, results, strict=True):
-            self._guarded(run, partial(self._answered, answer=result))
+            self._guarded(run, partial(self._answered, answer=result, created=created))
+        self._after_creates(created)
 
     def _send_creates(self, provider: AccountingProvider, runs: list[_Run], lone: bool) -> list[BatchResult]:
         if lone:
@@ -446,16 +442,17 @@ class Executor:
                     run.fields, idempotency_key=run.scope("create"), extras=run.extras))]
             except Rejected as refusal:
                 return [BatchResult(error=refusal)]
-        # The batch calls send the mapped fields alone (defaults and custom fields: lone creates).
+        # Each element carries its extras, built as for a lone create (defaults, custom fields).
         items = [(r.fields, r.scope("create")) for r in runs]
+        extras = [r.extras for r in runs]
         if self.integration.create_batch is not None:
-            return self.integration.create_batch(provider, items)
-        return provider.create_contacts(items)
+            return self.integration.create_batch(provider, items, extras)
+        return provider.create_contacts(items, extras=extras)
 
-    def _answered(self, run: _Run, *, answer: BatchResult) -> None:
+    def _answered(self, run: _Run, *, answer: BatchResult, created: list[tuple[_Run, Contact]]) -> None:
         if answer.contact is not None:
             self._store(run, answer.contact, run.organisation.fields.digest())
-            self._after_create(run, answer.contact)
+            created.append((run, answer.contact))
             outcome = Outcome("created", contact_id=answer.contact.id, overwritten=True)
             self._settle(run, Fate(Result(EventStatus.SUCCEEDED, outcome, "created")))
             return
@@ -470,17 +467,19 @@ class Executor:
             return
         raise _explained(error, run.organisation)
 
-    def _after_create(self, run: _Run, contact: Contact) -> None:
-        """What must follow a create (Xero: join the default group). The link stands either way:
-        a failure here is logged, not retried (a retry would find the contact linked)."""
-        if run.extras is None:
+    def _after_creates(self, created: list[tuple[_Run, Contact]]) -> None:
+        """What must follow the creates of one call (Xero: join the default group), once for
+        all of them. The links stand either way: a failure here is logged, not retried (a retry
+        would find the contacts linked)."""
+        made = [(run, contact) for run, contact in created if run.extras and run.extras.after_create]
+        if not made:
             return
-        for follow in run.extras.after_create:
-            try:
-                follow(self._provider(run.item.lock), contact)
-            except ProviderError as error:
-                log.warning("after-create step failed", organisation_id=run.item.organisation_id,
-                            contact_id=contact.id, error=str(error))
+        try:
+            provider = self._provider(*(run.item.lock for run, _ in made))
+            contact_extras.follow_creates(provider, [(run.extras, contact) for run, contact in made
+                                                     if run.extras is not None])
+        except (ProviderError, LockLost) as error:
+            log.warning("after-create step failed", contact_ids=[c.id for _, c in made], error=str(error))
 
     def _forget_if_unsent(self, error: BaseException, runs: Sequence[_Run], *, sent: int,
                           lone: bool) -> None:

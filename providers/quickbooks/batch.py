@@ -16,6 +16,7 @@ from providers.base import BatchResult
 from providers.quickbooks import clash, errors, mapping
 
 if TYPE_CHECKING:
+    from providers.contact_extras import Extras
     from providers.quickbooks.client import QuickBooksProvider
 
 #: "Recommended maximum number of payloads in a single batch request is 30" (§B4).
@@ -26,14 +27,15 @@ Item = tuple[int, dict[str, Any], str]
 
 
 def create(
-    provider: QuickBooksProvider, items: list[tuple[ContactFields, str]]
+    provider: QuickBooksProvider, items: list[tuple[ContactFields, str, Extras | None]]
 ) -> list[BatchResult]:
-    """One result per element, in order; a refused element does not stop the others."""
+    """One result per element, in order; a refused element does not stop the others. Each
+    item's Customer is built as a lone create builds it (``mapping.create_body``)."""
     results: list[BatchResult | None] = [None] * len(items)
     pending: list[Item] = []
-    for position, (fields, scope) in enumerate(items):
+    for position, (fields, scope, extras) in enumerate(items):
         try:
-            pending.append((position, mapping.create_payload(fields), scope))
+            pending.append((position, mapping.create_body(fields, extras), scope))
         except Rejected as error:  # a forbidden name never leaves the building
             results[position] = BatchResult(error=error)
     for start in range(0, len(pending), MAX_ITEMS):

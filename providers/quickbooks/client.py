@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import requests
 
@@ -24,6 +24,7 @@ from providers.base import (
     ProviderUrls,
     TenantFromRedirect,
     idempotency_key,
+    with_extras,
 )
 from providers.http import ApiClient
 from providers.quickbooks import batch, clash, errors, mapping
@@ -151,9 +152,7 @@ class QuickBooksProvider(AccountingProvider):
     # -- writes -------------------------------------------------------------------------
     def create_contact(self, fields: ContactFields, *, idempotency_key: str,
                        extras: Extras | None = None) -> Contact:
-        payload = mapping.create_payload(fields)
-        if extras is not None:
-            payload = extras.apply(self.kind, payload)
+        payload = mapping.create_body(fields, extras)
         try:
             answer = self.post("customer", payload, scope=idempotency_key)
         except NameClash as refusal:
@@ -182,8 +181,9 @@ class QuickBooksProvider(AccountingProvider):
                 return self.to_contact(answer["Customer"])
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    def create_contacts(self, items: list[tuple[ContactFields, str]]) -> list[BatchResult]:
-        return batch.create(self, items)
+    def create_contacts(self, items: list[tuple[ContactFields, str]], *,
+                        extras: Sequence[Extras | None] | None = None) -> list[BatchResult]:
+        return batch.create(self, with_extras(items, extras))
 
     # -- HTTP ---------------------------------------------------------------------------
     def read(self, entity: str, record_id: str) -> dict[str, Any] | None:

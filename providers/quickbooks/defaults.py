@@ -2,7 +2,7 @@
 
 | key | Customer field | checked against |
 |---|---|---|
-| ``currency`` | ``CurrencyRef.value`` (ISO code) | ``select * from CompanyCurrency`` (multicurrency), else the home currency (``Preferences.CurrencyPrefs.HomeCurrency``) |
+| ``currency`` | ``CurrencyRef.value`` (ISO code) | ``select * from Preferences``: the home currency (``CurrencyPrefs.HomeCurrency``) always; another only when ``CurrencyPrefs.MultiCurrencyEnabled`` and active in ``select * from CompanyCurrency`` |
 | ``sales_term`` | ``SalesTermRef.value`` (the term's Id) | ``select * from Term where Name = '…'`` (active terms) |
 | ``preferred_delivery_method`` | ``PreferredDeliveryMethod`` | form only: ``Print``, ``Email`` or ``None`` |
 """
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import Rejected
 from core.models import same_name
 from providers.base import AccountingProvider
-from providers.defaults import CustomTarget, DefaultKey
+from providers.defaults import CustomTarget, DefaultKey, NotOffered
 from providers.field_limits import Limit
 from providers.quickbooks import mapping
 
@@ -43,21 +42,21 @@ def _delivery_form(value: Any) -> str | None:
 
 
 def currency_exists(provider: AccountingProvider, value: str) -> str | None:
+    """The company's home currency always; a foreign one only where multicurrency is on and the
+    currency is active in the company's list (CompanyCurrency applies only to multicurrency
+    companies; a customer's currency cannot differ from the home one without it)."""
     code = value.strip().upper()
-    try:
-        enabled = {str(c.get("Code", "")).upper() for c in _query(
-            provider, "select * from CompanyCurrency", "CompanyCurrency") if c.get("Active", True)}
-    except Rejected:  # a company without multicurrency may refuse the entity
-        enabled = set()
-    if code in enabled:
+    preferences = _query(provider, "select * from Preferences", "Preferences")
+    prefs = (preferences[0].get("CurrencyPrefs") or {}) if preferences else {}
+    home = str((prefs.get("HomeCurrency") or {}).get("value") or "").upper()
+    if code == home:
         return code
-    try:
-        preferences = _query(provider, "select * from Preferences", "Preferences")
-    except Rejected:  # the home currency cannot be read: only an enabled currency is known
-        preferences = []
-    home = ((preferences[0].get("CurrencyPrefs") or {}).get("HomeCurrency") or {}).get("value") \
-        if preferences else None
-    return code if home and str(home).upper() == code else None
+    if not prefs.get("MultiCurrencyEnabled"):
+        raise NotOffered(f"QuickBooks Online takes only the company's home currency {home or '(unknown)'} "
+                         f"here, not {value!r}: multicurrency is off in this company")
+    enabled = {str(c.get("Code", "")).upper() for c in _query(
+        provider, "select * from CompanyCurrency", "CompanyCurrency") if c.get("Active", True)}
+    return code if code in enabled else None
 
 
 def term_exists(provider: AccountingProvider, value: str) -> dict[str, str] | None:

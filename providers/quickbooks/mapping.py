@@ -6,10 +6,13 @@ sparse update clears them.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import Rejected
 from core.models import Contact, ContactFields
+
+if TYPE_CHECKING:
+    from providers.contact_extras import Extras
 
 #: Characters QuickBooks refuses in DisplayName (§B2).
 FORBIDDEN_IN_NAMES = (":", "\t", "\n", "\r")
@@ -64,6 +67,13 @@ def customer_fields(fields: ContactFields) -> dict[str, Any]:
 def create_payload(fields: ContactFields) -> dict[str, Any]:
     """A create: the bare Customer object (§B1) without the empty fields."""
     return _without_empty(customer_fields(fields))
+
+
+def create_body(fields: ContactFields, extras: Extras | None) -> dict[str, Any]:
+    """What one create sends, alone or as a batch item: the payload with the integration's
+    defaults and custom fields added (``providers.contact_extras``)."""
+    payload = create_payload(fields)
+    return extras.apply("quickbooks", payload) if extras is not None else payload
 
 
 def update_payload(fields: ContactFields, contact_id: str, sync_token: str) -> dict[str, Any]:

@@ -15,6 +15,8 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterator
 
+from core.errors import Rejected
+from core.matching import Candidate, several_named
 from core.models import Contact, ContactFields, same_name
 from core.ratelimit import Limits
 from providers.base import AccountingProvider, ProviderContext, ProviderUrls, idempotency_key
@@ -90,11 +92,15 @@ class SageProvider(AccountingProvider):
         return contact if contact.active else None
 
     def find_by_name(self, name: str) -> Contact | None:
-        for item in self._pages({"search": name.strip(), "contact_type_id": mapping.CUSTOMER}):
-            contact = mapping.to_contact(item)
-            if contact.active and same_name(contact.name, name):
-                return contact
-        return None
+        """Sage keeps duplicate names: several active customers of that name are refused,
+        naming each, never resolved to the first listed (interface §11)."""
+        found = [c for c in (mapping.to_contact(i) for i in self._pages(
+            {"search": name.strip(), "contact_type_id": mapping.CUSTOMER}))
+            if c.active and same_name(c.name, name)]
+        if len(found) > 1:
+            reason = several_named(name, [Candidate(id=c.id, name=c.name, url=c.url) for c in found])
+            raise Rejected(reason, system=SYSTEM, reason=reason)
+        return found[0] if found else None
 
     def search(self, text: str, *, limit: int = 10) -> list[Contact]:
         # Sage's ``search`` also matches the reference; the contract asks for names containing

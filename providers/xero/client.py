@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 from urllib.parse import quote
 
 import structlog
@@ -22,6 +22,7 @@ from providers.base import (
     ProviderContext,
     ProviderUrls,
     idempotency_key,
+    with_extras,
 )
 from providers.http import ApiClient
 from providers.xero import errors, mapping
@@ -203,15 +204,18 @@ class XeroProvider(AccountingProvider):
         element = self._write("POST", path, [_payload(fields, extras)], idempotency_key)[0]
         return self._element_contact(element)
 
-    def create_contacts(self, batch: list[tuple[ContactFields, str]]) -> list[BatchResult]:
+    def create_contacts(self, batch: list[tuple[ContactFields, str]], *,
+                        extras: Sequence[Extras | None] | None = None) -> list[BatchResult]:
+        items = with_extras(batch, extras)
         results: list[BatchResult] = []
-        for start in range(0, len(batch), self.max_batch):
-            results += self._create_chunk(batch[start:start + self.max_batch])
+        for start in range(0, len(items), self.max_batch):
+            results += self._create_chunk(items[start:start + self.max_batch])
         return results
 
-    def _create_chunk(self, chunk: list[tuple[ContactFields, str]]) -> list[BatchResult]:
-        payloads = [mapping.contact_payload(fields) for fields, _ in chunk]
-        scope = "batch\n" + "\n".join(scope for _, scope in chunk)
+    def _create_chunk(self, chunk: list[tuple[ContactFields, str, Extras | None]]) -> list[BatchResult]:
+        # Each element's body as a lone create builds it (``_payload``): defaults included.
+        payloads = [_payload(fields, added) for fields, _, added in chunk]
+        scope = "batch\n" + "\n".join(scope for _, scope, _ in chunk)
         try:
             elements = self._write("PUT", "Contacts", payloads, scope, batch=True)
         except Rejected as error:

@@ -65,11 +65,12 @@ def group_exists(provider: AccountingProvider, value: str) -> dict[str, str] | N
     return {"id": str(found["ContactGroupID"]), "name": str(found["Name"])} if found else None
 
 
-def join_group(provider: AccountingProvider, resolved: dict[str, str], contact_id: str) -> None:
-    """After a create: the contact joins its default group (Xero sets groups only this way)."""
+def join_group(provider: AccountingProvider, resolved: dict[str, str], contact_ids: list[str]) -> None:
+    """After the creates: the new contacts join their default group, all in one call (Xero sets
+    groups only this way; the call takes a list of contacts)."""
     provider.api.request(  # type: ignore[attr-defined]
         "PUT", f"ContactGroups/{resolved['id']}/Contacts",
-        json={"Contacts": [{"ContactID": contact_id}]})
+        json={"Contacts": [{"ContactID": contact_id} for contact_id in contact_ids]})
 
 
 def _set(field: str) -> Any:
@@ -113,5 +114,5 @@ CUSTOM_FIELD_TARGETS = {
                                        _put("BankAccountDetails")),
 }
 
-#: Defaults that act after the create, with the resolved value and the new contact's id.
+#: Defaults that act after the creates, with the resolved value and the new contacts' ids.
 AFTER_CREATE = {"contact_group": join_group}

@@ -48,12 +48,15 @@ DATES = ("OpenBalanceDate",)
 #: read-only in Intuit's schema and python-quickbooks sends it on every Customer (issue 17, gap 5).
 READ_ONLY = (
     "Id", "SyncToken", "sparse", "domain", "MetaData", "FullyQualifiedName", "Balance",
-    "BalanceWithJobs", "PreferredDeliveryMethod", "Level", "time", "IsProject",
+    "BalanceWithJobs", "Level", "time", "IsProject",
 )
+#: Writable fields that take one of a few values (Intuit's Customer entity: "Print, Email, or
+#: None"); the refusal's code and wording are unconfirmed.
+ENUMS = {"PreferredDeliveryMethod": ("Print", "Email", "None")}
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
 #: "No ':', tab or newline" in these (§B2).
 NO_SEPARATORS = ("DisplayName", "PrintOnCheckName", *NAME_PARTS)
-WRITABLE = (*STRINGS, *OBJECTS, *ADDRESSES, *BOOLEANS, *DATES)
+WRITABLE = (*STRINGS, *OBJECTS, *ADDRESSES, *BOOLEANS, *DATES, *ENUMS)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -77,6 +80,10 @@ def validate(body: dict[str, Any]) -> None:
 
 
 def _check_value(name: str, value: Any) -> None:
+    if name in ENUMS:
+        if value not in ENUMS[name]:
+            raise faults.unsupported(name)
+        return
     if name in DATES:
         if not _DATE.match(str(value)):
             # Code and wording unconfirmed: a malformed date is an invalid property value.

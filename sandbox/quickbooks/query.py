@@ -13,8 +13,9 @@ from typing import Any
 
 from sandbox.quickbooks import faults
 
-#: Name-list entities, and the lookups a client reads to fill a new customer's references.
-LOOKUPS = ("Term", "CompanyCurrency")
+#: Name-list entities, and the lookups a client reads to fill a new customer's references
+#: (``Preferences``: the company's one settings object, ``CurrencyPrefs`` among them).
+LOOKUPS = ("Term", "CompanyCurrency", "Preferences")
 ENTITIES = ("Customer", "Vendor", "Employee", *LOOKUPS)
 #: QuickBooks pages 100 rows unless told otherwise.
 DEFAULT_MAX_RESULTS = 100

@@ -7,6 +7,7 @@ What people do in the web app (interface §9): ``PATCH /_sandbox/contacts/<id>``
 ``POST /_sandbox/contacts/<id>/deactivate``, ``POST /_sandbox/delete`` and ``POST
 /_sandbox/merge``; each, like every API write, is notified to the webhook subscriptions
 (``POST /_sandbox/webhooks``; deliveries and their attempts at ``GET /_sandbox/webhooks``).
+How the company was set up: ``POST /_sandbox/preferences`` (home currency, multicurrency).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from flask import Flask, Response, request
 from sandbox.quickbooks import faults
 from sandbox.quickbooks.answers import fault_response, json_response, sandbox
 from sandbox.quickbooks.events import Change, notify
+from sandbox.quickbooks.store import HOME_CURRENCIES
 
 PREFIX = "/_sandbox"
 ENTITY_TYPES = ("Customer", "Vendor", "Employee")
@@ -33,6 +35,7 @@ def register(app: Flask) -> None:
     app.post(f"{PREFIX}/merge")(merge_contacts)
     app.post(f"{PREFIX}/webhooks")(subscribe)
     app.get(f"{PREFIX}/webhooks")(deliveries)
+    app.post(f"{PREFIX}/preferences")(set_preferences)
 
 
 def issue_tokens() -> Response:
@@ -126,6 +129,20 @@ def subscribe() -> Response:
 
 def deliveries() -> Response:
     return json_response(sandbox().webhooks.listing())
+
+
+def set_preferences() -> Response:
+    """``{"tenant", "home_currency"?, "multicurrency"?}``: the company as it was set up (its
+    home currency, multicurrency on or off), as ``select * from Preferences`` then answers."""
+    body = _body()
+    realm = sandbox().store.realm(str(body.get("tenant") or "") or None)
+    code = str(body.get("home_currency") or realm.home_currency[0]).upper()
+    if code not in HOME_CURRENCIES:
+        return json_response({"error": f"home_currency must be one of {', '.join(HOME_CURRENCIES)}"}, 400)
+    with sandbox().store.lock:
+        realm.home_currency = (code, HOME_CURRENCIES[code])
+        realm.multicurrency = bool(body.get("multicurrency", realm.multicurrency))
+    return json_response({"Preferences": realm.preferences(), "tenant": realm.id})
 
 
 def _seed(entity: str, body: dict[str, Any]) -> Response:

@@ -22,8 +22,12 @@ FIRST_REALM_ID = 9130354500000001
 DEFAULT_TERMS = (("1", "Due on receipt", 0), ("2", "Net 15", 15), ("3", "Net 30", 30),
                  ("4", "Net 60", 60))
 #: The company's home currency, and the other currencies turned on (multicurrency is on in the
-#: stand-in's companies, so ``CurrencyRef`` may be set on a new customer).
+#: stand-in's companies unless a test turns it off, ``POST /_sandbox/preferences``: then only the
+#: home currency exists, and a foreign ``CurrencyRef`` is refused).
 HOME_CURRENCY = ("USD", "United States Dollar")
+#: The names of the home currencies a test may choose (``POST /_sandbox/preferences``).
+HOME_CURRENCIES = {"USD": "United States Dollar", "GBP": "British Pound Sterling",
+                   "CAD": "Canadian Dollar", "AUD": "Australian Dollar", "EUR": "Euro"}
 COMPANY_CURRENCIES = (("GBP", "British Pound Sterling"), ("EUR", "Euro"),
                       ("CAD", "Canadian Dollar"))
 #: Change data capture looks back at most 30 days (QC1).
@@ -56,6 +60,9 @@ class Realm:
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
     terms: list[dict[str, Any]] = field(default_factory=_terms)
     currencies: list[dict[str, Any]] = field(default_factory=_currencies)
+    #: ``Preferences.CurrencyPrefs``: the home currency (code, name) and whether multicurrency is on.
+    home_currency: tuple[str, str] = HOME_CURRENCY
+    multicurrency: bool = True
     #: requestid -> (status, body): the original answer, replayed for a repeat (§B1).
     replays: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -71,14 +78,28 @@ class Realm:
         if entity == "Term":
             return self.terms
         if entity == "CompanyCurrency":
-            return self.currencies
+            # A company without multicurrency has no other currency (CompanyCurrency applies
+            # "only for those companies that enable multicurrency"); its answer then is an
+            # empty QueryResponse here (the real answer is unconfirmed).
+            return self.currencies if self.multicurrency else []
+        if entity == "Preferences":
+            return [self.preferences()]
         return [r for r in self.records.values() if r["_type"] == entity]
+
+    def preferences(self) -> dict[str, Any]:
+        """The company's one Preferences object, the part a client reads of it: CurrencyPrefs."""
+        code, name = self.home_currency
+        return {"CurrencyPrefs": {"MultiCurrencyEnabled": self.multicurrency,
+                                  "HomeCurrency": {"value": code, "name": name}},
+                "domain": "QBO", "sparse": False, "Id": "1", "SyncToken": "0"}
 
     def reference_name(self, field_name: str, value: str) -> str | None:
         """The name a ``CurrencyRef``/``SalesTermRef`` value stands for; ``None``: unknown."""
         if field_name == "CurrencyRef":
-            if value == HOME_CURRENCY[0]:
-                return HOME_CURRENCY[1]
+            if value == self.home_currency[0]:
+                return self.home_currency[1]
+            if not self.multicurrency:
+                return None
             return next((c["Name"] for c in self.currencies if c["Code"] == value and c["Active"]), None)
         return next((t["Name"] for t in self.terms if t["Id"] == value and t["Active"]), None)
 

@@ -62,10 +62,12 @@ ADDRESS_FIELDS = {
 }
 PHONE_FIELDS = {"PhoneNumber": 50, "PhoneAreaCode": 10, "PhoneCountryCode": 20}
 #: Copied from a write as given (stored, echoed back); every other writable key is accepted
-#: and ignored (tax types, tracking, payment terms...): this integration never sends them.
+#: and ignored (tax types, tracking...): this integration never sends them. ``PaymentTerms``
+#: and the two defaults before it are the integration's ``defaults`` (interface §11).
 #: ``ContactGroups`` is not among them: a contact joins a group through the group
 #: (``sandbox.xero.settings``); whether a Contact write can set it is unconfirmed.
-KEPT_AS_GIVEN = ("ContactPersons", "TaxNumberType", "DefaultCurrency", "SalesDefaultAccountCode")
+KEPT_AS_GIVEN = ("ContactPersons", "TaxNumberType", "DefaultCurrency", "SalesDefaultAccountCode",
+                 "PaymentTerms")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -195,7 +197,7 @@ def render(contact: dict[str, Any], *, with_merge: bool = False,
     })
     if not summary:
         shown["ContactPersons"] = contact["ContactPersons"]
-    for key in ("DefaultCurrency", "SalesDefaultAccountCode"):
+    for key in ("DefaultCurrency", "SalesDefaultAccountCode", "PaymentTerms"):
         if contact.get(key):
             shown[key] = contact[key]
     return shown

@@ -43,8 +43,7 @@ def test_known_values_are_resolved_and_a_create_carries_them(rt, client, admin, 
     answer = provider.api.request("PUT", "Contacts", params={"summarizeErrors": "false"},
                                   json={"Contacts": [payload]}).json()["Contacts"][0]
     contact = provider.get_contact(answer["ContactID"])
-    for follow in extras.after_create:
-        follow(provider, contact)
+    contact_extras.follow_creates(provider, [(extras, contact)])
 
     # Then the stand-in took the defaults and the contact is in the group
     stored = next(c for c in sandbox.get("xero", "contacts", tenant=body["provider"]["tenant_id"])["Contacts"]

@@ -215,7 +215,7 @@ def test_a_sage_account_number_over_the_reference_limit_fails_naming_field_and_l
 
 def test_a_backlog_of_creates_still_gets_the_defaults(rt: Any, client: Any, admin: Any, sandbox: Any) -> None:
     """Creates queued before any worker runs are taken together (workers.processing's backlog);
-    the batch call sends the mapped fields alone, so those with defaults are sent on their own."""
+    the batch call carries each element's defaults as a lone create would."""
     from tests.support import RunningWorker, wait_for
     from tests.workers.batching.test_batching_creates import queue_creates, settled
 

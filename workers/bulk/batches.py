@@ -10,6 +10,7 @@ a run that stalled past its locks stops.
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
 import structlog
 
@@ -17,6 +18,7 @@ from core.backoff import backoff
 from core.errors import RateLimited, Transient
 from core.models import ContactFields
 from providers.base import AccountingProvider, BatchResult
+from providers.contact_extras import Extras
 
 log = structlog.get_logger(__name__)
 
@@ -29,14 +31,18 @@ MAX_PAUSE = 60.0
 
 def create_with_retries(
     provider: AccountingProvider, items: list[tuple[ContactFields, str]],
+    extras: Sequence[Extras | None] | None = None,
 ) -> list[BatchResult]:
-    """One result per item, in order; raises the last ``Transient`` after ``BATCH_ATTEMPTS``."""
+    """One result per item, in order; raises the last ``Transient`` after ``BATCH_ATTEMPTS``.
+    ``extras[i]`` (defaults and custom fields) goes with item ``i`` on every attempt."""
     results: list[BatchResult | None] = [None] * len(items)
     waiting = list(range(len(items)))
     failures = 0
     while True:
         try:
-            answers = provider.create_contacts([items[i] for i in waiting])
+            answers = provider.create_contacts(
+                [items[i] for i in waiting],
+                extras=[extras[i] for i in waiting] if extras is not None else None)
             unknown = [(i, a.error) for i, a in zip(waiting, answers, strict=True) if isinstance(a.error, Transient)]
             for i, answer in zip(waiting, answers, strict=True):
                 if not isinstance(answer.error, Transient):

@@ -7,7 +7,8 @@ so memory stays flat however many there are. Each batch runs through the one exe
 does: ``decide`` chooses create, same-name link or adoption; the creates go out as one batch
 call (retried through passing failures, ``workers.bulk.batches``); a marker recording what was
 sent lets a restart after a killed run adopt what that run made instead of creating it twice.
-What is bulk's own: the policies of an export (create every unlinked organisation; link a
+The integration's defaults and custom fields go into each create body as in a live create
+(``providers.contact_extras``, carried by the batch call). What is bulk's own: the policies of an export (create every unlinked organisation; link a
 same-name contact without writing it), a name index built once where names are not unique
 (Sage), and counting each fate on the job.
 
@@ -28,6 +29,7 @@ from core.models import ContactFields, Organisation, Policies
 from core.store import jobs
 from core.store.jobs import Progress
 from providers.base import AccountingProvider, BatchResult
+from providers.contact_extras import Extras
 from workers.bulk import batch_store, organisations
 from workers.bulk.batches import create_with_retries
 from workers.bulk.names import NameIndex
@@ -130,6 +132,8 @@ class Exporter:
                 names_unique=run.provider.enforces_unique_names, source=run.source,
                 provider_factory=lambda: run.provider, key_window=run.provider.idempotency_window,
                 create_batch=_create_batch, find_by_name=self.names.get if self.names else None,
+                # Defaults and custom fields: each create body is built as a live create's is.
+                settings=dict(run.integration.settings or {}),
             ))
         return self.executor
 
@@ -174,8 +178,9 @@ def export_policies(policies: Policies) -> Policies:
     return replace(policies, create_contact_on_create=True, update_contact_on_edit=False)
 
 
-def _create_batch(provider: AccountingProvider, items: list[tuple[ContactFields, str]]) -> list[BatchResult]:
-    return create_with_retries(provider, items)
+def _create_batch(provider: AccountingProvider, items: list[tuple[ContactFields, str]],
+                  extras: list[Extras | None]) -> list[BatchResult]:
+    return create_with_retries(provider, items, extras)
 
 
 def _reason(error: Exception | None) -> str:
