@@ -5,6 +5,8 @@ the few calls the sync's write path needs (the call sites are the sync's; see th
   to the system's own create body; and what must follow the create (Xero: join the group).
 - ``for_update``: the field-limit check and the custom-field values only: an overwrite never
   resets a default the accountant changed.
+- ``follow_create``: run what must follow a create (the executor's creates and the ledger's
+  recreate alike).
 - ``renamed_for_clash``: with ``on_name_clash: suffix``, the fields to create again after a
   name clash (QuickBooks' clash with a vendor or employee included), else ``None``.
 """
@@ -15,6 +17,9 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Callable, Mapping
 
+import structlog
+
+from core.errors import ProviderError
 from core.integration_settings import IntegrationSettings
 from core.models import Contact, ContactFields, Organisation
 from core.name_clash import on_name_clash_of, suffixed_name
@@ -22,6 +27,7 @@ from providers import defaults, field_limits
 from providers.base import AccountingProvider
 
 AfterCreate = Callable[[AccountingProvider, Contact], None]
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,19 @@ def for_create(kind: str, settings: Mapping[str, Any], organisation: Organisatio
                   if key in follows and key in resolved)
     return Extras(refusal=refusal or custom_refusal, defaults=chosen, resolved=resolved,
                   custom=custom, after_create=after)
+
+
+def follow_create(extras: Extras | None, provider: AccountingProvider, contact: Contact,
+                  **context: Any) -> None:
+    """What must follow a create (Xero: join the default group). The link stands either way:
+    a failure here is logged, not retried (a retry would find the contact linked)."""
+    if extras is None:
+        return
+    for follow in extras.after_create:
+        try:
+            follow(provider, contact)
+        except ProviderError as error:
+            log.warning("after-create step failed", contact_id=contact.id, error=str(error), **context)
 
 
 def _after(follow: Callable[[AccountingProvider, Any, str], None], resolved: Any) -> AfterCreate:

@@ -471,16 +471,9 @@ class Executor:
         raise _explained(error, run.organisation)
 
     def _after_create(self, run: _Run, contact: Contact) -> None:
-        """What must follow a create (Xero: join the default group). The link stands either way:
-        a failure here is logged, not retried (a retry would find the contact linked)."""
-        if run.extras is None:
-            return
-        for follow in run.extras.after_create:
-            try:
-                follow(self._provider(run.item.lock), contact)
-            except ProviderError as error:
-                log.warning("after-create step failed", organisation_id=run.item.organisation_id,
-                            contact_id=contact.id, error=str(error))
+        """What must follow a create (Xero: join the default group): ``contact_extras``."""
+        contact_extras.follow_create(run.extras, self._provider(run.item.lock), contact,
+                                     organisation_id=run.item.organisation_id)
 
     def _forget_if_unsent(self, error: BaseException, runs: Sequence[_Run], *, sent: int,
                           lone: bool) -> None:
