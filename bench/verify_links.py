@@ -138,7 +138,7 @@ def _link_all(rt: Any, integration_id: str, ids: list[str]) -> None:
              "contact_id": cid, "contact_name": f"Bench {n}", "linked_at": utcnow(), "status": "ok"}
             for n, cid in enumerate(ids)]
     with rt.db.engine.begin() as connection:
-        connection.execute(insert(Link.__table__), rows)
+        connection.execute(insert(Link), rows)
 
 
 def _total(url: str) -> int:
