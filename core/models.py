@@ -139,7 +139,8 @@ class Contact:
     #: The system's own stamp of this state of the contact (Xero ``UpdatedDateUTC``, QuickBooks
     #: ``MetaData.LastUpdatedTime``, Sage ``updated_at``), when the answer carried it: stored on
     #: the link after our write, so that the webhook of that write is known without a read.
-    updated_at: datetime | None = None
+    #: Not part of a contact's equality: two reads of one contact are the same contact.
+    updated_at: datetime | None = field(default=None, compare=False)
 
     def to_summary(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email, "url": self.url}
