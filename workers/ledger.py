@@ -181,6 +181,7 @@ class ChangeRun:
                 self._fence()
                 restored = self.changes.reactivate(self.provider, step.contact_id)
                 # Our write too: its echo costs no call (a write-back below moves it on again).
+                self._fence()
                 ledger_store.set_written_stamp(self.rt.db, self.link_id, restored.updated_at)
                 s = replace(s, reactivated=True,
                             contact=self.changes.read_contact(self.provider, step.contact_id))
