@@ -33,6 +33,7 @@ BENCHMARKS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
     ("bulk_export", 170, ()),
     ("soak", 130, ("--deliveries", "2000", "--tenants", "20")),
     ("verify_links", 90, ()),
+    ("ledger_receive", 90, ()),
 )
 OUT_DIR = ROOT / "var" / "bench"
 #: Seconds a benchmark stopped at its budget has to stop the service it started (each of its

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import requests
 
 from bench.common import Service, emit, flush_bench_redis, redis_url
+from core import runtime as runtime_module
 
 SYSTEMS = ("xero", "quickbooks", "sage")
 #: One contact in this many is archived / inactive before the verification.
@@ -41,9 +42,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with Service() as service:
             rt = service.runtime()
-            for kind in SYSTEMS:
-                _measure(rt, kind, servers[kind].url, args.links)
-            rt.close()
+            # The changes found are handed to the broker through the process's runtime
+            # (``workers.messages``), as in a worker: this one, not one built from the environment.
+            runtime_module.install(rt)
+            try:
+                for kind in SYSTEMS:
+                    _measure(rt, kind, servers[kind].url, args.links)
+            finally:
+                runtime_module.install(None)
+                rt.close()
     finally:
         for server in servers.values():
             server.stop()
@@ -138,7 +145,7 @@ def _link_all(rt: Any, integration_id: str, ids: list[str]) -> None:
              "contact_id": cid, "contact_name": f"Bench {n}", "linked_at": utcnow(), "status": "ok"}
             for n, cid in enumerate(ids)]
     with rt.db.engine.begin() as connection:
-        connection.execute(insert(Link.__table__), rows)
+        connection.execute(insert(Link), rows)
 
 
 def _total(url: str) -> int:

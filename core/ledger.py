@@ -243,6 +243,43 @@ def _norm(name: str, value: str) -> str:
     return value.casefold() if name in ("email", "country") else value
 
 
+#: The operations a change of our own write is reported as (a create is echoed too: Xero
+#: ``CREATE``, QuickBooks ``Create``). An archive, a delete or a merge is never our echo.
+ECHOED_OPERATIONS = ("create", "update")
+#: The channels whose stamp is the system's own stamp of the change (never ``verify``, whose
+#: stamp is our clock, nor ``ops``, an operator's deliberate action).
+STAMPED_CHANNELS = ("webhook", "poll")
+
+
+def is_echo(
+    *, via: str | None, operation: str | None, merged_into: str | None, changed_at: datetime | None,
+    link_status: str, last_written_stamp: datetime | None,
+) -> bool:
+    """Whether a change is the echo of the service's own last write, known without a call:
+    the system stamped the change exactly as it stamped the contact in its answer to that
+    write (interface §10: "nothing at all for the echo of the service's own write").
+
+    Equal stamps mean the same state of the contact; any later edit, by anyone, moves the
+    stamp on, so it is never taken for an echo. When they differ (or either is unknown) the
+    change is read and compared as before: the safe side. What makes the stamps equal is each
+    system's own, and unconfirmed for the real ones (``webhooks/ledger_receiver.py`` says which
+    field is taken for each); the poll's stamps are the contact's own field, the same field as
+    the write's answer.
+
+    A stamp shown only to the second is never trusted: it cannot tell our write from a hand
+    edit made within the same second, and taking that edit for our echo would leave it
+    unseen. Sage's ``updated_at`` is such a stamp, and so is QuickBooks' ``LastUpdatedTime``
+    in Intuit's documented samples (``2015-07-23T10:58:12-07:00``): their echoes are read and
+    compared, one read each. Xero's stamps are to the millisecond (``/Date(1498007739902)``,
+    ``2017-06-21T01:15:39.902``). A millisecond stamp that falls on ``.000`` is read too: one
+    read in a thousand, on the safe side."""
+    if via not in STAMPED_CHANNELS or operation not in ECHOED_OPERATIONS or merged_into:
+        return False
+    if link_status != "ok" or changed_at is None or last_written_stamp is None:
+        return False
+    return changed_at.microsecond != 0 and changed_at == last_written_stamp
+
+
 @dataclass(frozen=True)
 class ChangeSeen:
     """One change to one contact, from a webhook or the ledger poll."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -135,6 +136,11 @@ class Contact:
     version: str | None = None
     #: QuickBooks names are unique across Customer, Vendor and Employee: which one this is.
     entity_type: str = "Customer"
+    #: The system's own stamp of this state of the contact (Xero ``UpdatedDateUTC``, QuickBooks
+    #: ``MetaData.LastUpdatedTime``, Sage ``updated_at``), when the answer carried it: stored on
+    #: the link after our write, so that the webhook of that write is known without a read.
+    #: Not part of a contact's equality: two reads of one contact are the same contact.
+    updated_at: datetime | None = field(default=None, compare=False)
 
     def to_summary(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email, "url": self.url}

@@ -169,6 +169,9 @@ class Link(Base):
     #: ``ok``, or ``broken``: the contact was archived or deleted without a merge (policy ``flag``).
     status: Mapped[str] = mapped_column(String(10), default="ok", server_default="ok")
     broken_reason: Mapped[str | None] = mapped_column(Text)
+    #: The contact's own stamp in the answer to our last write (``Contact.updated_at``); a
+    #: change reported with this stamp is that write's echo (``core.ledger.is_echo``).
+    last_written_stamp: Mapped[datetime | None]
 
 
 class Job(Base):

@@ -6,6 +6,8 @@ the few calls the sync's write path needs (the call sites are the sync's; see th
   which ``follow_creates`` runs once for all the contacts a batch made.
 - ``for_update``: the field-limit check and the custom-field values only: an overwrite never
   resets a default the accountant changed.
+- ``follow_create``: run what must follow a create (the executor's creates and the ledger's
+  recreate alike).
 - ``renamed_for_clash``: with ``on_name_clash: suffix``, the fields to create again after a
   name clash (QuickBooks' clash with a vendor or employee included), else ``None``.
 """
@@ -17,6 +19,9 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Callable, Mapping, Sequence
 
+import structlog
+
+from core.errors import ProviderError
 from core.integration_settings import IntegrationSettings
 from core.models import Contact, ContactFields, Organisation
 from core.name_clash import on_name_clash_of, suffixed_name
@@ -33,6 +38,9 @@ class AfterCreate:
     key: str  #: the default's key (``contact_group``)
     resolved: Any
     follow: Follow
+
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,19 @@ def follow_creates(provider: AccountingProvider, made: Sequence[tuple[Extras, Co
             steps.setdefault(same, (step, []))[1].append(contact.id)
     for step, contact_ids in steps.values():
         step.follow(provider, step.resolved, contact_ids)
+
+
+def follow_create(extras: Extras | None, provider: AccountingProvider, contact: Contact,
+                  **context: Any) -> None:
+    """What must follow one create (the ledger's recreate): ``follow_creates`` for one contact.
+    The link stands either way: a failure here is logged, not retried (a retry would find the
+    contact linked)."""
+    if extras is None:
+        return
+    try:
+        follow_creates(provider, [(extras, contact)])
+    except ProviderError as error:
+        log.warning("after-create step failed", contact_id=contact.id, error=str(error), **context)
 
 
 def renamed_for_clash(kind: str, policies: Mapping[str, Any] | None, fields: ContactFields,

@@ -28,6 +28,7 @@ from core.models import IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
 from core.tables import Integration
+from providers import stamps
 from providers.quickbooks import QuickBooksProvider
 from providers.xero import XeroProvider
 from webhooks.app_runtime import app_runtime
@@ -195,9 +196,11 @@ def _list(container: Any, key: str) -> list[Any]:
 
 
 def _time(raw: Any) -> datetime:
-    """The change's own stamp (UTC when it names no zone); now when it is missing or bad."""
-    try:
-        moment = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
-    except (TypeError, ValueError):
-        return datetime.now(timezone.utc)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    """The change's own stamp (UTC when it names no zone); now when it is missing or bad.
+
+    Xero's ``eventDateUtc`` and Intuit's ``lastUpdated`` are taken as the contact's own stamp
+    (``UpdatedDateUTC``, ``MetaData.LastUpdatedTime``), so that the echo of our own write is
+    known without a read (``core.ledger.is_echo``). That each system gives both the same
+    value is unconfirmed (their documents say only "when the event occurred" / "when the
+    entity was updated"): where they differ, the change is read and compared, as before."""
+    return stamps.iso(raw) or datetime.now(timezone.utc)

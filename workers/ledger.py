@@ -29,6 +29,7 @@ from core.ledger import (
     WriteBack,
     archive_policy,
     decide_change,
+    is_echo,
 )
 from core.locks import OrganisationLock
 from core.models import Contact, EventStatus, Organisation
@@ -37,8 +38,8 @@ from core.steps import Fail, Skip
 from core.store import events, integrations, links
 from core.store import ledger as ledger_store
 from core.store.links import ContactAlreadyLinked, LinkWrite
-from core.tables import Event, Integration
-from providers import factory
+from core.tables import Event, Integration, Link
+from providers import contact_extras, factory, stamps
 from providers.changes import changes_for
 from workers import processing
 from workers.executor import Fate
@@ -49,6 +50,8 @@ log = structlog.get_logger(__name__)
 
 #: Steps one change can take at most (survivors of a merge chain, then the write).
 MAX_STEPS = 10
+#: The outcome's reason for the echo of our own write (``core.ledger.is_echo``).
+ECHO = "the echo of this service's own write"
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,11 @@ class ChangeRun:
             # Relinked or unlinked since the change was recorded: the lock held is that of the
             # organisation it named, so nothing of another organisation's link is touched here.
             return ledger_result(EventStatus.SKIPPED, LedgerOutcome(None, self.contact_id, reason=ledger_store.NOT_LINKED))
+        self.link_id = link.id
+        if self._is_echo(link):
+            # Nothing read, nothing written: not even the rental system is asked.
+            self.read_stamp = link.last_written_stamp
+            return self._done(LedgerOutcome("none", self.contact_id, reason=ECHO))
         policies = self.integration.policies or {}
         contact = self.changes.read_contact(self.provider, self.contact_id)
         self.read_stamp = contact.updated_at if contact is not None else None
@@ -153,8 +161,14 @@ class ChangeRun:
             compared=self.changes.COMPARED,
             merged_into=self.payload.get("merged_into"), can_reactivate=self.changes.CAN_REACTIVATE,
         )
-        self.link_id = link.id
         return self._steps(situation)
+
+    def _is_echo(self, link: Link) -> bool:
+        return is_echo(
+            via=self.payload.get("via"), operation=self.payload.get("operation"),
+            merged_into=self.payload.get("merged_into"), changed_at=stamps.iso(self.payload.get("changed_at")),
+            link_status=link.status or "ok", last_written_stamp=link.last_written_stamp,
+        )
 
     def _steps(self, s: LedgerSituation) -> _Result:
         for _ in range(MAX_STEPS):
@@ -165,7 +179,10 @@ class ChangeRun:
                 # Then checked as an edit: a restored contact may need the organisation's
                 # fields again (QuickBooks renamed it "<name> (deleted)").
                 self._fence()
-                self.changes.reactivate(self.provider, step.contact_id)
+                restored = self.changes.reactivate(self.provider, step.contact_id)
+                # Our write too: its echo costs no call (a write-back below moves it on again).
+                self._fence()
+                ledger_store.set_written_stamp(self.rt.db, self.link_id, restored.updated_at)
                 s = replace(s, reactivated=True,
                             contact=self.changes.read_contact(self.provider, step.contact_id))
             else:
@@ -214,17 +231,26 @@ class ChangeRun:
                                         previous_contact_id=self.contact_id))
 
     def _recreate(self, s: LedgerSituation) -> _Result:
+        """A new contact made exactly as a live create makes one: the integration's defaults
+        and custom fields added by ``contact_extras`` (the executor's own), and what must
+        follow a create (Xero: the default group)."""
         organisation = s.organisation
         assert organisation is not None
+        extras = contact_extras.for_create(self.integration.provider_kind, self.integration.settings or {},
+                                           organisation)
+        if extras.refusal:
+            raise Rejected(extras.refusal, reason=extras.refusal)
         links.put_marker(self.rt.db, self.integration.id, organisation.id, organisation.name)
         self._fence()
         try:
-            contact = self.provider.create_contact(organisation.fields, idempotency_key=self._scope("recreate"))
+            contact = self.provider.create_contact(organisation.fields, idempotency_key=self._scope("recreate"),
+                                                   extras=extras)
         except (NameClash, AccountNumberClash) as clash:
             reason = (f"the contact {self.contact_id} could not be recreated: {clash.reason or clash}; "
                       "reactivate the old contact or relink the organisation instead")
             raise Rejected(reason, reason=reason) from clash
         self._store(s, contact, organisation.fields.digest())
+        contact_extras.follow_create(extras, self.provider, contact, organisation_id=organisation.id)
         return self._done(LedgerOutcome("created", contact.id, overwritten=True,
                                         previous_contact_id=self.contact_id))
 
@@ -236,11 +262,16 @@ class ChangeRun:
         return self._done(LedgerOutcome("updated", contact.id, overwritten=True, fields=list(step.fields)), s)
 
     def _write(self, contact_id: str, organisation: Organisation) -> Contact:
-        """One overwrite with the organisation's fields ("Current RMS wins"). The key names
-        this event: a retry of it is replayed, a later change is a new write."""
+        """One overwrite with the organisation's fields ("Current RMS wins"), as a sync's
+        overwrite sends it (custom fields, never defaults: ``contact_extras.for_update``). The
+        key names this event: a retry of it is replayed, a later change is a new write."""
+        extras = contact_extras.for_update(self.integration.provider_kind, self.integration.settings or {},
+                                           organisation)
+        if extras.refusal:
+            raise Rejected(extras.refusal, reason=extras.refusal)
         self._fence()
         contact: Contact = self.provider.update_contact(
-            contact_id, organisation.fields, idempotency_key=self._scope(f"update:{contact_id}"))
+            contact_id, organisation.fields, idempotency_key=self._scope(f"update:{contact_id}"), extras=extras)
         return contact
 
     def _store(self, s: LedgerSituation, contact: Contact, digest: str | None) -> None:

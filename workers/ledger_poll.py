@@ -9,23 +9,23 @@ leaves it where it was, so the next poll asks again from the same point.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
 import structlog
 
 from core.integration_settings import IntegrationSettings
-from core.ledger import ChangeSeen, LedgerContact
+from core.ledger import ChangeSeen, LedgerContact, differing_fields
 from core.models import IntegrationStatus
 from core.runtime import Runtime
 from core.store import integrations
 from core.store import ledger as ledger_store
-from core.tables import Integration, utcnow
+from core.tables import Integration, Link, utcnow
 from providers import factory
 from providers.changes import changes_for
 from workers import messages
 from workers.ledger_intake import record_change
-from workers.ledger_verify import check_links
+from workers.ledger_verify import link_changes, read_linked
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +35,10 @@ STATE_KEY = "ledger_poll"
 #: QuickBooks company never falls out of Change Data Capture's 30 days (a change is never lost
 #: by it: the query is inclusive, and changes seen twice are one event).
 QUIET_LAG = timedelta(minutes=5)
+#: Links read per step of the full check (QuickBooks: 10 ``Id IN`` queries of 100).
+FULL_CHECK_CHUNK = 1000
+#: Organisations per read from the rental system (``q[id_in][]`` in one URL).
+ORGANISATIONS_PER_READ = 100
 
 
 def watermark(integration: Integration) -> datetime:
@@ -66,11 +70,44 @@ def full_check(
     rt: Runtime, integration: Integration, module: Any, provider: Any, since: datetime,
 ) -> Iterator[tuple[ChangeSeen, LedgerContact | None]]:
     """Where the changed-since query cannot look back far enough (QuickBooks: 30 days), read
-    every linked contact (batched) and report those gone, inactive or merged. A hand edit older
-    than the window is not found this way (that needs every organisation read too): the next
-    write of the organisation overwrites it anyway when ``update_contact_on_edit`` holds."""
-    for change in check_links(module, provider, ledger_store.all_links(rt.db, integration.id), via="poll"):
-        yield change, None
+    every linked contact (batched, at the provider's bulk priority) and report what the query
+    would have: those gone, inactive or merged, and those whose mapped fields differ from the
+    organisation's (a hand edit the window no longer shows). Each is then run as the query's
+    changes are: written back when ``update_contact_on_edit`` holds, else drift. A difference
+    already reported for the same state of the contact (its stamp) is not reported again
+    (``ledger_store.covered``)."""
+    rows = ledger_store.all_links(rt.db, integration.id)
+    for start in range(0, len(rows), FULL_CHECK_CHUNK):
+        part = rows[start:start + FULL_CHECK_CHUNK]
+        found = read_linked(module, provider, part)
+        for change in link_changes(part, found, via="poll"):
+            yield change, None
+        for change, contact in hand_edits(rt, integration, module, part, found):
+            yield change, contact
+
+
+def hand_edits(
+    rt: Runtime, integration: Integration, module: Any, rows: list[Link], found: dict[str, LedgerContact],
+) -> Iterator[tuple[ChangeSeen, LedgerContact]]:
+    """The active, unmerged linked contacts whose mapped fields differ from their
+    organisation's, compared as the ledger worker compares them (``differing_fields``,
+    the system's ``COMPARED``). The organisations are read from the rental system in batches."""
+    candidates = [(link, contact) for link in rows if (link.status or "ok") == "ok"
+                  and (contact := found.get(link.contact_id)) is not None
+                  and contact.state == "active" and not contact.merged_to]
+    source = factory.rental_system(rt, integration)
+    now = datetime.now(timezone.utc)
+    for start in range(0, len(candidates), ORGANISATIONS_PER_READ):
+        part = candidates[start:start + ORGANISATIONS_PER_READ]
+        organisations = source.get_organisations([link.organisation_id for link, _ in part])
+        for link, contact in part:
+            organisation = organisations.get(link.organisation_id)
+            if organisation is None or not organisation.is_organisation:
+                continue  # the sync of that organisation deals with it
+            differing = differing_fields(organisation.fields, contact.fields, module.COMPARED)
+            if differing:
+                yield ChangeSeen(contact.id, contact.updated_at or now, "poll", operation="update",
+                                 detail={"full_check": list(differing)}), contact
 
 
 def poll_all(rt: Runtime) -> int:

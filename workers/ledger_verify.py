@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 import structlog
 
 from core.integration_settings import IntegrationSettings
-from core.ledger import ChangeSeen
+from core.ledger import ChangeSeen, LedgerContact
 from core.ledger_settings import LedgerSettings
 from core.models import IntegrationStatus, JobStatus
 from core.runtime import Runtime
@@ -38,9 +38,19 @@ def check_links(
     module: Any, provider: Any, rows: list[Link], *, via: str,
 ) -> Iterator[ChangeSeen]:
     """The links whose contact is gone, inactive or merged, or back to active while the link
-    is ``broken`` (a person restored it). Broken links whose contact is still gone are left
-    as they are: they are on the ops page already."""
-    found = module.read_contacts(provider, [link.contact_id for link in rows])
+    is ``broken`` (a person restored it), each contact read in batches."""
+    yield from link_changes(rows, read_linked(module, provider, rows), via=via)
+
+
+def read_linked(module: Any, provider: Any, rows: list[Link]) -> dict[str, LedgerContact]:
+    """The linked contacts that exist, read in batches (Xero ``IDs=``, QuickBooks ``Id IN``)."""
+    found: dict[str, LedgerContact] = module.read_contacts(provider, [link.contact_id for link in rows])
+    return found
+
+
+def link_changes(rows: list[Link], found: dict[str, LedgerContact], *, via: str) -> Iterator[ChangeSeen]:
+    """``check_links`` on contacts already read. Broken links whose contact is still gone are
+    left as they are: they are on the ops page already."""
     now = datetime.now(timezone.utc)
     for link in rows:
         contact = found.get(link.contact_id)

@@ -127,6 +127,13 @@ def set_link_status(db: Database, link_id: int, status: str, reason: str | None)
                         .values(status=status, broken_reason=reason))
 
 
+def set_written_stamp(db: Database, link_id: int, stamp: datetime | None) -> None:
+    """The contact's stamp in the answer to a write the ledger made outside ``links.save``
+    (a reactivation); ``None`` when the answer carried none."""
+    with db.session() as session:
+        session.execute(update(Link).where(Link.id == link_id).values(last_written_stamp=stamp))
+
+
 def link_status(db: Database, integration_id: str, organisation_id: int) -> tuple[str, str | None] | None:
     """``(status, broken_reason)`` of the organisation's link, or ``None`` without one."""
     with db.reading() as session:

@@ -71,6 +71,8 @@ def save(db: Database, write: LinkWrite) -> Link:
             link.contact_name = write.contact.name
             link.url = write.contact.url or link.url
             link.fields_hash = write.fields_hash
+            # Only a write's answer says what the contact is as we made it (ledger echo check).
+            link.last_written_stamp = write.contact.updated_at if write.fields_hash is not None else None
             link.last_synced_at = now
             session.flush()
             # A marker means "a create may have happened": the link now answers that.

@@ -63,7 +63,7 @@ def changed_since(provider: QuickBooksProvider, since: datetime) -> Iterator[tup
     stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     response = provider.api.request("GET", "cdc", params=_params(entities="Customer", changedSince=stamp))
     for row in _cdc_rows(_answer(response)):
-        changed = last_updated(row) or since
+        changed = mapping.last_updated(row) or since
         if str(row.get("status", "")).lower() == "deleted":
             yield ChangeSeen(str(row["Id"]), changed, "poll", operation="delete"), None
             continue
@@ -91,23 +91,8 @@ def reactivate(provider: QuickBooksProvider, contact_id: str) -> Contact:
 
 
 def to_ledger(provider: QuickBooksProvider, row: dict[str, Any]) -> LedgerContact:
+    contact = provider.to_contact(row)  # its ``updated_at``: ``MetaData.LastUpdatedTime``
     return LedgerContact(
-        contact=provider.to_contact(row),
-        state="active" if row.get("Active", True) else "deleted",
-        fields=mapping.to_fields(row), updated_at=last_updated(row),
+        contact=contact, state="active" if row.get("Active", True) else "deleted",
+        fields=mapping.to_fields(row), updated_at=contact.updated_at,
     )
-
-
-def last_updated(row: dict[str, Any]) -> datetime | None:
-    raw = (row.get("MetaData") or {}).get("LastUpdatedTime") or row.get("lastUpdated")
-    return parse_time(raw)
-
-
-def parse_time(raw: Any) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -6,10 +6,12 @@ sparse update clears them.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.errors import Rejected
 from core.models import Contact, ContactFields
+from providers import stamps
 
 if TYPE_CHECKING:
     from providers.contact_extras import Extras
@@ -90,7 +92,13 @@ def to_contact(customer: dict[str, Any], url: str | None) -> Contact:
         url=url,
         version=str(customer.get("SyncToken", "")) or None,
         entity_type="Customer",
+        updated_at=last_updated(customer),
     )
+
+
+def last_updated(customer: dict[str, Any]) -> datetime | None:
+    """``MetaData.LastUpdatedTime`` (a CDC row or a read; ``lastUpdated`` in a notification)."""
+    return stamps.iso((customer.get("MetaData") or {}).get("LastUpdatedTime") or customer.get("lastUpdated"))
 
 
 def to_fields(customer: dict[str, Any]) -> ContactFields:

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 from core.ledger import ChangeSeen, ContactState, LedgerContact
+from providers import stamps
 from providers.sage import mapping
 from providers.sage.client import PAGE_SIZE, SageProvider
 
@@ -48,7 +49,7 @@ def changed_since(provider: SageProvider, since: datetime) -> Iterator[tuple[Cha
     stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     for item in _pages(provider, {"updated_or_created_since": stamp}):
         contact = to_ledger(item)
-        changed = parse_time(item.get("updated_at")) or since
+        changed = stamps.iso(item.get("updated_at")) or since
         operation = "update" if contact.state == "active" else "archive"
         yield ChangeSeen(contact.id, changed, "poll", operation=operation), contact
     for item in _pages(provider, {"deleted_since": stamp}):
@@ -59,7 +60,7 @@ def changed_since(provider: SageProvider, since: datetime) -> Iterator[tuple[Cha
         found = None if item.get("deleted_at") else read_contact(provider, contact_id)
         if found is not None:
             continue
-        changed = parse_time(item.get("deleted_at") or item.get("updated_at")) or since
+        changed = stamps.iso(item.get("deleted_at") or item.get("updated_at")) or since
         yield ChangeSeen(contact_id, changed, "poll", operation="delete"), None
 
 
@@ -78,14 +79,4 @@ def to_ledger(item: dict[str, Any]) -> LedgerContact:
     contact = mapping.to_contact(item)
     state: ContactState = "deleted" if item.get("deleted_at") else ("active" if contact.active else "archived")
     return LedgerContact(contact=contact, state=state, fields=mapping.to_fields(item),
-                         updated_at=parse_time(item.get("updated_at")))
-
-
-def parse_time(raw: Any) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+                         updated_at=stamps.iso(item.get("updated_at")))

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.models import Contact, ContactFields
+from providers import stamps
 
 #: Contacts this service creates are customers ("has to be either CUSTOMER or VENDOR").
 CUSTOMER = "CUSTOMER"
@@ -86,6 +87,7 @@ def to_contact(data: dict[str, Any]) -> Contact:
         # Older answers lack ``is_active`` (added in the 2025 spec): absent means active.
         active=data.get("is_active") is not False,
         url=web_link_from(data.get("links")),
+        updated_at=stamps.iso(data.get("updated_at")),
     )
 
 

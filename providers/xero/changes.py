@@ -8,7 +8,6 @@ changed-since query of the ledger poll, batched reads for link verification, and
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
@@ -22,7 +21,6 @@ COMPARED = ("name", "address_line1", "address_line2", "city", "region", "postcod
             "email", "phone", "mobile", "fax", "tax_number", "account_number")
 #: An archived Xero contact can be restored (``ContactStatus`` ``ACTIVE``, below).
 CAN_REACTIVATE = True
-_MSDATE = re.compile(r"/Date\((-?\d+)")
 
 
 def read_contact(provider: XeroProvider, contact_id: str) -> LedgerContact | None:
@@ -59,7 +57,7 @@ def changed_since(provider: XeroProvider, since: datetime) -> Iterator[tuple[Cha
         rows = payload.get("Contacts") or []
         for row in rows:
             contact = to_ledger(provider, row)
-            yield ChangeSeen(contact.id, updated_at(row) or since, "poll",
+            yield ChangeSeen(contact.id, contact.updated_at or since, "poll",
                              operation=_operation(contact), merged_into=contact.merged_to), contact
         page_count = (payload.get("pagination") or {}).get("pageCount")
         if len(rows) < PAGE_SIZE or (page_count is not None and page >= page_count):
@@ -81,16 +79,11 @@ def reactivate(provider: XeroProvider, contact_id: str) -> Contact:
 
 def to_ledger(provider: XeroProvider, row: dict[str, Any]) -> LedgerContact:
     status = row.get("ContactStatus")
+    contact = provider._contact(row)  # its ``updated_at``: ``UpdatedDateUTC``
     return LedgerContact(
-        contact=provider._contact(row), state="active" if status == "ACTIVE" else "archived",
-        fields=mapping.fields_from(row), merged_to=_merged_to(row), updated_at=updated_at(row),
+        contact=contact, state="active" if status == "ACTIVE" else "archived",
+        fields=mapping.fields_from(row), merged_to=_merged_to(row), updated_at=contact.updated_at,
     )
-
-
-def updated_at(row: dict[str, Any]) -> datetime | None:
-    """``UpdatedDateUTC`` (``/Date(ms+0000)/``) as an aware datetime."""
-    match = _MSDATE.match(str(row.get("UpdatedDateUTC") or ""))
-    return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=timezone.utc) if match else None
 
 
 def _operation(contact: LedgerContact) -> str:

@@ -16,6 +16,7 @@ import structlog
 from core.errors import ContactNotFound, ProviderError, Rejected, Transient
 from core.models import Contact, ContactFields, same_name
 from core.ratelimit import Limits
+from providers import stamps
 from providers.base import (
     AccountingProvider,
     BatchResult,
@@ -112,7 +113,7 @@ class XeroProvider(AccountingProvider):
             id=element["ContactID"], name=element.get("Name") or "",
             email=element.get("EmailAddress") or "",
             active=element.get("ContactStatus") == "ACTIVE",
-            merged_to=_merged_to(element),
+            merged_to=_merged_to(element), updated_at=stamps.msdate(element.get("UpdatedDateUTC")),
         )
         return dataclasses.replace(contact, url=self.web_link(contact))
 

@@ -12,7 +12,7 @@ from flask import Flask, Response, request
 
 from sandbox.quickbooks import faults, query
 from sandbox.quickbooks.answers import fault_response, json_response, sandbox
-from sandbox.quickbooks.events import Change, notify
+from sandbox.quickbooks.events import Change, notify, stamp_of
 from sandbox.quickbooks.store import CDC_WINDOW_DAYS
 
 PREFIX = "/v3/company/<realm_id>"
@@ -64,7 +64,7 @@ def _changed_since(text: str) -> datetime:
     except ValueError as error:
         raise faults.unsupported("changedSince") from error
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    if moment < datetime.now(UTC) - timedelta(days=CDC_WINDOW_DAYS):
+    if moment < sandbox().store.now() - timedelta(days=CDC_WINDOW_DAYS):
         # The 30-day limit is documented (QC1); this answer's code and wording are unconfirmed.
         raise faults.FaultError("2010", "Request has invalid or unsupported property",
                                 f"changedSince must be within the last {CDC_WINDOW_DAYS} days",
@@ -76,7 +76,7 @@ def _notify_write(realm_id: str, customer: dict[str, Any], *, updated: bool) -> 
     # QuickBooks notifies every change, the app's own writes included (the receiver must
     # recognise its echo).
     operation = "Update" if updated else "Create"
-    notify(sandbox().webhooks, realm_id, [Change(str(customer["Id"]), operation)])
+    notify(sandbox().webhooks, realm_id, [Change(str(customer["Id"]), operation, last_updated=stamp_of(customer))])
 
 
 def read_entity(realm_id: str, entity: str, record_id: str) -> Response:

@@ -13,9 +13,10 @@ from typing import Any
 PACIFIC = timezone(timedelta(hours=-7))
 
 
-def now_stamp() -> str:
-    """``2015-07-23T10:58:12.099-07:00``, the shape of every ``time`` and ``MetaData`` value."""
-    stamp = datetime.now(PACIFIC)
+def now_stamp(shift: timedelta = timedelta(0)) -> str:
+    """``2015-07-23T10:58:12.099-07:00``, the shape of every ``time`` and ``MetaData`` value
+    (``shift``: the store's clock, moved by ``POST /_sandbox/clock``)."""
+    stamp = datetime.now(PACIFIC) + shift
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}-07:00"
 
 

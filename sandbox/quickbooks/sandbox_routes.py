@@ -8,16 +8,18 @@ What people do in the web app (interface §9): ``PATCH /_sandbox/contacts/<id>``
 /_sandbox/merge``; each, like every API write, is notified to the webhook subscriptions
 (``POST /_sandbox/webhooks``; deliveries and their attempts at ``GET /_sandbox/webhooks``).
 How the company was set up: ``POST /_sandbox/preferences`` (home currency, multicurrency).
+``POST /_sandbox/clock`` moves the company's clock (a change made days ago).
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, request
 
 from sandbox.quickbooks import faults
 from sandbox.quickbooks.answers import fault_response, json_response, sandbox
-from sandbox.quickbooks.events import Change, notify
+from sandbox.quickbooks.events import Change, notify, stamp_of
 from sandbox.quickbooks.store import HOME_CURRENCIES
 
 PREFIX = "/_sandbox"
@@ -36,6 +38,7 @@ def register(app: Flask) -> None:
     app.post(f"{PREFIX}/webhooks")(subscribe)
     app.get(f"{PREFIX}/webhooks")(deliveries)
     app.post(f"{PREFIX}/preferences")(set_preferences)
+    app.post(f"{PREFIX}/clock")(set_clock)
 
 
 def issue_tokens() -> Response:
@@ -73,7 +76,7 @@ def edit_contact(record_id: str) -> Response:
         customer = sandbox().store.edit(tenant, record_id, body)
     except faults.FaultError as error:
         return fault_response(error)
-    notify(sandbox().webhooks, tenant, [Change(record_id, "Update")])
+    notify(sandbox().webhooks, tenant, [Change(record_id, "Update", last_updated=stamp_of(customer))])
     return json_response({"Customer": customer})
 
 
@@ -85,7 +88,7 @@ def deactivate_contact(record_id: str) -> Response:
         customer = sandbox().store.edit(tenant, record_id, {"Active": False})
     except faults.FaultError as error:
         return fault_response(error)
-    notify(sandbox().webhooks, tenant, [Change(record_id, "Update")])
+    notify(sandbox().webhooks, tenant, [Change(record_id, "Update", last_updated=stamp_of(customer))])
     return json_response({"Customer": customer})
 
 
@@ -98,7 +101,7 @@ def delete_contact() -> Response:
         gone = sandbox().store.delete(tenant, record_id)
     except faults.FaultError as error:
         return fault_response(error)
-    notify(sandbox().webhooks, tenant, [Change(record_id, "Delete")])
+    notify(sandbox().webhooks, tenant, [Change(record_id, "Delete", last_updated=gone.get("deleted_at"))])
     return json_response({"deleted": gone})
 
 
@@ -112,7 +115,8 @@ def merge_contacts() -> Response:
         customer = sandbox().store.merge(tenant, loser, survivor)
     except faults.FaultError as error:
         return fault_response(error)
-    notify(sandbox().webhooks, tenant, [Change(survivor, "Merge", deleted_id=loser)])
+    notify(sandbox().webhooks, tenant, [Change(survivor, "Merge", deleted_id=loser,
+                                               last_updated=stamp_of(customer))])
     return json_response({"Customer": customer})
 
 
@@ -143,6 +147,18 @@ def set_preferences() -> Response:
         realm.home_currency = (code, HOME_CURRENCIES[code])
         realm.multicurrency = bool(body.get("multicurrency", realm.multicurrency))
     return json_response({"Preferences": realm.preferences(), "tenant": realm.id})
+def set_clock() -> Response:
+    """``{"shift_seconds"}``: move the stand-in's clock (negative: into the past; 0: back to
+    the real time; ``/_sandbox/reset`` does too). Every change is stamped on this clock, and
+    Change Data Capture's 30 days count from it: a hand edit "40 days ago" is made with the
+    clock moved back, then the clock is set to 0."""
+    raw = _body().get("shift_seconds", 0)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return json_response({"error": "shift_seconds must be a number"}, 400)
+    store = sandbox().store
+    with store.lock:
+        store.shift = timedelta(seconds=raw)
+    return json_response({"now": store.stamp(), "shift_seconds": raw})
 
 
 def _seed(entity: str, body: dict[str, Any]) -> Response:

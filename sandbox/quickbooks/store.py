@@ -9,7 +9,7 @@ import itertools
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.quickbooks import customers, faults, query
@@ -112,11 +112,23 @@ class Store:
         self.realms: dict[str, Realm] = {}
         self.minorversions: Counter[str] = Counter()
         self._realm_ids = itertools.count(FIRST_REALM_ID)
+        #: How far this company's clock is moved from the real one (``POST /_sandbox/clock``):
+        #: a change made "40 days ago" is stamped so, and Change Data Capture's 30 days count
+        #: from this clock.
+        self.shift = timedelta(0)
 
     def reset(self) -> None:
         with self.lock:
             self.realms.clear()
             self.minorversions.clear()
+            self.shift = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.shift
+
+    def stamp(self) -> str:
+        """A ``MetaData`` time on this store's clock."""
+        return faults.now_stamp(self.shift)
 
     def realm(self, realm_id: str | None = None) -> Realm:
         """The realm, made when it does not exist yet (a new id when none is given)."""
@@ -142,7 +154,7 @@ class Store:
                 raise faults.required("DisplayName")
             self._check_unique(realm, name, exclude=None)
             body = _named_references(realm, body)
-            stamp = faults.now_stamp()
+            stamp = self.stamp()
             record: dict[str, Any] = {"Id": realm.next_id(), "SyncToken": "0", "Active": True,
                                       "_type": entity}
             customers.apply(record, body, sparse=True, next_id=realm.next_address_id)
@@ -187,7 +199,7 @@ class Store:
         body = _named_references(realm, body)
         customers.apply(record, body, sparse=sparse, next_id=realm.next_address_id)
         record["SyncToken"] = str(int(record["SyncToken"]) + 1)
-        record["MetaData"]["LastUpdatedTime"] = faults.now_stamp()
+        record["MetaData"]["LastUpdatedTime"] = self.stamp()
 
     def _check_unique(self, realm: Realm, name: str, *, exclude: str | None) -> None:
         # Across Customer, Vendor and Employee, active or not (§B2, §B3; teachworks KB).
@@ -203,7 +215,7 @@ class Store:
             realm = self.realm(realm_id)
             record = self._record(realm, record_id, None)
             del realm.records[record_id]
-            stamp = faults.now_stamp()
+            stamp = self.stamp()
             realm.deleted[record_id] = {"Id": record_id, "_type": record["_type"],
                                         "LastUpdatedTime": stamp}
             return {**_public(record), "deleted_at": stamp}
@@ -220,7 +232,7 @@ class Store:
                 raise faults.business_rule("Id", "A customer cannot be merged into itself.")
             self.delete(realm_id, loser_id)
             survivor["SyncToken"] = str(int(survivor["SyncToken"]) + 1)
-            survivor["MetaData"]["LastUpdatedTime"] = faults.now_stamp()
+            survivor["MetaData"]["LastUpdatedTime"] = self.stamp()
             return customers.render(_public(survivor))
 
     def changed_since(self, realm_id: str, entities: list[str], since: datetime) -> dict[str, Any]:

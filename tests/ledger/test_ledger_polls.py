@@ -20,7 +20,7 @@ from tests.ledger.support import (
     qb_writes,
     wait_ledger_event,
 )
-from tests.support import running_worker
+from tests.support import running_worker, wait_for
 
 
 @pytest.fixture
@@ -87,3 +87,55 @@ def test_sage_a_deleted_contact_is_caught_by_the_poll(client: Any, admin: Any, s
     # A second poll does not report it again
     poll_now(client, admin, integration)
     assert len([e for e in ledger_events(client, admin, integration) if e["payload"]["contact_id"] == contact_id]) == 1
+
+
+@pytest.mark.parametrize("write_back", [True, False])
+def test_quickbooks_a_hand_edit_older_than_30_days_is_caught_by_the_full_check(
+    rt: Any, client: Any, admin: Any, sandbox: Any, worker: Any, write_back: bool,
+) -> None:
+    # Given a customer linked and then edited by hand 40 days ago (the stand-in's clock moved
+    # back for both), whose notification never arrived
+    sandbox.control("quickbooks", "clock", shift_seconds=-40 * 86400)
+    integration = linked(client, admin, sandbox, "quickbooks", policies={"update_contact_on_edit": write_back})
+    customer_id = integration["contact_id"]
+    original = qb_customer(sandbox, integration, customer_id)["PrimaryPhone"]
+    edited = qb_edit(sandbox, integration, customer_id, {"PrimaryPhone": {"FreeFormNumber": "555 4040"}})
+    sandbox.control("quickbooks", "clock", shift_seconds=0)
+    assert edited["MetaData"]["LastUpdatedTime"] < (utcnow() - timedelta(days=39)).isoformat()
+    # Change Data Capture cannot show it any more: 30 days back is all it looks
+    realm = integration["tenant"]
+    token = sandbox.control("quickbooks", "tokens", tenant=realm)["access_token"]
+    cdc = requests.get(f"{sandbox.quickbooks}/v3/company/{realm}/cdc", timeout=5,
+                       headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                       params={"entities": "Customer",
+                               "changedSince": (utcnow() - timedelta(days=29)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    assert cdc.status_code == 200 and "Customer" not in cdc.json()["CDCResponse"][0]["QueryResponse"][0]
+    # When the ledger poll runs with its last run older than the 30 days
+    integrations.merge_settings(rt.db, integration["id"],
+                                {"ledger_poll": {"since": (utcnow() - timedelta(days=41)).isoformat()}})
+    calls = len(sandbox.calls("quickbooks"))
+    poll_now(client, admin, integration)
+    event = wait_ledger_event(client, admin, integration, customer_id)
+    # Then the full check compared the fields and found the old edit, and it is treated as a
+    # hand edit: written back with one write, or reported as drift
+    assert event["status"] == "succeeded" and event["payload"]["via"] == "poll", event
+    assert event["payload"]["detail"] == {"full_check": ["phone"]}, event
+    if write_back:
+        assert event["outcome"]["action"] == "updated" and event["outcome"]["fields"] == ["phone"], event
+        assert qb_customer(sandbox, integration, customer_id)["PrimaryPhone"] == original
+        assert len(qb_writes(sandbox, calls)) == 1
+    else:
+        assert event["outcome"]["action"] == "none" and event["outcome"]["drift"] == ["phone"], event
+        assert qb_writes(sandbox, calls) == []
+    # read in a batch (``Id IN``), never by Change Data Capture
+    paths = [c for c in sandbox.calls("quickbooks")[calls:]]
+    assert not [c for c in paths if c["path"].endswith("/cdc")]
+    assert [c for c in paths if c["path"].endswith("/query") and " IN (" in c["query"].get("query", "")], paths
+    # And a second full check reports the same old edit no more
+    before = len(ledger_events(client, admin, integration))
+    integrations.merge_settings(rt.db, integration["id"],
+                                {"ledger_poll": {"since": (utcnow() - timedelta(days=41)).isoformat()}})
+    poll_now(client, admin, integration)
+    wait_for(lambda: (integrations.get(rt.db, integration["id"]).settings or {})["ledger_poll"]["since"]
+             > (utcnow() - timedelta(days=1)).isoformat(), what="the second poll")
+    assert len(ledger_events(client, admin, integration)) == before

@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -112,3 +113,36 @@ def test_the_customer_page(company: Company) -> None:
     missing = requests.get(f"{company.url}/app/customerdetail", params={"nameId": "999999"},
                            timeout=TIMEOUT)
     assert missing.status_code == 404
+
+
+def test_each_notification_carries_the_customers_own_last_updated_time(company: Company, receiver: Receiver) -> None:
+    # Given
+    customer_id = _new(company, "Stamped")
+    _subscribe(company, receiver)
+    # When an API write and a hand edit happen
+    written = company.call("POST", "customer", json={"Id": customer_id, "SyncToken": "0", "sparse": True,
+                                                      "Notes": "by the app"}).json()["Customer"]
+    edited = _control(company, "PATCH", f"contacts/{customer_id}", Notes="by hand").json()["Customer"]
+    # Then each notification's lastUpdated is the customer's LastUpdatedTime as that change left it
+    entities = [_entity(d) for d in receiver.wait_for(2)]
+    assert [e["lastUpdated"] for e in entities] == [written["MetaData"]["LastUpdatedTime"],
+                                                   edited["MetaData"]["LastUpdatedTime"]]
+    assert written["MetaData"]["LastUpdatedTime"] != edited["MetaData"]["LastUpdatedTime"]
+
+
+def test_the_clock_control_stamps_changes_in_the_past_beyond_change_data_capture(company: Company) -> None:
+    # Given the company's clock moved 40 days back, a customer made and edited then
+    moved = requests.post(f"{company.url}/_sandbox/clock", json={"shift_seconds": -40 * 86400}, timeout=TIMEOUT)
+    assert moved.status_code == 200
+    customer_id = _new(company, "Long Ago")
+    _control(company, "PATCH", f"contacts/{customer_id}", Notes="edited long ago")
+    assert requests.post(f"{company.url}/_sandbox/clock", json={"shift_seconds": 0}, timeout=TIMEOUT).ok
+    [customer] = [c for c in company.customers() if c["Id"] == customer_id]
+    stamp = datetime.fromisoformat(customer["MetaData"]["LastUpdatedTime"])
+    assert timedelta(days=39) < datetime.now(UTC) - stamp < timedelta(days=41)
+    # Then Change Data Capture over its 30 days does not show it
+    since = (datetime.now(UTC) - timedelta(days=29)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cdc = company.call("GET", "cdc", params={"entities": "Customer", "changedSince": since}).json()
+    assert "Customer" not in cdc["CDCResponse"][0]["QueryResponse"][0]
+    # And a bad shift is refused; a reset puts the clock back
+    assert requests.post(f"{company.url}/_sandbox/clock", json={"shift_seconds": "soon"}, timeout=TIMEOUT).status_code == 400

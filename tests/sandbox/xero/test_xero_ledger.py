@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -191,3 +192,23 @@ def test_the_contact_page_and_the_deep_link(xero, xero_server):
                            params={"redirecturl": "//evil.example/"}, timeout=5,
                            allow_redirects=False)
     assert outside.status_code == 404
+
+
+def test_each_event_is_dated_with_the_contacts_own_updated_date(xero, receiver):
+    # Given
+    contact_id = _create(xero, "Dated")
+    _subscribe(xero, receiver)
+    # When an API write and a hand edit happen
+    written = xero("POST", f"/Contacts/{contact_id}", json={"Contacts": [{"EmailAddress": "app@x.example"}]})
+    edited = xero.control("POST", f"contacts/{contact_id}", json={"tenant": xero.tenant, "Name": "Dated By Hand"})
+    # Then each event's eventDateUtc is the contact's UpdatedDateUTC as that change left it
+    stamps = [written.json()["Contacts"][0]["UpdatedDateUTC"], edited.json()["UpdatedDateUTC"]]
+    dates = [json.loads(d["body"])["events"][0]["eventDateUtc"] for d in receiver.wait_for(2)]
+    assert dates == [_event_date(stamp) for stamp in stamps] and dates[0] != dates[1]
+
+
+def _event_date(msdate: str) -> str:
+    """``/Date(1498007739902+0000)/`` as Xero's eventDateUtc shows a moment."""
+    ms = int(msdate.split("(")[1].split("+")[0].split(")")[0])
+    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
