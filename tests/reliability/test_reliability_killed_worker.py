@@ -5,13 +5,15 @@ The kill catches four syncs at once: two inside the create call, whose write the
 system applies after the worker died (so the contact exists, its answer never arrived and no
 link was stored: the state a kill "between the provider's answer and storing the link" leaves),
 and two still fetching their organisation (no write yet). The worker had prefetched more
-messages that it never started.
+messages that it never started. On Redis those go back to the queue when Dramatiq's maintenance
+sees the dead worker's heartbeat go stale; on RabbitMQ when the killed worker's connection drops.
+Runs on both brokers.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from tests.reliability.conftest import wait_until
+from tests.reliability.conftest import BOTH_BROKERS, wait_until
 from tests.reliability.reliability_helpers import (
     all_in,
     contact_names,
@@ -32,6 +34,7 @@ def pending_calls(sandbox: Any) -> tuple[int, int]:
     return len(creates), len(fetch_times(sandbox))
 
 
+@BOTH_BROKERS
 def test_worker_killed_mid_sync_ends_with_every_event_succeeded_and_one_contact_each(
     client: Any, admin: Any, sandbox: Any, rt: Any, worker_pool: Any, relay: Any,
 ) -> None:
