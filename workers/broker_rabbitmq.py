@@ -5,14 +5,18 @@ Three things differ from Dramatiq's plain ``RabbitmqBroker``, each for a promise
 - **The webhook's one commit.** The outbox records a message id with the event in the same
   commit (``workers.outbox``). On RabbitMQ nothing has to be chosen inside the broker for that:
   the id is the Dramatiq message's own ``message_id``, set before the enqueue
-  (``workers.messages.message``), carried in the message body as on Redis.
+  (``workers.messages.message``), and it is also the AMQP message's ``message_id`` property,
+  so what RabbitMQ shows names the send recorded with the event.
 - **Publisher confirms.** ``enqueue`` returns only once RabbitMQ has taken the message (a
   persistent message on a durable queue: on disk). Without confirms a publish into a queue
   someone deleted vanishes without an error; with them the publish fails as unroutable, Dramatiq
   declares the queue again and publishes once more. The relay re-sends anything older anyway.
 - **Short waits.** A webhook must never hang on an unreachable or blocked RabbitMQ: its event is
   committed and the relay sends it later. So connecting and a blocked publish time out within
-  seconds, unless the URL's own query sets those parameters.
+  seconds, unless the URL's own query sets those parameters, and a send is tried twice, not
+  six times (``enqueue``). One wait is not bounded here: a publish on a connection whose peer
+  vanished without closing it waits for its confirm until the AMQP heartbeat notices (the
+  server's, 60 s by default; ``?heartbeat=`` in the URL shortens it).
 
 Worker bookkeeping: the ops workers view and the reliability suite read, in Redis, the heartbeat
 set and the per-worker in-flight sets that Dramatiq's Redis broker keeps. RabbitMQ keeps neither,
@@ -31,12 +35,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import dramatiq
+import pika
 import pika.exceptions
 import redis
 import structlog
+from dramatiq import Message
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.common import dq_name, xq_name
+from dramatiq.errors import ConnectionClosed
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +74,39 @@ class OutboxRabbitmqBroker(RabbitmqBroker):
         #: Redis, for worker bookkeeping only (the queues are on RabbitMQ).
         self.client = client
         self.broker_id = str(uuid.uuid4())
+
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
+        """Publish ``message`` (persistent, confirmed), trying twice at most: once on this
+        thread's connection, once more on a new one when that failed (it had gone stale while
+        idle, or RabbitMQ refused the message as unroutable because its queue was deleted, and
+        the queue is declared again first). Dramatiq's own enqueue tries six times, each
+        waiting up to its connect timeout: too long for a webhook whose event is already
+        committed, and which the relay sends later anyway. Raises ``ConnectionClosed``.
+
+        A delayed message goes through Dramatiq's enqueue (its delay queue); the service sends
+        none (the database holds an event's next attempt)."""
+        if delay is not None:
+            return super().enqueue(message, delay=delay)
+        queue = message.queue_name
+        for attempt in range(2):
+            try:
+                self.declare_queue(queue, ensure=True)
+                self.emit_before("enqueue", message, delay)
+                self.channel.basic_publish(
+                    exchange="", routing_key=queue, body=message.encode(),
+                    # persistent; message_id names the send the outbox committed with the event
+                    properties=pika.BasicProperties(delivery_mode=2, message_id=message.message_id),
+                    mandatory=True,  # an unroutable message is refused, not dropped (confirms)
+                )
+                self.emit_after("enqueue", message, delay)
+                return message
+            except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as error:
+                del self.connection  # the next attempt, or the next caller, starts afresh
+                if isinstance(error, pika.exceptions.UnroutableError):
+                    self.queues_pending.add(queue)
+                if attempt:
+                    raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]  # dramatiq leaves it unannotated
+        raise AssertionError("unreachable")
 
     def queue_counts(self, queue: str) -> tuple[int, int, int]:
         """Messages ready in ``queue``, its delay queue and its dead-letter queue, from
