@@ -1,5 +1,6 @@
 """RabbitMQ faults (``BROKER_URL=amqp://…``): the broker going away while syncs run and webhooks
-arrive, and a queue deleted while events wait in it.
+arrive, and a queue deleted while events wait in it; and the ops workers view, which on RabbitMQ
+reads the heartbeats the workers write to Redis themselves (``workers.broker_rabbitmq``).
 
 What they show is the same promise as on Redis (``test_reliability_redis.py``): the database,
 not the broker, records what is owed, so a webhook is answered once its event is committed and
@@ -33,7 +34,8 @@ from tests.reliability.reliability_helpers import (
 )
 from tests.support import create_integration, send_webhook
 from webhooks import queues
-from workers.broker import SYNC_QUEUE
+from webhooks.ops.workers_view import worker_rows
+from workers.broker import DEAD_WORKER_SECONDS, SYNC_QUEUE
 
 #: The interface's bound (§6): a message the broker lost is sent again within a minute.
 MINUTE = 60.0
@@ -186,3 +188,27 @@ def test_rabbitmq_restarted_with_webhooks_arriving_loses_nothing(
     wait_until(lambda: all_in(rt, waiting + arrived, "succeeded"), timeout=MINUTE, what="events succeeded")
     names = contact_names(sandbox, "xero", integration["tenant"])
     assert [names[m["name"]] for m in members] == [1] * 6, names
+
+
+def test_ops_workers_view_lists_rabbitmq_workers_with_their_messages_in_flight(
+    client: Any, admin: Any, sandbox: Any, rt: Any, worker_pool: Any,
+) -> None:
+    # Given a worker on RabbitMQ whose sync is held in its organisation fetch
+    integration = create_integration(client, admin, sandbox, "xero")
+    member = new_organisation(sandbox, integration["subdomain"])
+    inject(sandbox, "current_rms", mode="delay", delay=HELD_CALL_SECONDS * 2, method="GET", path="/members", times=1)
+    worker = worker_pool.start()[0]
+    send_webhook(client, integration, member["id"], "create")
+    wait_until(lambda: len(fetch_times(sandbox)) >= 1, timeout=20, interval=0.02, what="the held fetch")
+
+    # Then the workers view lists it alive, with its host, pid, queues and the message in hand
+    rows = wait_until(lambda: [r for r in worker_rows(rt.redis) if r.in_flight == 1], timeout=10,
+                      what="a worker with one message in flight")
+    assert len(rows) == 1 and not rows[0].dead
+    assert rows[0].pid is not None and rows[0].queues == ["alerts", "bulk", "sync"]
+    assert client.get("/ops/workers", headers=admin).status_code == 200
+
+    # When it is killed, it is shown dead once its heartbeat is older than the view's bound
+    worker.kill()
+    wait_until(lambda: [r.dead for r in worker_rows(rt.redis)] == [True], timeout=DEAD_WORKER_SECONDS * 3,
+               what="the killed worker shown dead")
