@@ -122,6 +122,9 @@ def test_rabbitmq_queue_deleted_with_events_waiting_strands_none(
     assert server.ready(SYNC_QUEUE) == 6
     sync = next(q for q in queues.all_stats(rt) if q.name == SYNC_QUEUE)
     assert (sync.depth, sync.oldest_age_seconds) == (6, None)
+    assert 'queue_depth{queue="sync"} 6.0' in client.get("/metrics").text
+    page = client.get("/ops", headers=admin).text
+    assert '<dd class="queue-depth">6</dd>' in page[page.index('data-queue="sync"'):page.index('data-queue="bulk"')]
 
     # When the queue is deleted (with its delay and dead-letter queues)
     server.delete_queues()
