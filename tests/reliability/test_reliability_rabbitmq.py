@@ -215,3 +215,23 @@ def test_ops_workers_view_lists_rabbitmq_workers_with_their_messages_in_flight(
     worker.kill()
     wait_until(lambda: [r.dead for r in worker_rows(rt.redis)] == [True], timeout=DEAD_WORKER_SECONDS * 3,
                what="the killed worker shown dead")
+
+
+def test_rabbitmq_queue_deleted_under_a_running_worker_strands_nothing_sent_after(
+    client: Any, admin: Any, sandbox: Any, rt: Any, server: RabbitmqServer, worker_pool: Any, relay: Any,
+) -> None:
+    # Given a worker consuming the sync queue, which has synced a first event
+    integration = create_integration(client, admin, sandbox, "xero")
+    members = [new_organisation(sandbox, integration["subdomain"]) for _ in range(4)]
+    worker_pool.start()
+    first = send_webhook(client, integration, members[0]["id"], "create").get_json()["event_id"]
+    wait_until(lambda: all_in(rt, [first], "succeeded"), timeout=MINUTE, what="the first event succeeded")
+
+    # When the queue is deleted under it (RabbitMQ cancels its consumer) and three more arrive
+    server.delete_queues()
+    later = [send_webhook(client, integration, m["id"], "create").get_json()["event_id"] for m in members[1:]]
+
+    # Then the worker consumes the queue declared again, and each is synced within a minute, once
+    wait_until(lambda: all_in(rt, later, "succeeded"), timeout=MINUTE, what="later events succeeded")
+    names = contact_names(sandbox, "xero", integration["tenant"])
+    assert [names[m["name"]] for m in members] == [1] * 4, names
