@@ -9,8 +9,9 @@ Three things differ from Dramatiq's plain ``RabbitmqBroker``, each for a promise
   so what RabbitMQ shows names the send recorded with the event.
 - **Publisher confirms.** ``enqueue`` returns only once RabbitMQ has taken the message (a
   persistent message on a durable queue: on disk). Without confirms a publish into a queue
-  someone deleted vanishes without an error; with them the publish fails as unroutable, Dramatiq
-  declares the queue again and publishes once more. The relay re-sends anything older anyway.
+  someone deleted vanishes without an error; with them the publish is refused as unroutable,
+  and ``enqueue`` declares the queue again and publishes once more. The relay re-sends anything
+  older anyway.
 - **Short waits.** A webhook must never hang on an unreachable or blocked RabbitMQ: its event is
   committed and the relay sends it later. So connecting and a blocked publish time out within
   seconds, unless the URL's own query sets those parameters, and a send is tried twice, not

@@ -35,6 +35,7 @@ from tests.reliability.reliability_helpers import (
 from tests.support import create_integration, send_webhook
 from webhooks import queues
 from webhooks.ops.workers_view import worker_rows
+from workers import messages
 from workers.broker import DEAD_WORKER_SECONDS, SYNC_QUEUE
 
 #: The interface's bound (§6): a message the broker lost is sent again within a minute.
@@ -235,3 +236,18 @@ def test_rabbitmq_queue_deleted_under_a_running_worker_strands_nothing_sent_afte
     wait_until(lambda: all_in(rt, later, "succeeded"), timeout=MINUTE, what="later events succeeded")
     names = contact_names(sandbox, "xero", integration["tenant"])
     assert [names[m["name"]] for m in members] == [1] * 4, names
+
+
+def test_a_send_after_rabbitmq_closed_the_connection_goes_out_on_a_new_one(
+    rt: Any, broker_on: Any, server: RabbitmqServer,
+) -> None:
+    # Given a send on this thread's connection, which RabbitMQ then closes (as it does to an
+    # idle connection that missed its heartbeats, or at a restart)
+    broker_on.enqueue(messages.message(messages.SYNC_EVENT, "first", message_id="first-send"))
+    server.close_all_connections()
+
+    # When the next send goes out, it fails on the closed connection and succeeds on a new one
+    broker_on.enqueue(messages.message(messages.SYNC_EVENT, "second", message_id="second-send"))
+
+    # Then both wait in the queue
+    assert server.ready(SYNC_QUEUE) == 2
