@@ -34,6 +34,9 @@ class Settings:
     port: int = 8000
     database_url: str = "sqlite:///var/app.db"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Where the queues live: empty (or a ``redis://`` URL) keeps them on Redis, an ``amqp://``
+    #: URL puts them on RabbitMQ (``workers.broker``); locks, limiters and caches stay on Redis.
+    broker_url: str = ""
     admin_token: str = ""
     encryption_keys: tuple[str, ...] = ()
     public_url: str = "http://127.0.0.1:8000"
@@ -69,6 +72,7 @@ class Settings:
             port=port,
             database_url=env.get("DATABASE_URL") or "sqlite:///var/app.db",
             redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+            broker_url=_broker_url(env),
             admin_token=_required(env, "ADMIN_TOKEN"),
             encryption_keys=_fernet_keys(_required(env, "ENCRYPTION_KEY")),
             public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
@@ -128,6 +132,19 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = (env.get(name) or default).rstrip("/")
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name} must be an http(s) URL: {value!r}")
+    return value
+
+
+#: The schemes BROKER_URL may have: Redis's (as REDIS_URL) or RabbitMQ's.
+BROKER_SCHEMES = ("redis://", "rediss://", "unix://", "amqp://", "amqps://")
+
+
+def _broker_url(env: Mapping[str, str]) -> str:
+    value = (env.get("BROKER_URL") or "").strip()
+    if value and not value.startswith(BROKER_SCHEMES):
+        # Only the scheme is shown: the rest of the URL may hold a password.
+        scheme = f"{value.split('://', 1)[0]}://" if "://" in value else "no scheme"
+        raise ConfigError(f"BROKER_URL must be an amqp(s):// (RabbitMQ) or redis(s):// URL, not {scheme}")
     return value
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from flask import Blueprint
 
 from core.models import IntegrationStatus
@@ -32,7 +31,7 @@ def ledger_poll_now(integration_id: str) -> tuple[dict[str, Any], int]:
     integration = _active(integration_id)
     try:
         messages.send(messages.LEDGER_POLL, integration.id)
-    except (redis.RedisError, OSError):
+    except messages.BROKER_UNAVAILABLE:
         raise ApiError(503, "the queue is unavailable; try again", headers={"Retry-After": "5"}) from None
     return {"integration_id": integration.id, "status": "queued"}, 202
 
@@ -46,6 +45,6 @@ def verify_links_now(integration_id: str) -> tuple[dict[str, Any], int]:
     integration = _active(integration_id)
     try:
         job_id = start_job(app_runtime(), integration)
-    except (redis.RedisError, OSError):
+    except messages.BROKER_UNAVAILABLE:
         raise ApiError(503, "the queue is unavailable; try again", headers={"Retry-After": "5"}) from None
     return {"job_id": job_id}, 202

@@ -5,14 +5,14 @@ prometheus-client. They are counted in the process that did the work, mostly the
 ``PROMETHEUS_MULTIPROC_DIR`` (a directory every process of the host shares, emptied at start)
 and this endpoint adds up every process's counters (prometheus-client's multiprocess mode).
 What the whole service knows (events by status and integration, queue figures) is read at
-scrape time from the database and Redis, so it is right whichever process did the work.
+scrape time from the database and the broker (Redis or RabbitMQ: ``webhooks.queues``), so it is
+right whichever process did the work.
 """
 from __future__ import annotations
 
 import os
 from typing import Iterator
 
-import redis
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
@@ -47,11 +47,11 @@ class ServiceCollector:
             "delayed": GaugeMetricFamily("queue_delayed", "Delayed messages per queue", labels=["queue"]),
             "dead": GaugeMetricFamily("queue_dead_letters", "Dead-lettered messages per queue", labels=["queue"]),
             "age": GaugeMetricFamily("queue_oldest_message_age_seconds",
-                                     "Age of the oldest waiting message (0 when none waits)", labels=["queue"]),
+                                     "Age of the oldest waiting message (0 when none waits or, on RabbitMQ, unknown)", labels=["queue"]),
         }
         try:
-            stats = queues.all_stats(self.rt.redis)
-        except (redis.RedisError, OSError):  # Redis down: the queue gauges are simply absent
+            stats = queues.all_stats(self.rt)
+        except queues.QueuesUnknown:  # the broker is down: the queue gauges are simply absent
             return
         for queue in stats:
             figures["depth"].add_metric([queue.name], queue.depth)

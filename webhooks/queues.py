@@ -1,6 +1,13 @@
-"""Queue statistics read from Dramatiq's Redis broker, for the ops page and ``/metrics``.
+"""Queue statistics from the broker's own records, for the ops page, ``/metrics`` and alerts.
 
-The Redis broker keeps, per queue (dramatiq/brokers/redis/dispatch.lua):
+On RabbitMQ (``BROKER_URL=amqp://…``) they are RabbitMQ's own counts of ready messages
+(``OutboxRabbitmqBroker.queue_counts``): waiting, delayed and dead-lettered. RabbitMQ tells no
+message's age without taking it off the queue, so the oldest message's age is unknown there
+(``None``), and the stalled-queue alert, which needs it, does not fire on RabbitMQ. Nor does it
+count the delayed messages a worker has already taken to hold until their time (the ops page
+adds the events the database says are waiting, ``webhooks.ops.waiting``).
+
+On Redis, the broker keeps, per queue (dramatiq/brokers/redis/dispatch.lua):
 ``<ns>:<queue>`` a list of waiting message ids (``rpush`` to enqueue, ``lpop`` to fetch, so the
 head is the oldest); ``<ns>:<queue>.msgs`` a hash id -> encoded message (kept until acked);
 ``<ns>:<queue>.DQ`` and ``.DQ.msgs`` the same for delayed messages (a worker prefetches them
@@ -15,8 +22,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
+from dramatiq.brokers.redis import RedisBroker
 
+from core.runtime import Runtime
+from workers import messages
 from workers.broker import BULK_QUEUE, NAMESPACE, SYNC_QUEUE
+from workers.broker_rabbitmq import OutboxRabbitmqBroker
 
 QUEUES = (SYNC_QUEUE, BULK_QUEUE)
 
@@ -60,5 +71,29 @@ def _age(client: redis.Redis, key: str, head: bytes | None, now: float) -> float
     return max(0.0, now - stamp_ms / 1000.0)
 
 
-def all_stats(client: redis.Redis) -> list[QueueStats]:
-    return [queue_stats(client, queue) for queue in QUEUES]
+class QueuesUnknown(Exception):
+    """The broker did not answer; the message names it, for the ops page."""
+
+
+def all_stats(rt: Runtime) -> list[QueueStats]:
+    """Each queue's figures from the process's broker; raises ``QueuesUnknown`` when it does not
+    answer."""
+    broker = messages.current_broker()
+    if isinstance(broker, OutboxRabbitmqBroker):
+        try:
+            return [rabbitmq_queue_stats(broker, queue) for queue in QUEUES]
+        except messages.BROKER_UNAVAILABLE as error:
+            raise QueuesUnknown(f"RabbitMQ is not answering ({type(error).__name__}): queues unknown") from error
+    # The Redis broker's queues are in REDIS_URL's Redis (read through the runtime's client),
+    # unless BROKER_URL names another Redis (then the broker's own client).
+    client = broker.client if rt.settings.broker_url and isinstance(broker, RedisBroker) else rt.redis
+    try:
+        return [queue_stats(client, queue) for queue in QUEUES]
+    except (redis.RedisError, OSError) as error:
+        raise QueuesUnknown(f"Redis is not answering ({type(error).__name__}): queues unknown") from error
+
+
+def rabbitmq_queue_stats(broker: OutboxRabbitmqBroker, queue: str) -> QueueStats:
+    """One queue's figures from RabbitMQ's counts (module docstring: no age)."""
+    depth, delayed, dead = broker.queue_counts(queue)
+    return QueueStats(queue, depth, delayed, dead, None)

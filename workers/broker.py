@@ -1,4 +1,5 @@
-"""The Dramatiq broker on Redis, set up before any actor is declared.
+"""The Dramatiq broker, set up before any actor is declared: on Redis (``REDIS_URL``), or on
+RabbitMQ where ``BROKER_URL`` is an ``amqp://`` URL (``workers.broker_rabbitmq``).
 
 Retries are off at the broker: the database decides when an event runs again (``retry_later``
 and the outbox relay), because Dramatiq's own retry, delay and dead-letter sets live only in
@@ -15,6 +16,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from core.runtime import runtime
 from core.settings import Settings
+from workers.broker_rabbitmq import OutboxRabbitmqBroker, is_rabbitmq_url, make_rabbitmq_broker
 
 #: Live syncs and bulk work run on separate queues (docs/architecture.md, invariants).
 SYNC_QUEUE = "sync"
@@ -54,8 +56,22 @@ MAINTENANCE_CHANCE = 100_000
 DEAD_WORKER_SECONDS = HEARTBEAT_TIMEOUT_MS / 1000
 
 
-def make_broker(url: str) -> OutboxRedisBroker:
-    """A broker on ``url`` with both queues declared (no global state is touched)."""
+#: Either broker: the queues on Redis, or on RabbitMQ.
+AnyBroker = OutboxRedisBroker | OutboxRabbitmqBroker
+
+
+def make_broker(url: str, *, redis_url: str | None = None) -> AnyBroker:
+    """A broker on ``url`` with its queues declared (no global state is touched): RabbitMQ for
+    an ``amqp(s)://`` URL, whose worker bookkeeping goes to ``redis_url`` (default: the
+    process's ``REDIS_URL``), else Redis."""
+    if is_rabbitmq_url(url):
+        return make_rabbitmq_broker(url, redis_url=redis_url or runtime().settings.redis_url,
+                                    queues=(SYNC_QUEUE, BULK_QUEUE, ALERTS_QUEUE), namespace=NAMESPACE)
+    return make_redis_broker(url)
+
+
+def make_redis_broker(url: str) -> OutboxRedisBroker:
+    """A Redis broker on ``url`` with its queues declared."""
     # Short socket timeouts: a webhook must not hang on an unreachable Redis; its event is
     # already committed and the relay sends it later.
     # (RedisBroker drops socket options given beside a URL, so the client is built here.)
@@ -72,19 +88,20 @@ def make_broker(url: str) -> OutboxRedisBroker:
 
 #: The process's broker: declared, not assigned, so that the first ``workers.broker.broker``
 #: goes through ``__getattr__`` below and ``init`` assigns it.
-broker: OutboxRedisBroker
+broker: AnyBroker
 
 
-def init(settings: Settings) -> OutboxRedisBroker:
-    """Build the process's broker from ``settings`` and make it Dramatiq's. Called explicitly by
-    whoever first needs it (``workers.actors`` through ``broker``), never at import time."""
+def init(settings: Settings) -> AnyBroker:
+    """Build the process's broker from ``settings`` (``BROKER_URL``, else ``REDIS_URL``) and make
+    it Dramatiq's. Called explicitly by whoever first needs it (``workers.actors`` through
+    ``broker``), never at import time."""
     global broker
-    broker = make_broker(settings.redis_url)
+    broker = make_broker(settings.broker_url or settings.redis_url, redis_url=settings.redis_url)
     dramatiq.set_broker(broker)
     return broker
 
 
-def __getattr__(name: str) -> OutboxRedisBroker:
+def __getattr__(name: str) -> AnyBroker:
     # ``from workers.broker import broker`` before any ``init``: build it from the process's
     # settings (``core.runtime``), which a test or an entry point has installed or which come
     # from the environment, once, when first asked for.

@@ -12,6 +12,9 @@ from typing import Any
 
 import dramatiq
 import dramatiq.broker as dramatiq_broker
+import dramatiq.errors
+import pika.exceptions
+import redis
 from dramatiq import Message
 
 from workers import broker as our_broker
@@ -30,22 +33,33 @@ QUEUES = {SYNC_EVENT: SYNC_QUEUE, RECONCILE_INTEGRATION: SYNC_QUEUE, RUN_JOB: BU
           DELIVER_ALERTS: ALERTS_QUEUE, LEDGER_POLL: BULK_QUEUE, VERIFY_LINKS: BULK_QUEUE}
 
 
+#: What ``send`` raises when the broker cannot take the message: Redis's errors, RabbitMQ's
+#: (pika's, and Dramatiq's ``ConnectionClosed`` after its own retries), or a socket's.
+BROKER_UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis.RedisError, pika.exceptions.AMQPError, dramatiq.errors.BrokerConnectionError, OSError,
+)
+
+
 def message(actor_name: str, *args: Any, message_id: str | None = None) -> Message[Any]:
-    """The message for ``actor_name``; ``message_id`` fixes its Redis id (``OutboxRedisBroker``)."""
-    options = {"redis_message_id": message_id} if message_id else {}
+    """The message for ``actor_name``. ``message_id``, chosen before the event's commit, is the
+    id the broker knows it by: the Dramatiq message id (RabbitMQ) and the Redis message id
+    (``OutboxRedisBroker``)."""
+    if not message_id:
+        return Message(queue_name=QUEUES[actor_name], actor_name=actor_name, args=args, kwargs={},
+                       options={})
     return Message(queue_name=QUEUES[actor_name], actor_name=actor_name, args=args, kwargs={},
-                   options=options)
+                   options={"redis_message_id": message_id}, message_id=message_id)
 
 
 def send(actor_name: str, *args: Any, message_id: str | None = None) -> Message[Any]:
-    """Enqueue; raises ``redis.RedisError``/``OSError`` when the broker is unreachable."""
+    """Enqueue; raises one of ``BROKER_UNAVAILABLE`` when the broker is unreachable."""
     return current_broker().enqueue(message(actor_name, *args, message_id=message_id))
 
 
 def current_broker() -> dramatiq.Broker:
     """Dramatiq's current broker, or this process's own (``workers.broker``) when none is set
     yet: Dramatiq's default would be a plain broker on another Redis database, which ignores
-    the message id committed with an event."""
+    the message id committed with an event (and ``BROKER_URL``)."""
     if dramatiq_broker.global_broker is None:
         return our_broker.broker
     return dramatiq.get_broker()

@@ -1,6 +1,6 @@
 """The outbox: the database says what is owed, the relay makes sure the broker knows.
 
-``send`` hands one event to the broker right after its commit; if Redis is down the event
+``send`` hands one event to the broker right after its commit; if the broker is down the event
 simply stays unsent. ``relay_once`` (run every second by the scheduler) sends every owed event
 that is due and unsent, takes back events whose worker died (lapsed lease), and re-sends every
 owed event sent longer ago than ``RESEND_AFTER_SECONDS`` and still not claimed.
@@ -11,7 +11,9 @@ reply to its fetch never reached the worker (a dropped connection, a socket time
 Redis answered): the broker "holds" it for as long as that worker lives. It may be gone because
 Redis restarted without persistence or was flushed. Or it may be waiting behind a backlog. Only
 the database knows the event is still owed, and a repeat is harmless: only one ``claim``
-succeeds. So the relay needs nothing from the broker but ``enqueue`` (RabbitMQ would do too).
+succeeds. So the relay needs nothing from the broker but ``enqueue``, and works the same on
+RabbitMQ (``BROKER_URL``), where a deleted queue or a restart without durable storage loses
+messages just as a flushed Redis does.
 The cost: an event waiting behind a backlog longer than the bound gets one more message per
 bound, each of which finds the event claimed or done and does nothing.
 """
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import uuid
 
-import redis
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -36,8 +37,8 @@ RESEND_AFTER_SECONDS = 30.0
 
 
 def send(rt: Runtime, event_id: str) -> bool:
-    """Hand the event's sync to the broker; ``False`` (and the event stays owed) when Redis is
-    down, or when the event is not owed and unsent (another sender has it).
+    """Hand the event's sync to the broker; ``False`` (and the event stays owed) when the broker
+    is down, or when the event is not owed and unsent (another sender has it).
 
     The event is marked sent *before* the enqueue: marked after, the mark could land after a
     worker had already run the message and put the event back with ``retry_later``, and
@@ -53,17 +54,19 @@ def send(rt: Runtime, event_id: str) -> bool:
 
 
 def new_message_id() -> str:
-    """A Redis message id chosen before the event is committed (``OutboxRedisBroker``)."""
+    """The message id chosen before the event is committed: the broker's id for the message,
+    on Redis (``OutboxRedisBroker``) and RabbitMQ (the Dramatiq message id) alike."""
     return uuid.uuid4().hex
 
 
 def send_prepared(rt: Runtime, event_id: str, message_id: str) -> bool:
-    """Enqueue the event's sync under the message id already committed with it; when Redis is
-    down, take the id back so the relay sends the event as soon as Redis answers again."""
+    """Enqueue the event's sync under the message id already committed with it; when the broker
+    (Redis or RabbitMQ) is down, take the id back so the relay sends the event as soon as it
+    answers again."""
     try:
         messages.send(messages.SYNC_EVENT, event_id, message_id=message_id)
         return True
-    except (redis.RedisError, OSError) as error:
+    except messages.BROKER_UNAVAILABLE as error:
         log.warning("broker unavailable; the relay will send the event", event_id=event_id,
                     error=type(error).__name__)
     try:

@@ -143,14 +143,12 @@ def _broken_links(session: Session) -> dict[str, int]:
 
 
 def _stalled_queues(rt: Runtime, settings: AlertSettings) -> list[Condition]:
-    import redis
-
     from webhooks import queues
 
     try:
-        figures = queues.all_stats(rt.redis)
-    except redis.RedisError:
-        return []  # Redis down: /readyz says so; a stalled queue is judged when it answers
+        figures = queues.all_stats(rt)
+    except queues.QueuesUnknown:
+        return []  # the broker is down: a stalled queue is judged when it answers
     found = []
     for queue in figures:
         age = queue.oldest_age_seconds

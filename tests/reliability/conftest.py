@@ -15,8 +15,14 @@ for the ones already declared (``Actor.send`` enqueues through ``self.broker``),
 attribute ``workers.broker.broker`` that ``tests.support.RunningWorker`` reads. The old broker is
 put back afterwards, so the suites that follow still use the session Redis.
 
+Both brokers. A test parametrised with ``BOTH_BROKERS`` runs once with its queues on the private
+Redis and once on RabbitMQ (``BROKER_URL=amqp://…`` in a private vhost: ``rabbitmq_server``),
+where Redis keeps only locks, limiters and caches; the others run on Redis alone. Where no
+RabbitMQ answers, the RabbitMQ runs skip loudly, or fail with ``REQUIRE_RABBITMQ=1`` (CI).
+
 Worker processes run ``dramatiq workers.actors`` exactly as the Procfile does, with the same
-environment as the test's runtime (database file, private Redis, keys, shortened lock TTL).
+environment as the test's runtime (database file, private Redis, broker URL, keys, shortened
+lock TTL).
 They are started in a session of their own so that a SIGKILL of the group kills the dramatiq
 parent and its forked worker together (killing only the parent would leave the child working).
 """
@@ -37,6 +43,8 @@ import pytest
 import redis
 
 from tests.conftest import make_env, migrate
+from tests.reliability import rabbitmq_server
+from tests.reliability.rabbitmq_server import RabbitmqServer
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,10 +120,42 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server.stop()
 
 
+#: ``@BOTH_BROKERS`` on a test: run it with its queues on Redis, then on RabbitMQ.
+BOTH_BROKERS = pytest.mark.parametrize("broker_kind", ["redis", "rabbitmq"])
+
+
+@pytest.fixture
+def broker_kind() -> str:
+    """Where the test's queues live; Redis unless the test is parametrised (``BOTH_BROKERS``)."""
+    return "redis"
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[RabbitmqServer]:
+    """The machine's RabbitMQ with a vhost for this run (``tests/reliability/rabbitmq_server.py``)."""
+    server = rabbitmq_server.start()
+    yield server
+    rabbitmq_server.stop(server)
+
+
+@pytest.fixture
+def broker_url(broker_kind: str, private_redis: PrivateRedis, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of the test's queues: the private Redis, or RabbitMQ with its queues emptied
+    (deleted) before and after the test."""
+    if broker_kind == "redis":
+        yield private_redis.url
+        return
+    server: RabbitmqServer = request.getfixturevalue("rabbitmq")
+    server.delete_queues()
+    yield server.url
+    server.delete_queues()
+
+
 @contextmanager
-def broker_at(url: str) -> Iterator[Any]:
+def broker_at(url: str, redis_url: str | None = None) -> Iterator[Any]:
     """Every declared actor moved to a new production broker on ``url`` (module docstring),
-    and back to the old one afterwards."""
+    and back to the old one afterwards; a RabbitMQ broker keeps its worker bookkeeping in
+    ``redis_url``."""
     import dramatiq
 
     import workers.broker as broker_module
@@ -126,7 +166,7 @@ def broker_at(url: str) -> Iterator[Any]:
     import workers.actors  # noqa: F401 - declares the actors on the current broker
 
     old = broker_module.broker
-    new = broker_module.make_broker(url)
+    new = broker_module.make_broker(url, redis_url=redis_url)
     for actor in list(old.actors.values()):
         actor.broker = new
         new.declare_actor(actor)
@@ -143,17 +183,20 @@ def broker_at(url: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def broker_on(private_redis: PrivateRedis) -> Iterator[Any]:
-    """The broker of the test process, on the private Redis (module docstring)."""
-    with broker_at(private_redis.url) as broker:
+def broker_on(broker_url: str, private_redis: PrivateRedis) -> Iterator[Any]:
+    """The broker of the test process, on the test's broker (module docstring)."""
+    with broker_at(broker_url, private_redis.url) as broker:
         yield broker
 
 
 @pytest.fixture
-def service_env(tmp_path: Path, private_redis: PrivateRedis) -> dict[str, str]:
+def service_env(tmp_path: Path, private_redis: PrivateRedis, broker_kind: str, broker_url: str) -> dict[str, str]:
     """The environment shared by the test's runtime and its worker processes."""
+    # On RabbitMQ the queues go there (BROKER_URL); Redis keeps the rest (REDIS_URL). Empty:
+    # the queues on Redis, whatever the environment the suite runs in says.
     return make_env(
         f"sqlite:///{tmp_path}/app.db", REDIS_URL=private_redis.url,
+        BROKER_URL=broker_url if broker_kind == "rabbitmq" else "",
         LOCK_TTL_SECONDS=str(LOCK_TTL_SECONDS), RETRY_MIN_SECONDS="0.2", RETRY_MAX_SECONDS="1",
         # One call must fit in the short TTL after its fencing check, or a worker refuses to
         # start (core.locks.check_budget).
@@ -247,7 +290,8 @@ class WorkerPool:
             return set()
 
     def _wait_consuming(self, before: set[bytes], count: int, new: list[WorkerProcess]) -> None:
-        """Each started worker heartbeats in Redis once it consumes (dramatiq's dispatch.lua)."""
+        """Each started worker heartbeats in Redis once it consumes (dramatiq's dispatch.lua; on
+        RabbitMQ, ``workers.broker_rabbitmq.WorkerBookkeeping``, once its consumers started)."""
         deadline = time.monotonic() + START_TIMEOUT
         while len(self._heartbeats() - before) < count:
             for worker in new:

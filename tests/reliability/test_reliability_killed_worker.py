@@ -5,7 +5,9 @@ The kill catches four syncs at once: two inside the create call, whose write the
 system applies after the worker died (so the contact exists, its answer never arrived and no
 link was stored: the state a kill "between the provider's answer and storing the link" leaves),
 and two still fetching their organisation (no write yet). The worker had prefetched more
-messages that it never started.
+messages that it never started. On Redis those go back to the queue when Dramatiq's maintenance
+sees the dead worker's heartbeat go stale; on RabbitMQ when the killed worker's connection drops.
+Runs on both brokers.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from sqlalchemy import select
 from core import holders
 from core.holders import Holder
 from core.tables import Event
-from tests.reliability.conftest import WorkerPool, wait_until
+from tests.reliability.conftest import BOTH_BROKERS, WorkerPool, wait_until
 from tests.reliability.reliability_helpers import (
     all_in,
     contact_names,
@@ -41,6 +43,7 @@ def pending_calls(sandbox: Any) -> tuple[int, int]:
     return len(creates), len(fetch_times(sandbox))
 
 
+@BOTH_BROKERS
 def test_worker_killed_mid_sync_ends_with_every_event_succeeded_and_one_contact_each(
     client: Any, admin: Any, sandbox: Any, rt: Any, worker_pool: Any, relay: Any,
 ) -> None:

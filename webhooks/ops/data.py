@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import redis
 from sqlalchemy import case, select
 
 from core.models import EventStatus, IntegrationStatus, JobStatus
@@ -82,11 +81,11 @@ def recent_counts(rt: Runtime, all_integrations: list[Integration]) -> list[Coun
 
 
 def queue_figures(rt: Runtime) -> tuple[list[queues.QueueStats], str | None]:
-    """Each queue's figures, or an error to show when Redis does not answer."""
+    """Each queue's figures, or an error to show when the broker does not answer."""
     try:
-        return queues.all_stats(rt.redis), None
-    except (redis.RedisError, OSError) as error:
-        return [], f"Redis is not answering ({type(error).__name__}): queues unknown"
+        return queues.all_stats(rt), None
+    except queues.QueuesUnknown as error:
+        return [], str(error)
 
 
 def integration_names(rt: Runtime) -> dict[str, str]:

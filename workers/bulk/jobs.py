@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable
 
-import redis
 import structlog
 
 from core.errors import CredentialsRefused, ProviderError, SyncError
@@ -48,7 +47,7 @@ def start(rt: Runtime, integration_id: str, kind: str, *, total: int = 0,
 def enqueue(job_id: str) -> bool:
     try:
         messages.send(messages.RUN_JOB, job_id)
-    except (redis.RedisError, OSError) as error:
+    except messages.BROKER_UNAVAILABLE as error:
         log.warning("broker unavailable; the job stays queued", job_id=job_id,
                     error=type(error).__name__)
         return False

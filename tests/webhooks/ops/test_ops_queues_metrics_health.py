@@ -36,7 +36,7 @@ def test_queue_stats_read_depth_delayed_dead_and_oldest_age(rt: Any) -> None:
     rt.redis.zadd(f"dramatiq:{SYNC_QUEUE}.XQ", {"dead-id": time.time() * 1000})
 
     # When the figures are read
-    sync, bulk = queues.all_stats(rt.redis)
+    sync, bulk = queues.all_stats(rt)
 
     # Then each is what the broker holds
     assert (sync.name, sync.depth, sync.delayed, sync.dead) == ("sync", 2, 1, 1)
