@@ -3,11 +3,13 @@
     python -m bench.pipeline_property [--examples 30] [--steps 40]
 
 The same state machine as ``tests/pipeline/test_lifecycle_property.py`` (webhooks, replays,
-people's edits, lost answers, 5xx, 429 and expired locks over Xero, QuickBooks and Sage at
-once), on its own real parts: the sandbox's stand-ins on 127.0.0.1, a private redis-server
-(``bench.common``), a migrated SQLite database and an in-process Dramatiq worker. Each run is
-checked against the invariants; a failing run is counted as a violation (with its message) and
-the next one starts. Prints ``BENCH-RESULT`` lines: runs, steps run, violations (target 0).
+people's edits, lost answers, 5xx, 429, worker processes SIGKILLed mid-call and locks expiring
+mid-call, over Xero, QuickBooks and Sage at once), on its own real parts: the sandbox's
+stand-ins on 127.0.0.1, a private redis-server (``bench.common``), a migrated SQLite database
+and real ``dramatiq workers.actors`` processes (``tests/pipeline/worker_processes.py``). Each
+run is checked against the invariants; a failing run is counted as a violation (with its
+message) and the next one starts. Prints ``BENCH-RESULT`` lines: runs, steps run, kills,
+violations (target 0).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import time
 import traceback
+from pathlib import Path
 
 from bench.common import ADMIN_TOKEN, ROOT, emit, flush_bench_redis, redis_url
 
@@ -29,7 +32,6 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ["REDIS_URL"] = redis_url()  # before the broker is built on first import
     sys.path.insert(0, str(ROOT))
-    from cryptography.fernet import Fernet
     from hypothesis import HealthCheck, Phase, settings
     from hypothesis.stateful import run_state_machine_as_test
 
@@ -40,15 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     from sandbox.runner import ServerThread
     from tests.conftest import Sandbox, migrate
     from tests.pipeline.lifecycle import World, build
+    from tests.pipeline.worker_processes import Workers, lifecycle_env
     from webhooks import create_app
 
     flush_bench_redis()
     folder = tempfile.mkdtemp(prefix="pipeline-property-")
-    settings_ = Settings.from_env({
-        "ADMIN_TOKEN": ADMIN_TOKEN, "ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "DATABASE_URL": f"sqlite:///{folder}/app.db", "REDIS_URL": redis_url(),
-        "PUBLIC_URL": "http://127.0.0.1:9", "RETRY_MIN_SECONDS": "0.2", "RETRY_MAX_SECONDS": "1",
-    })
+    # One set of settings for this process and its worker processes (database file, Redis,
+    # encryption key, short lock TTL).
+    env = lifecycle_env(f"sqlite:///{folder}/app.db", REDIS_URL=redis_url(), ADMIN_TOKEN=ADMIN_TOKEN)
+    settings_ = Settings.from_env(env)
     migrate(settings_.database_url)
     rt = Runtime.from_settings(settings_)
     runtime_module.install(rt)
@@ -57,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                                     ("quickbooks", quickbooks), ("sage", sage))}
     sandbox = Sandbox(**{name: server.url for name, server in servers.items()})
     app = create_app({"TESTING": True}, rt=rt)
+    workers = Workers(rt, env, Path(folder)).__enter__()
     world = World(rt=rt, client=app.test_client(),
-                  admin={"Authorization": f"Bearer {ADMIN_TOKEN}"}, sandbox=sandbox)
+                  admin={"Authorization": f"Bearer {ADMIN_TOKEN}"}, sandbox=sandbox, workers=workers)
     violations: list[str] = []
     harness: list[str] = []  # a failure of the test's own machinery, not of an invariant
     started = time.monotonic()
@@ -82,17 +85,22 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"after run {world.stats['runs']}: VIOLATION {violations[-1]}", flush=True)
                     # The steps that led there (hypothesis notes them on the failure).
                     print("\n".join(traceback.format_exception(failure))[-6000:], flush=True)
-            print(f"{world.stats['runs']} runs, {world.stats['steps']} steps, "
-                  f"{world.stats['events']} events so far", flush=True)
+            print(f"so far: {world.stats}", flush=True)
     finally:
+        workers.__exit__(None, None, None)
         for server in servers.values():
             server.stop()
         runtime_module.install(None)
         rt.close()
     seconds = time.monotonic() - started
-    note = (f"{world.stats['runs']} runs, {world.stats['steps']} steps, {world.stats['events']} "
-            f"webhook events in {seconds:.0f} s")
-    emit("pipeline_property_steps", world.stats["steps"], unit="steps", target="-", note=note)
+    stats = world.stats
+    note = (f"{stats['runs']} runs, {stats['steps']} steps, {stats['events']} webhook events, "
+            f"{stats['kills']} worker kills ({stats['kills_mid_call']} mid-call), "
+            f"{stats['locks_expired']} lock expiries ({stats['locks_expired_mid_call']} mid-call) "
+            f"in {seconds:.0f} s")
+    emit("pipeline_property_steps", stats["steps"], unit="steps", target="-", note=note)
+    emit("pipeline_property_kills", stats["kills"], unit="SIGKILLs", target="-",
+         note=f"{stats['kills_mid_call']} with a write in flight")
     emit("pipeline_property_violations", len(violations), unit="violations", target="0",
          met=not violations, note="; ".join(violations[:3]))
     if harness:

@@ -70,7 +70,7 @@ class Situation:
     #: A create may already have happened: what it sent (the marker of an earlier attempt).
     sent: SentBefore | None = None
     resent: Lookup | None = None  #: answer of sending that identical create again
-    found_sent: Lookup | None = None  #: answer of looking up the name that create sent
+    found_sent: Lookup | None = None  #: answer of looking up the name and account number it sent
     named: Lookup | None = None  #: answer for ``linked_contact_field``'s value
     by_name: Lookup | None = None  #: answer for a same-name look-up
     clash: NameClash | None = None  #: the create was refused for its name
@@ -199,6 +199,8 @@ def _after_unknown_create(s: Situation, sent: SentBefore) -> Step:
     found = s.resent if sent.replayable else s.found_sent
     if found is None:
         return Resend() if sent.replayable else LookUpSent()
+    if found.ambiguous is not None:  # two contacts carry what it sent: never guess
+        return Fail(found.ambiguous)
     if found.contact is None:
         return Forget()
     if found.linked_elsewhere is not None:

@@ -219,6 +219,9 @@ class SentCreate(Base):
     #: The fields sent, so that the identical body can be built again.
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The attempt that sent it (``workers.executor.Item.attempt``; "" for a marker written
+    #: outside the executor). Only that attempt may clear it as refused or never sent.
+    attempt: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 # --- branch alerts: alerts recorded before they are sent (interface §12) ---

@@ -19,6 +19,18 @@ def lookup(provider: AccountingProvider, subject: Subject, match_on: Sequence[st
     return list(_module(provider).lookup(provider, subject, match_on))
 
 
+def by_account_number(provider: AccountingProvider, organisation_id: int, number: str
+                      ) -> list[Candidate]:
+    """Active contacts carrying ``number`` as their account number, by the system's own query
+    (Xero ``where AccountNumber==``, Sage ``search`` narrowed to equal references); none where
+    a contact has no account number (QuickBooks). Used to find the contact a create whose
+    answer was lost made, under the number it sent."""
+    if not number.strip():
+        return []
+    subject = Subject(organisation_id=organisation_id, name="", account_number=number)
+    return lookup(provider, subject, ["account_number"])
+
+
 def review_keys(provider: AccountingProvider, match_on: Sequence[str]) -> tuple[list[str], list[str]]:
     """``(kept, ignored)``: the keys of ``match_on`` the system's contacts carry. A key no
     contact can have (QuickBooks' account and tax numbers) would make every match partial."""

@@ -62,7 +62,7 @@ from core.errors import (
     Rejected,
 )
 from core.locks import OrganisationLock
-from core.matching import ExactlyOne, Several, Subject
+from core.matching import Candidate, ExactlyOne, Several, Subject
 from core.matching import LinkedElsewhere as MatchedElsewhere
 from core.models import (
     Contact,
@@ -290,9 +290,13 @@ class Executor:
             return replace(s, resent=self._resend(run))
         if isinstance(step, LookUpSent):
             assert run.marker is not None
-            return replace(s, found_sent=self._lookup(organisation, self._find_by_name(run, run.marker.name)))
+            return replace(s, found_sent=self._look_up_sent(run, run.marker))
         if isinstance(step, Forget):
-            links.drop_marker(self.db, self.integration.integration_id, organisation.id)
+            # The verdict on that very request (nothing found under what it sent, or its replayed
+            # refusal): its marker goes, unless another attempt's has replaced it since.
+            assert run.marker is not None
+            links.drop_marker(self.db, self.integration.integration_id, organisation.id,
+                              attempt=run.marker.attempt)
             clash = run.refusal if isinstance(run.refusal, NameClash) else None
             run.marker = None
             return replace(s, sent=None, resent=None, found_sent=None, clash=clash)
@@ -333,9 +337,7 @@ class Executor:
         if isinstance(found, Several):
             return Lookup(None, ambiguous=found.reason(Subject.of(organisation)))
         if isinstance(found, (ExactlyOne, MatchedElsewhere)):
-            c = found.candidate
-            contact = Contact(id=c.id, name=c.name, email=c.email, active=c.active, url=c.url)
-            return self._lookup(organisation, contact)
+            return self._lookup(organisation, _contact_of(found.candidate))
         if (self.integration.policies.on_name_clash == "suffix" and not self.integration.names_unique
                 and "name" not in match_on):
             # Nothing refuses a duplicate name here (Sage): find the same-name contact ourselves.
@@ -369,6 +371,30 @@ class Executor:
             contact = provider.find_by_name(value)
         return self._lookup(run.organisation, contact)
 
+    def _look_up_sent(self, run: _Run, marker: Marker) -> Lookup:
+        """The contact an earlier create made, looked up by every key it sent: its name, and
+        its account number where the system keeps one (Xero ``AccountNumber``, Sage
+        ``reference``; QuickBooks has none). The organisation may have been renamed since, and
+        a person may have renamed the contact too: the number still finds it. Each look-up
+        keeps only a contact carrying exactly what was sent, so a stranger's is never taken;
+        two different contacts (one by name, one by number) are not guessed between."""
+        organisation = run.organisation
+        found: dict[str, Contact] = {}
+        by_name = self._find_by_name(run, marker.name)
+        if by_name is not None:
+            found[by_name.id] = by_name
+        if marker.account_number.strip():
+            provider = self._provider(run.item.lock)
+            for candidate in search.by_account_number(provider, organisation.id, marker.account_number):
+                found.setdefault(candidate.id, _contact_of(candidate))
+        if len(found) > 1:
+            named = " and ".join(f"'{c.name}' ({c.id})" for c in found.values())
+            return Lookup(None, ambiguous=(
+                f"an earlier create of this organisation (name '{marker.name}', account number "
+                f"{marker.account_number}) had its answer lost; both {named} carry what it sent, "
+                "so the service will not guess which it made: link the organisation by hand"))
+        return self._lookup(organisation, next(iter(found.values()), None))
+
     def _lookup(self, organisation: Organisation, contact: Contact | None) -> Lookup:
         if contact is None:
             return Lookup(None)
@@ -384,7 +410,6 @@ class Executor:
         marker = run.marker
         assert marker is not None and marker.fields is not None
         provider = self._provider(run.item.lock)
-        before = provider.requests_sent()
         try:
             extras = contact_extras.for_create(provider.kind, self.integration.settings,
                                                run.organisation, marker.fields)
@@ -394,9 +419,14 @@ class Executor:
         except (NameClash, AccountNumberClash) as refusal:
             run.refusal = refusal
             return Lookup(None)
-        except BaseException as error:
-            self._forget_if_unsent(error, [run], sent=provider.requests_sent() - before, lone=True)
+        except Rejected:
+            # Refused in words: the system replays the earlier request's answer, so that one
+            # was refused too (or never arrived); its marker goes, and the refusal fails the event.
+            links.drop_marker(self.db, self.integration.integration_id, marker.organisation_id,
+                              attempt=marker.attempt)
             raise
+        # Anything else (our limiter, a lost lock at the fence, a 429, a 401, a timeout) says
+        # nothing about the earlier request: its marker stays for the next attempt.
         return self._lookup(run.organisation, contact)
 
     def _create(self, runs: list[_Run]) -> None:
@@ -417,15 +447,16 @@ class Executor:
     def _send_group(self, fenced: list[_Run]) -> None:
         """One create call (lone or batch) for ``fenced``; each answer settles its own item."""
         lone = len(fenced) == 1 and self.integration.create_batch is None
-        sending = [Sending(r.organisation.id, r.fields, r.scope("create") if lone else "")
+        sending = [Sending(r.organisation.id, r.fields, r.scope("create") if lone else "", r.item.attempt)
                    for r in fenced]
-        links.put_markers(self.db, self.integration.integration_id, sending)  # committed first
+        # Committed first. Only the markers written here are this call's to clear.
+        written = links.put_markers(self.db, self.integration.integration_id, sending)
         provider = self._provider(*(r.item.lock for r in fenced))
         before = provider.requests_sent()
         try:
             results = self._send_creates(provider, fenced, lone)
         except BaseException as error:
-            self._forget_if_unsent(error, fenced, sent=provider.requests_sent() - before, lone=lone)
+            self._forget_if_unsent(error, written, sent=provider.requests_sent() - before, lone=lone)
             for run in fenced:
                 self._settle(run, Fate(error=_explained(error, run.organisation)))
             return
@@ -459,7 +490,8 @@ class Executor:
         error = answer.error
         assert error is not None
         if isinstance(error, Rejected):  # this element was refused: it made nothing
-            links.drop_marker(self.db, self.integration.integration_id, run.item.organisation_id)
+            links.drop_marker(self.db, self.integration.integration_id, run.item.organisation_id,
+                              attempt=run.item.attempt)
         if isinstance(error, NameClash):
             # Refused for its name: carry on as decide says (look up and link, or fail).
             run.situation = replace(run.situation, clash=error)
@@ -481,15 +513,15 @@ class Executor:
         except (ProviderError, LockLost) as error:
             log.warning("after-create step failed", contact_ids=[c.id for _, c in made], error=str(error))
 
-    def _forget_if_unsent(self, error: BaseException, runs: Sequence[_Run], *, sent: int,
+    def _forget_if_unsent(self, error: BaseException, written: Mapping[int, str], *, sent: int,
                           lone: bool) -> None:
-        """Clear the markers of creates that were certainly refused or never sent: a retry
-        must not take a later same-name contact for one of them. Certain means: no request
-        got past the fence, or the one request of a lone create was answered with a refusal.
-        Anything else (a batch that landed, then a read that lost the lock) stays unknown."""
+        """Clear the markers this call wrote (``written``) for creates that were certainly
+        refused or never sent: a retry must not take a later same-name contact for one of
+        them. Certain means: no request got past the fence, or the one request of a lone create
+        was answered with a refusal. Anything else (a batch that landed, then a read that lost
+        the lock) stays unknown. A marker another attempt wrote is never this call's to clear."""
         if sent == 0 or (lone and sent == 1 and _refused(error)):
-            links.drop_markers(self.db, self.integration.integration_id,
-                               [r.item.organisation_id for r in runs])
+            links.clear_markers(self.db, self.integration.integration_id, written)
 
     # -- writes -----------------------------------------------------------------------------
     def _link(self, run: _Run, step: LinkTo) -> Result:
@@ -569,6 +601,11 @@ class Executor:
         link = links.get(self.db, self.integration.integration_id, organisation.id)
         if link is not None:
             links.touch(self.db, link.id, written_link=contact.url)
+
+
+def _contact_of(candidate: Candidate) -> Contact:
+    return Contact(id=candidate.id, name=candidate.name, email=candidate.email,
+                   active=candidate.active, url=candidate.url)
 
 
 def _refused(error: BaseException) -> bool:

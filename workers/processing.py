@@ -117,6 +117,12 @@ def _take(rt: Runtime, integration: Integration, event: Event) -> Claimed | None
     """Lock the event's organisation and count the attempt; ``None`` (and the event put back
     to wait, which is not a failed attempt) when another sync holds the lock."""
     assert event.organisation_id is not None
+    # An attempt a killed worker left open counts as failed, and starts the give-up clock. It is
+    # closed first, before the lock is tried: a wait for the lock puts the event back with
+    # ``retry_later``, which forgets the open attempt it finds as this run's own wait; left open,
+    # the dead worker's attempt (a create it may have sent) would be the one erased, and its
+    # number given again to the next attempt.
+    events.count_abandoned_attempt(rt.db, event.id)
     lock = OrganisationLock(
         rt.redis, integration_id=integration.id, organisation_id=event.organisation_id,
         ttl=rt.settings.lock_ttl_seconds,
@@ -124,8 +130,6 @@ def _take(rt: Runtime, integration: Integration, event: Event) -> Claimed | None
     if not lock.acquire():
         events.retry_later(rt.db, event.id, delay=LOCK_WAIT_SECONDS, error=None, failed_attempt=False)
         return None
-    # An attempt a killed worker left open counts as failed, and starts the give-up clock.
-    events.count_abandoned_attempt(rt.db, event.id)
     return Claimed(event, lock, events.start_attempt(rt.db, event))
 
 

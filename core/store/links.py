@@ -1,12 +1,15 @@
 """Links (organisation <-> contact, one to one per integration) and "create pending" markers.
 
 A marker (``SentCreate``) records exactly what a create sent, so that a retry after an unknown
-outcome finds or replays that create and adopts nothing else (docs/architecture.md, "Invariants")."""
+outcome finds or replays that create and adopts nothing else (docs/architecture.md, "Invariants").
+It names the attempt that sent it: only that attempt may clear it as refused or never sent, so a
+later attempt's cleanup (after a killed worker, a lost answer, a lost lock) never erases the
+record of a request another attempt sent."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -145,6 +148,8 @@ class Marker:
     body_digest: str
     fields: ContactFields | None
     sent_at: datetime
+    #: The attempt that sent it ("" for a marker written outside the executor).
+    attempt: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,25 +159,30 @@ class Sending:
     organisation_id: int
     fields: ContactFields
     idempotency_key: str
+    attempt: str
 
 
-def put_markers(db: Database, integration_id: str, sending: Iterable[Sending]) -> None:
-    """Record each create about to be sent, committed together before the call is made. A
-    marker already there (a re-send of the identical request) is left as it is."""
+def put_markers(db: Database, integration_id: str, sending: Iterable[Sending]) -> dict[int, str]:
+    """Record each create about to be sent, committed together before the call is made.
+    Returns ``{organisation id: attempt}`` of the markers written: those the caller may clear
+    (``clear_markers``) if its call certainly made nothing. A marker already there is another
+    attempt's record of a request it sent: it is left as it is, and not the caller's to clear."""
     wanted = {s.organisation_id: s for s in sending}
     if not wanted:
-        return
+        return {}
     with db.session() as session:
         present = set(session.scalars(select(SentCreate.organisation_id).where(
             SentCreate.integration_id == integration_id,
             SentCreate.organisation_id.in_(list(wanted)))))
+        written = {oid: s for oid, s in wanted.items() if oid not in present}
         session.add_all(
             SentCreate(integration_id=integration_id, organisation_id=oid, sent=True,
                        name=s.fields.name, account_number=s.fields.account_number,
                        idempotency_key=s.idempotency_key, body_digest=s.fields.digest(),
-                       fields=_fields_dict(s.fields), sent_at=utcnow())
-            for oid, s in wanted.items() if oid not in present
+                       fields=_fields_dict(s.fields), sent_at=utcnow(), attempt=s.attempt)
+            for oid, s in written.items()
         )
+    return {oid: s.attempt for oid, s in written.items()}
 
 
 def _fields_dict(fields: ContactFields) -> dict[str, Any]:
@@ -201,6 +211,7 @@ def markers_of(db: Database, integration_id: str, organisation_ids: list[int]) -
         organisation_id=row.organisation_id, name=row.name, account_number=row.account_number,
         idempotency_key=row.idempotency_key, body_digest=row.body_digest,
         fields=ContactFields.from_dict(row.fields) if row.fields else None, sent_at=row.sent_at,
+        attempt=row.attempt or "",
     ) for row in rows}
 
 
@@ -208,16 +219,21 @@ def has_marker(db: Database, integration_id: str, organisation_id: int) -> bool:
     return marker(db, integration_id, organisation_id) is not None
 
 
-def drop_marker(db: Database, integration_id: str, organisation_id: int) -> None:
-    drop_markers(db, integration_id, [organisation_id])
+def drop_marker(db: Database, integration_id: str, organisation_id: int, *, attempt: str) -> int:
+    """``clear_markers`` for one organisation."""
+    return clear_markers(db, integration_id, {organisation_id: attempt})
 
 
-def drop_markers(db: Database, integration_id: str, organisation_ids: list[int]) -> None:
-    """The creates were certainly refused or never sent: nothing of theirs can exist."""
-    if not organisation_ids:
-        return
+def clear_markers(db: Database, integration_id: str, sent_by: Mapping[int, str]) -> int:
+    """The creates ``sent_by`` names (organisation id -> the attempt that sent it) were
+    certainly refused or never sent: nothing of theirs can exist. Each marker goes only while
+    it is still that attempt's; one written by any other attempt records a request that may
+    have landed, and stays. Returns how many went."""
+    cleared = 0
     with db.session() as session:
-        session.execute(delete(SentCreate).where(
-            SentCreate.integration_id == integration_id,
-            SentCreate.organisation_id.in_(organisation_ids),
-        ))
+        for organisation_id, attempt in sent_by.items():
+            cleared += rows_matched(session.execute(delete(SentCreate).where(
+                SentCreate.integration_id == integration_id,
+                SentCreate.organisation_id == organisation_id, SentCreate.attempt == attempt,
+            )))
+    return cleared

@@ -1,11 +1,13 @@
 """The lifecycle of organisations and their contacts as a hypothesis state machine (issue 12).
 
 Runs against real parts: the sandbox's stand-ins (Current RMS, Xero, QuickBooks, Sage) on
-127.0.0.1, the Flask app answering webhooks, a real Dramatiq worker with its outbox relay on the
-test Redis, and the SQLite store. Steps interleave at random, on all three systems at once:
-webhooks (create, update, rename, account-number change, no-op edit, a duplicate delivery),
-replays, people's edits in the accounting system, lost answers (the write applied, its answer
-dropped), 5xx and 429 answers, and an organisation lock that expires under a running sync.
+127.0.0.1, the Flask app answering webhooks, real Dramatiq worker processes (the Procfile's
+``dramatiq workers.actors``) with the outbox relay on the test Redis, and the SQLite store.
+Steps interleave at random, on all three systems at once: webhooks (create, update, rename,
+account-number change, no-op edit, a duplicate delivery), replays, people's edits in the
+accounting system, lost answers (the write applied, its answer dropped), 5xx and 429 answers, a
+worker process SIGKILLed while its write is in flight, and organisation locks that expire while
+a sync's write is in flight.
 
 After every run, once the faults are cleared and the work has settled:
 
@@ -20,6 +22,7 @@ a long one that reports steps run and violations found.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -39,9 +42,9 @@ from sqlalchemy import select
 from core.locks import OrganisationLock
 from core.store import links
 from core.tables import Event
+from tests.pipeline.worker_processes import HELD_CALL_SECONDS, Workers
 from tests.support import (
     PROVIDER_PATHS,
-    RunningWorker,
     create_integration,
     edit_organisation,
     send_webhook,
@@ -59,6 +62,8 @@ WRITE_PATHS = {
 FINAL = ("succeeded", "skipped", "failed")
 #: Seconds a run waits for its work to settle once the faults are cleared.
 SETTLE_SECONDS = 90.0
+#: Seconds a step waits for the write it holds to reach the stand-in.
+HELD_WAIT_SECONDS = 15.0
 #: The emails an organisation takes: few, so that edits go back to earlier values.
 EMAILS = ("a@example.test", "b@example.test", "c@example.test")
 _numbers = itertools.count(1)
@@ -85,7 +90,11 @@ class World:
     client: Any
     admin: dict[str, str]
     sandbox: Any
-    stats: dict[str, int] = field(default_factory=lambda: {"runs": 0, "steps": 0, "events": 0})
+    #: The worker processes (started by the caller; the kill step SIGKILLs and restarts them).
+    workers: Workers
+    stats: dict[str, int] = field(default_factory=lambda: {
+        "runs": 0, "steps": 0, "events": 0, "kills": 0, "kills_mid_call": 0,
+        "locks_expired": 0, "locks_expired_mid_call": 0})
 
 
 def email_of(kind: str, contact: dict[str, Any]) -> str:
@@ -113,21 +122,18 @@ def build(world: World) -> type[RuleBasedStateMachine]:
             self.integrations: dict[str, dict[str, Any]] = {}
             self.orgs: list[Org] = []
             self.strangers: list[tuple[str, str, str]] = []  # (kind, contact id, email)
-            self.worker = RunningWorker(world.rt, threads=3)
             world.stats["runs"] += 1
 
         @initialize()
         def start(self) -> None:
             for kind in KINDS:
                 self.integrations[kind] = create_integration(world.client, world.admin, world.sandbox, kind)
-            self.worker.__enter__()
+            if world.workers.current is None:  # a run that ended right after a kill
+                world.workers.start()
 
         def teardown(self) -> None:
-            try:
-                if self.integrations:
-                    self._settle_and_check()
-            finally:
-                self.worker.__exit__(None, None, None)
+            if self.integrations:
+                self._settle_and_check()
 
         # -- webhooks -----------------------------------------------------------------------
         @rule(kind=st.sampled_from(KINDS), with_account=st.booleans())
@@ -228,20 +234,62 @@ def build(world: World) -> type[RuleBasedStateMachine]:
             for one in method.split("|"):
                 _inject(world.sandbox, kind, method=one, path=path, times=1, **fault)
 
-        @precondition(lambda self: self.orgs)
-        @rule(data=st.data())
-        def expire_lock(self, data: st.DataObject) -> None:
-            # The lock lapses under whatever sync holds it (a stalled process renews nothing).
-            org = self._pick(data)
-            lock = OrganisationLock(world.rt.redis, integration_id=self.integrations[org.kind]["id"],
-                                    organisation_id=org.member_id)
-            world.rt.redis.delete(lock.key)
+        # -- the worker's side: a process killed mid-call, locks expiring mid-call ---------------
+        @rule(kind=st.sampled_from(KINDS), data=st.data())
+        def kill_worker_mid_call(self, kind: str, data: st.DataObject) -> None:
+            # A write of ``kind`` is held at the stand-in; the worker process making it is
+            # SIGKILLed while it waits. The stand-in applies the write after the worker died:
+            # its answer is read by nobody and no link records it. A fresh process takes over.
+            held = self._hold_a_write(kind, data)
+            world.workers.kill()
+            world.stats["kills"] += 1
+            world.stats["kills_mid_call"] += int(held)
+            world.workers.start()
+
+        @rule(kind=st.sampled_from(KINDS), data=st.data())
+        def expire_locks_mid_call(self, kind: str, data: st.DataObject) -> None:
+            # While a sync's write is held at the stand-in, the organisation locks of its
+            # integration expire (a stalled process renews nothing; Redis lost the keys), and a
+            # newer webhook of the same organisation may take the lock at once.
+            held = self._hold_a_write(kind, data)
+            integration_id = self.integrations[kind]["id"]
+            for org in (o for o in self.orgs if o.kind == kind):
+                lock = OrganisationLock(world.rt.redis, integration_id=integration_id,
+                                        organisation_id=org.member_id)
+                world.rt.redis.delete(lock.key)
+            world.stats["locks_expired"] += 1
+            world.stats["locks_expired_mid_call"] += int(held)
+            mine = [o for o in self.orgs if o.kind == kind]
+            if mine:
+                self._webhook(data.draw(st.sampled_from(mine)), "update")
 
         @invariant()
         def count_steps(self) -> None:
             world.stats["steps"] += 1
 
         # -- helpers ----------------------------------------------------------------------------
+        def _hold_a_write(self, kind: str, data: st.DataObject) -> bool:
+            """Hold the next write to ``kind``'s stand-in, make a change that needs one (a new
+            organisation, or a new email for one), and wait until a write arrives and is held.
+            False when none arrived in time (the step then goes on all the same)."""
+            stand_in = getattr(world.sandbox, kind)
+            requests.delete(f"{stand_in}/_sandbox/faults", timeout=5).raise_for_status()
+            seen = int(requests.get(f"{stand_in}/_sandbox/stats", timeout=5).json()["calls"])
+            method, path = WRITE_PATHS[kind]
+            for one in method.split("|"):
+                _inject(world.sandbox, kind, method=one, path=path, mode="delay",
+                        delay=HELD_CALL_SECONDS, times=1)
+            mine = [o for o in self.orgs if o.kind == kind]
+            if mine and data.draw(st.booleans()):
+                org = data.draw(st.sampled_from(mine))
+                org.email = f"held{next(_numbers)}@example.test"
+                self._edit(org, {"emails": [{"address": org.email, "type_id": 4001, "email_type_name": "Work"}]})
+                self._webhook(org, "update")
+                org.hand_edited = False  # a mapped field changed: its sync writes
+            else:
+                self.create(kind, data.draw(st.booleans()))
+            return _wait_for_write(world.sandbox, kind, since=seen)
+
         def _pick(self, data: st.DataObject, *, with_events: bool = False) -> Org:
             choices = [o for o in self.orgs if o.action_ids] if with_events else self.orgs
             return data.draw(st.sampled_from(choices))
@@ -326,6 +374,20 @@ def _seed(sandbox: Any, subdomain: str, name: str, email: str, account: str) -> 
     membership = {**sample_member()["membership"], "number": account}
     emails = [{"address": email, "type_id": 4001, "email_type_name": "Work"}]
     return seed_organisation(sandbox, subdomain, name=name, membership=membership, emails=emails)
+
+
+def _wait_for_write(sandbox: Any, kind: str, *, since: int) -> bool:
+    """Whether a write to ``kind``'s stand-in arrived after its ``since``-th call (a write is
+    logged as it arrives, before a held one is answered)."""
+    method, path = WRITE_PATHS[kind]
+    methods = method.split("|")
+    deadline = time.monotonic() + HELD_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        answer = requests.get(f"{getattr(sandbox, kind)}/_sandbox/calls", params={"since": since}, timeout=5).json()
+        if any(c["method"] in methods and re.search(path, c["path"]) for c in answer["calls"]):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _inject(sandbox: Any, kind: str, **fault: Any) -> None:
