@@ -61,6 +61,7 @@ from core.errors import (
     RateLimited,
     Rejected,
 )
+from core.link_wording import account_number_refusal
 from core.locks import OrganisationLock
 from core.matching import ExactlyOne, Several, Subject
 from core.matching import LinkedElsewhere as MatchedElsewhere
@@ -581,15 +582,13 @@ def _refused(error: BaseException) -> bool:
 
 
 def _explained(error: BaseException, organisation: Organisation) -> BaseException:
-    """An account-number clash in words an operator can act on: which number, where to change it."""
+    """An account-number clash in words an operator can act on: which number, which contact holds
+    it (where the provider looked it up), where to change it."""
     if not isinstance(error, AccountNumberClash):
         return error
-    number = organisation.fields.account_number
     explained = AccountNumberClash(
-        str(error), system=error.system, status=error.status, body=error.body,
-        reason=(f"the account number {number} is already used by another contact in the "
-                "accounting system; change the organisation's account number in Current RMS "
-                "(or the other contact's), then replay"),
+        str(error), system=error.system, status=error.status, body=error.body, number=error.number,
+        holder=error.holder, reason=account_number_refusal(error, organisation.fields.account_number),
     )
     explained.__cause__ = error
     return explained

@@ -15,11 +15,12 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterator
 
+from core.errors import AccountNumberClash
 from core.models import Contact, ContactFields, same_name
 from core.ratelimit import Limits
 from providers.base import AccountingProvider, ProviderContext, ProviderUrls, idempotency_key
 from providers.http import ApiClient
-from providers.sage import mapping
+from providers.sage import holders, mapping
 from providers.sage.errors import SYSTEM, error_for
 
 if TYPE_CHECKING:
@@ -142,7 +143,10 @@ class SageProvider(AccountingProvider):
         # idempotency guide: ``{"contact": {"idempotency_id": ...}}``).
         unkeyed = _encode(body)
         body["contact"]["idempotency_id"] = _key(idempotency_key, unkeyed)
-        response = self._call("POST", "/contacts", data=_encode(body), headers=_JSON)
+        try:
+            response = self._call("POST", "/contacts", data=_encode(body), headers=_JSON)
+        except AccountNumberClash as clash:
+            raise holders.explained(self, clash, fields.account_number) from clash
         return mapping.to_contact(response.json())
 
     def update_contact(
@@ -155,7 +159,10 @@ class SageProvider(AccountingProvider):
         body = mapping.contact_body(fields, create=False)
         if extras is not None:
             body = extras.apply(self.kind, body)
-        response = self._call("PUT", f"/contacts/{contact_id}", data=_encode(body), headers=_JSON)
+        try:
+            response = self._call("PUT", f"/contacts/{contact_id}", data=_encode(body), headers=_JSON)
+        except AccountNumberClash as clash:
+            raise holders.explained(self, clash, fields.account_number) from clash
         return mapping.to_contact(response.json())
 
     # -- the business ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import structlog
 
-from core.errors import ContactNotFound, ProviderError, Rejected, Transient
+from core.errors import AccountNumberClash, ContactNotFound, ProviderError, Rejected, Transient
 from core.models import Contact, ContactFields, same_name
 from core.ratelimit import Limits
 from providers.base import (
@@ -24,7 +24,7 @@ from providers.base import (
     idempotency_key,
 )
 from providers.http import ApiClient
-from providers.xero import errors, mapping
+from providers.xero import errors, holders, mapping
 from providers.xero.connections import XeroConnections
 
 if TYPE_CHECKING:
@@ -192,16 +192,22 @@ class XeroProvider(AccountingProvider):
     # -- writes -------------------------------------------------------------------------
     def create_contact(self, fields: ContactFields, *, idempotency_key: str,
                        extras: Extras | None = None) -> Contact:
-        element = self._write("PUT", "Contacts", [_payload(fields, extras)], idempotency_key)[0]
-        return self._element_contact(element)
+        try:
+            element = self._write("PUT", "Contacts", [_payload(fields, extras)], idempotency_key)[0]
+            return self._element_contact(element)
+        except AccountNumberClash as clash:
+            raise holders.explained(self, clash, fields.account_number) from clash
 
     def update_contact(self, contact_id: str, fields: ContactFields, *, idempotency_key: str,
                        extras: Extras | None = None) -> Contact:
         if not self.valid_contact_id(contact_id):
             raise ContactNotFound(f"not a Xero contact id: {contact_id!r}", system="xero")
         path = f"Contacts/{contact_id.strip()}"
-        element = self._write("POST", path, [_payload(fields, extras)], idempotency_key)[0]
-        return self._element_contact(element)
+        try:
+            element = self._write("POST", path, [_payload(fields, extras)], idempotency_key)[0]
+            return self._element_contact(element)
+        except AccountNumberClash as clash:
+            raise holders.explained(self, clash, fields.account_number) from clash
 
     def create_contacts(self, batch: list[tuple[ContactFields, str]]) -> list[BatchResult]:
         results: list[BatchResult] = []
@@ -219,18 +225,24 @@ class XeroProvider(AccountingProvider):
             # element at fault stands alone, so the others are still created (as QuickBooks'
             # batch does), instead of failing every event in it.
             if len(chunk) == 1:
-                return [BatchResult(error=error)]
+                return [BatchResult(error=self._named(error, chunk[0][0]))]
             middle = len(chunk) // 2
             return self._create_chunk(chunk[:middle]) + self._create_chunk(chunk[middle:])
         if len(elements) != len(chunk):
             raise Transient(f"Xero answered {len(elements)} contacts for {len(chunk)} sent", system="xero")
-        return [self._batch_result(element) for element in elements]
+        return [self._batch_result(element, fields) for element, (fields, _) in zip(elements, chunk, strict=True)]
 
-    def _batch_result(self, element: dict[str, Any]) -> BatchResult:
+    def _batch_result(self, element: dict[str, Any], fields: ContactFields) -> BatchResult:
         try:
             return BatchResult(contact=self._element_contact(element))
         except Rejected as error:
-            return BatchResult(error=error)
+            return BatchResult(error=self._named(error, fields))
+
+    def _named(self, error: Rejected, fields: ContactFields) -> Rejected:
+        """A taken account number with the contact holding it named (one query, after a refusal)."""
+        if isinstance(error, AccountNumberClash):
+            return holders.explained(self, error, fields.account_number)
+        return error
 
     def _write(self, method: str, path: str, payloads: list[dict[str, Any]], scope: str,
                *, batch: bool = False) -> list[dict[str, Any]]:
