@@ -64,6 +64,9 @@ class ProviderContext:
     gate: CallGate | None = None
     #: ``requests`` timeouts: (connect, read) seconds. Every outbound call has both.
     timeout: tuple[float, float] = (3.05, 20.0)
+    #: The base of the contacts' web links where it is not the web app's own (``<PREFIX>_WEB_URL``:
+    #: ``make run`` points it at the sandbox's pages); ``None``: the provider's default.
+    web_url: str | None = None
 
 
 def idempotency_key(scope: str, body: bytes, *, length: int = 32) -> str:

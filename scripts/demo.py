@@ -102,15 +102,23 @@ def set_up_integration(
     known: Mapping[str, Any] | None, client: tuple[str, str],
 ) -> dict[str, Any]:
     issued = issue_tokens(sandbox, kind, (known or {}).get("tenant"), client[0])
+    # Xero signs its webhooks with a key per app (interface §10): one per demo integration,
+    # kept in var/demo.json (mode 0600) like the webhook URLs, given to the sandbox Xero too.
+    keys = ({"webhook_key": (known or {}).get("webhook_key") or secrets.token_urlsafe(32)}
+            if kind == "xero" else {})
 
     def build_patch(*, reactivate: bool) -> dict[str, Any]:
-        return payloads.refresh_body(kind, rental, sandbox, issued, client, reactivate=reactivate)
+        body = payloads.refresh_body(kind, rental, sandbox, issued, client, reactivate=reactivate)
+        body["provider"].update(keys)
+        return body
 
     webhook_url = refresh_integration(api, known["id"], build_patch) if known else None
     if known and webhook_url:
-        return {**known, "webhook_url": webhook_url, "tenant": issued["tenant"]}
-    created = create_integration(api, payloads.integration_body(kind, rental, sandbox, issued, client))
-    return {**created, "tenant": issued["tenant"]}
+        return {**known, **keys, "webhook_url": webhook_url, "tenant": issued["tenant"]}
+    body = payloads.integration_body(kind, rental, sandbox, issued, client)
+    body["provider"].update(keys)
+    created = create_integration(api, body)
+    return {**created, **keys, "tenant": issued["tenant"]}
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -133,6 +141,34 @@ def set_up_demo(api: AdminApi, sandbox: Sandbox, state_path: Path, client: tuple
                                                 integrations.get(kind), client)
         save_state(state_path, state)  # after each: a failure later never leads to duplicates
     return state
+
+
+def subscribe_ledger_webhooks(sandbox: Sandbox, state: Mapping[str, Any], service_url: str,
+                              verifier_token: str | None) -> list[str]:
+    """Have the sandbox Xero and QuickBooks send their signed webhooks to the demo integrations
+    (interface §10), so a merge, an archive or a hand edit made there is followed at once; the
+    ledger poll would catch it later anyway. The sandbox keeps no state between runs, so this
+    runs every time. Returns the receiving URLs."""
+    subscribed: list[str] = []
+    chosen = state.get("integrations") or {}
+    xero = chosen.get("xero")
+    if xero and "xero" in sandbox and xero.get("webhook_key"):
+        url = f"{service_url}/webhooks/xero/{xero['id']}"
+        base = sandbox["xero"]["base_url"]
+        subscription = post_json(f"{base}/_sandbox/webhooks",
+                                 {"url": url, "key": xero["webhook_key"], "tenant": xero["tenant"]})
+        # Xero's intent-to-receive check: a good signature answered 200, a bad one 401.
+        check = post_json(f"{base}/_sandbox/webhooks/{subscription['id']}/intent", {})
+        if not check.get("ok"):
+            raise DemoError(f"the service failed Xero's intent-to-receive check at {url}: {check}")
+        subscribed.append(url)
+    quickbooks = chosen.get("quickbooks")
+    if quickbooks and "quickbooks" in sandbox and verifier_token:
+        url = f"{service_url}/webhooks/quickbooks"
+        post_json(f"{sandbox['quickbooks']['base_url']}/_sandbox/webhooks",
+                  {"url": url, "verifier_token": verifier_token, "realm": quickbooks["tenant"]})
+        subscribed.append(url)
+    return subscribed
 
 
 def webhook_url_at(webhook_url: str, public_url: str) -> str:

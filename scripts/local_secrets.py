@@ -21,6 +21,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     # 32 random bytes; Settings asks for at least 16 characters.
     "ADMIN_TOKEN": lambda: secrets.token_urlsafe(32),
     "ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
+    # Signs the sandbox QuickBooks' webhooks, so the demo follows changes made there (§10).
+    "QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN": lambda: secrets.token_urlsafe(24),
 }
 
 

@@ -100,9 +100,11 @@ class QuickBooksProvider(AccountingProvider):
         return _CONTACT_ID.fullmatch(value.strip()) is not None
 
     def web_link(self, contact: Contact) -> str | None:
-        # Undocumented but widely used (§B7); the nameId is the customer's Id.
-        host = SANDBOX_WEB_APP if "sandbox-quickbooks" in self.context.api_url else WEB_APP
-        return f"{host}/app/customerdetail?nameId={contact.id}"
+        # Undocumented but widely used (§B7); the nameId is the customer's Id. QUICKBOOKS_WEB_URL
+        # replaces the host (``make run``: the sandbox's page, same path).
+        host = self.context.web_url or (
+            SANDBOX_WEB_APP if "sandbox-quickbooks" in self.context.api_url else WEB_APP)
+        return f"{host.rstrip('/')}/app/customerdetail?nameId={contact.id}"
 
     # -- reads --------------------------------------------------------------------------
     def get_contact(self, contact_id: str) -> Contact | None:

@@ -78,7 +78,11 @@ class SageProvider(AccountingProvider):
 
     def web_link(self, contact: Contact) -> str | None:
         # Taken from the contact's ``links[]`` when it was read; never built by hand (§C7).
-        return mapping.safe_web_address(contact.url)
+        return mapping.safe_web_address(contact.url, self.context.web_url)
+
+    def to_contact(self, data: dict[str, Any]) -> Contact:
+        """A contact of an answer, its web link kept where it is Sage's or ``SAGE_WEB_URL``'s."""
+        return mapping.to_contact(data, self.context.web_url)
 
     # -- reads --------------------------------------------------------------------------
     def get_contact(self, contact_id: str) -> Contact | None:
@@ -87,12 +91,12 @@ class SageProvider(AccountingProvider):
         response = self._call("GET", f"/contacts/{contact_id}", expect=(200, 404))
         if response.status_code == 404:
             return None
-        contact = mapping.to_contact(response.json())
+        contact = self.to_contact(response.json())
         return contact if contact.active else None
 
     def find_by_name(self, name: str) -> Contact | None:
         for item in self._pages({"search": name.strip(), "contact_type_id": mapping.CUSTOMER}):
-            contact = mapping.to_contact(item)
+            contact = self.to_contact(item)
             if contact.active and same_name(contact.name, name):
                 return contact
         return None
@@ -105,7 +109,7 @@ class SageProvider(AccountingProvider):
         if limit <= 0:
             return found
         for item in self._pages({"search": text.strip(), "contact_type_id": mapping.CUSTOMER}):
-            contact = mapping.to_contact(item)
+            contact = self.to_contact(item)
             if contact.active and wanted in contact.name.casefold():
                 found.append(contact)
             if len(found) >= limit:
@@ -115,7 +119,7 @@ class SageProvider(AccountingProvider):
     def list_contacts(self) -> Iterator[tuple[Contact, ContactFields]]:
         params = {"contact_type_id": mapping.CUSTOMER, "nested_attributes": "all"}
         for item in self._pages(params, batch=True):
-            contact = mapping.to_contact(item)
+            contact = self.to_contact(item)
             if contact.active:
                 yield contact, mapping.to_fields(item)
 
@@ -147,7 +151,7 @@ class SageProvider(AccountingProvider):
             response = self._call("POST", "/contacts", data=_encode(body), headers=_JSON)
         except AccountNumberClash as clash:
             raise holders.explained(self, clash, fields.account_number) from clash
-        return mapping.to_contact(response.json())
+        return self.to_contact(response.json())
 
     def update_contact(
         self, contact_id: str, fields: ContactFields, *, idempotency_key: str,
@@ -163,7 +167,7 @@ class SageProvider(AccountingProvider):
             response = self._call("PUT", f"/contacts/{contact_id}", data=_encode(body), headers=_JSON)
         except AccountNumberClash as clash:
             raise holders.explained(self, clash, fields.account_number) from clash
-        return mapping.to_contact(response.json())
+        return self.to_contact(response.json())
 
     # -- the business ---------------------------------------------------------------------
     def business_id(self) -> str:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from core.errors import AccountNumberClash, Holder, ProviderError
 from core.link_wording import taken
 from core.matching import normalise
-from providers.sage import mapping
 
 if TYPE_CHECKING:
     from providers.sage.client import SageProvider
@@ -29,7 +28,7 @@ def reference_holder(provider: SageProvider, reference: str) -> Holder | None:
     query = {"search": reference.strip(), "attributes": "all", "items_per_page": SEARCH_PAGE_SIZE}
     for item in provider._call("GET", "/contacts", params=query).json().get("$items") or []:
         if normalise("account_number", str(item.get("reference") or "")) == wanted:
-            contact = mapping.to_contact(item)
+            contact = provider.to_contact(item)
             return Holder(id=contact.id, name=contact.name, url=contact.url, active=contact.active)
     return None
 

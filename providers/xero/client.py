@@ -32,11 +32,13 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+#: Xero's web app; ``XERO_WEB_URL`` replaces it (``make run``: the sandbox's pages, same paths).
+WEB_APP = "https://go.xero.com"
 #: Deep link of the "new UI" (A7); ShortCode from GET /Organisation.
-WEB_LINK = ("https://go.xero.com/organisationlogin/default.aspx"
+WEB_LINK = ("{base}/organisationlogin/default.aspx"
             "?shortcode={short_code}&redirecturl=/Contacts/View/{contact_id}")
 #: Used only while the ShortCode cannot be read: opens in whichever organisation is selected (A7).
-WEB_LINK_WITHOUT_SHORTCODE = "https://go.xero.com/Contacts/View/{contact_id}"
+WEB_LINK_WITHOUT_SHORTCODE = "{base}/Contacts/View/{contact_id}"
 PAGE_SIZE = 100  #: contacts per page of GET /Contacts (spec)
 ID_CHUNK = 50  #: GUIDs per ``IDs=`` query; more than ~52 gave 404 in one report (A4)
 MAX_MERGE_HOPS = 5  #: a contact merged into one that was merged again...
@@ -86,10 +88,11 @@ class XeroProvider(AccountingProvider):
         return bool(mapping.GUID.match(value.strip()))
 
     def web_link(self, contact: Contact) -> str | None:
+        base = (self.context.web_url or WEB_APP).rstrip("/")
         short_code = self._short_code()
         if not short_code:
-            return WEB_LINK_WITHOUT_SHORTCODE.format(contact_id=contact.id)
-        return WEB_LINK.format(short_code=quote(short_code, safe="!"), contact_id=contact.id)
+            return WEB_LINK_WITHOUT_SHORTCODE.format(base=base, contact_id=contact.id)
+        return WEB_LINK.format(base=base, short_code=quote(short_code, safe="!"), contact_id=contact.id)
 
     def _short_code(self) -> str | None:
         """Read once from GET /Organisation, then kept in the integration's config."""
