@@ -184,6 +184,7 @@ class Executor:
     def __init__(self, integration: Integration) -> None:
         self.integration = integration
         self.db = integration.db
+        self.organisations: dict[int, Organisation | None] = {}
         #: The locks the next request is fenced by (the items it is made for).
         self._fencing: Sequence[OrganisationLock] = ()
 
@@ -197,6 +198,9 @@ class Executor:
                 organisations = self._fetch(items)
             except Exception as error:  # the rental system failed: every item carries it
                 return {item.key: Fate(error=error) for item in items}
+        #: What the rental system said of each organisation: the caller records the names of
+        #: organisations left unlinked (an event list shows a name, not an id: issue 16).
+        self.organisations = organisations
         markers = links.markers_of(self.db, self.integration.integration_id,
                                    [i.organisation_id for i in items])
         for item in items:
