@@ -131,6 +131,22 @@ class ProviderUrls:
 
 
 @dataclass(frozen=True)
+class LedgerWebhooks:
+    """How a system sends its signed webhooks about contact changes to this service (interface
+    §10): what a subscription to them needs (``make run`` subscribes its demo integrations to
+    the sandbox's, ``scripts.demo``)."""
+
+    #: The service's receiving path; ``{integration_id}`` is filled in where it names one.
+    path: str
+    #: The environment variable holding the app's one signing secret; ``None``: each
+    #: integration's own ``provider.webhook_key``.
+    secret_env: str | None = None
+    #: Whether the system checks the endpoint before it turns the webhook on (Xero's
+    #: intent to receive: a good signature answered 200, a bad one 401).
+    intent_to_receive: bool = False
+
+
+@dataclass(frozen=True)
 class Consent:
     """What a fresh OAuth consent brought back: the callback's query (QuickBooks names its
     realm there) and a context holding the new tokens, to ask the system itself (Xero)."""
@@ -210,6 +226,9 @@ class AccountingProvider(abc.ABC):
     #: answered from the first reply (the system's key window). Each system says whether its
     #: own figure is confirmed; past it, a retry looks up what was sent instead.
     idempotency_window: ClassVar[float] = 0.0
+    #: The signed webhooks the system sends about contact changes; ``None`` where it sends none
+    #: (Sage: the ledger poll is its only source).
+    ledger_webhooks: ClassVar[LedgerWebhooks | None] = None
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import requests
 
 from core.models import IntegrationStatus
+from providers import registry
 from scripts import demo_payloads as payloads
 from scripts.local_secrets import write_private
 
@@ -102,10 +103,11 @@ def set_up_integration(
     known: Mapping[str, Any] | None, client: tuple[str, str],
 ) -> dict[str, Any]:
     issued = issue_tokens(sandbox, kind, (known or {}).get("tenant"), client[0])
-    # Xero signs its webhooks with a key per app (interface §10): one per demo integration,
-    # kept in var/demo.json (mode 0600) like the webhook URLs, given to the sandbox Xero too.
+    # A system that signs its webhooks with a key per integration (Xero, interface §10): one
+    # per demo integration, kept in var/demo.json (mode 0600) like the webhook URLs.
+    pushes = registry.provider_class(kind).ledger_webhooks
     keys = ({"webhook_key": (known or {}).get("webhook_key") or secrets.token_urlsafe(32)}
-            if kind == "xero" else {})
+            if pushes is not None and pushes.secret_env is None else {})
 
     def build_patch(*, reactivate: bool) -> dict[str, Any]:
         body = payloads.refresh_body(kind, rental, sandbox, issued, client, reactivate=reactivate)
@@ -144,29 +146,29 @@ def set_up_demo(api: AdminApi, sandbox: Sandbox, state_path: Path, client: tuple
 
 
 def subscribe_ledger_webhooks(sandbox: Sandbox, state: Mapping[str, Any], service_url: str,
-                              verifier_token: str | None) -> list[str]:
-    """Have the sandbox Xero and QuickBooks send their signed webhooks to the demo integrations
-    (interface §10), so a merge, an archive or a hand edit made there is followed at once; the
-    ledger poll would catch it later anyway. The sandbox keeps no state between runs, so this
-    runs every time. Returns the receiving URLs."""
+                              environ: Mapping[str, str]) -> list[str]:
+    """Have the sandbox's accounting systems that send webhooks (Xero, QuickBooks: each class's
+    ``ledger_webhooks``) send them to the demo integrations (interface §10), so a merge, an
+    archive or a hand edit made there is followed at once; the ledger poll would catch it later
+    anyway. The sandbox keeps no state between runs, so this runs every time. Returns the
+    receiving URLs."""
     subscribed: list[str] = []
-    chosen = state.get("integrations") or {}
-    xero = chosen.get("xero")
-    if xero and "xero" in sandbox and xero.get("webhook_key"):
-        url = f"{service_url}/webhooks/xero/{xero['id']}"
-        base = sandbox["xero"]["base_url"]
+    for kind, entry in (state.get("integrations") or {}).items():
+        pushes = registry.provider_class(kind).ledger_webhooks
+        if pushes is None or kind not in sandbox:
+            continue
+        secret = environ.get(pushes.secret_env) if pushes.secret_env else entry.get("webhook_key")
+        if not secret:
+            raise DemoError(f"no secret to sign the {kind} stand-in's webhooks "
+                            f"({pushes.secret_env or 'provider.webhook_key'})")
+        url = service_url + pushes.path.format(integration_id=entry["id"])
+        base = sandbox[kind]["base_url"]
         subscription = post_json(f"{base}/_sandbox/webhooks",
-                                 {"url": url, "key": xero["webhook_key"], "tenant": xero["tenant"]})
-        # Xero's intent-to-receive check: a good signature answered 200, a bad one 401.
-        check = post_json(f"{base}/_sandbox/webhooks/{subscription['id']}/intent", {})
-        if not check.get("ok"):
-            raise DemoError(f"the service failed Xero's intent-to-receive check at {url}: {check}")
-        subscribed.append(url)
-    quickbooks = chosen.get("quickbooks")
-    if quickbooks and "quickbooks" in sandbox and verifier_token:
-        url = f"{service_url}/webhooks/quickbooks"
-        post_json(f"{sandbox['quickbooks']['base_url']}/_sandbox/webhooks",
-                  {"url": url, "verifier_token": verifier_token, "realm": quickbooks["tenant"]})
+                                 {"url": url, "secret": secret, "tenant": entry["tenant"]})
+        if pushes.intent_to_receive:
+            check = post_json(f"{base}/_sandbox/webhooks/{subscription['id']}/intent", {})
+            if not check.get("ok"):
+                raise DemoError(f"the service failed the intent-to-receive check at {url}: {check}")
         subscribed.append(url)
     return subscribed
 

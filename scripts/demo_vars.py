@@ -5,8 +5,8 @@
 - ``SERVICE`` (``http://127.0.0.1:$PORT``) and ``ADMIN_TOKEN`` (from ``var/secrets.env``);
 - ``RENTAL``, ``XERO``, ``QUICKBOOKS``, ``SAGE``: each stand-in's base URL (``var/sandbox.json``,
   written while the sandbox runs);
-- ``MEMBER``: the demo organisation's id; ``<KIND>_ID`` and ``<KIND>_TENANT`` for each demo
-  integration (``var/demo.json``).
+- ``MEMBER``: the demo organisation's id; ``<PREFIX>_ID`` and ``<PREFIX>_TENANT`` for each demo
+  integration (``var/demo.json``; ``XERO_ID``, ``QUICKBOOKS_TENANT``, ...).
 
 Every value is quoted for the shell. Nothing is printed for a file that does not exist yet.
 """
@@ -19,12 +19,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from providers import registry
 from scripts.dev_env import DEFAULT_PORT
 from scripts.local_redis import var_dir
 from scripts.local_secrets import read_env_file
 
-#: sandbox.json stand-in -> the variable holding its base URL.
-STAND_INS = {"current_rms": "RENTAL", "xero": "XERO", "quickbooks": "QUICKBOOKS", "sage": "SAGE"}
+
+def stand_in_variables() -> dict[str, str]:
+    """sandbox.json stand-in -> the variable holding its base URL: ``RENTAL``, then each
+    accounting system's environment prefix (``XERO``, ``QUICKBOOKS``, ``SAGE``)."""
+    return {"current_rms": "RENTAL", **dict(registry.ENV_PREFIXES)}
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -37,15 +41,16 @@ def variables(folder: Path, environ: dict[str, str]) -> dict[str, str]:
     if token:
         found["ADMIN_TOKEN"] = token
     sandbox = _json(folder / "sandbox.json")
-    for name, variable in STAND_INS.items():
+    for name, variable in stand_in_variables().items():
         if name in sandbox:
             found[variable] = sandbox[name]["base_url"]
     demo = _json(folder / "demo.json")
     if demo.get("rental", {}).get("member_id"):
         found["MEMBER"] = str(demo["rental"]["member_id"])
     for kind, entry in (demo.get("integrations") or {}).items():
-        found[f"{kind.upper()}_ID"] = str(entry["id"])
-        found[f"{kind.upper()}_TENANT"] = str(entry["tenant"])
+        prefix = registry.ENV_PREFIXES[kind]
+        found[f"{prefix}_ID"] = str(entry["id"])
+        found[f"{prefix}_TENANT"] = str(entry["tenant"])
     return found
 
 

@@ -165,10 +165,9 @@ def set_up_demo(env: Mapping[str, str], sandbox: Mapping[str, Any], state_path: 
     api = demo.AdminApi(service_url(env), env["ADMIN_TOKEN"])
     try:
         state = demo.set_up_demo(api, sandbox, state_path, SANDBOX_CLIENT)
-        # The sandbox Xero and QuickBooks tell the service of changes made there (a merge is
+        # The sandbox's accounting systems tell the service of changes made there (a merge is
         # followed at once): their signed webhooks go to this machine's web process.
-        demo.subscribe_ledger_webhooks(sandbox, state, service_url(env),
-                                       env.get("QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN"))
+        demo.subscribe_ledger_webhooks(sandbox, state, service_url(env), env)
         return state
     except (demo.DemoError, requests.RequestException, KeyError, ValueError) as error:
         print(f"make run: the demo integrations could not be set up: {error}", file=sys.stderr, flush=True)

@@ -20,6 +20,7 @@ from core.ratelimit import Limits
 from providers.base import (
     AccountingProvider,
     BatchResult,
+    LedgerWebhooks,
     ProviderContext,
     ProviderUrls,
     TenantFromRedirect,
@@ -75,6 +76,9 @@ class QuickBooksProvider(AccountingProvider):
     #: The realm comes on the OAuth redirect (B6).
     tenant_discovery = TenantFromRedirect(parameter="realmId", pattern=r"\d{1,30}")
     idempotency_window = KEY_WINDOW_SECONDS
+    #: One endpoint for the app, signed with its verifier token; the realm picks the
+    #: integration (interface §10).
+    ledger_webhooks = LedgerWebhooks("/webhooks/quickbooks", secret_env="QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN")
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

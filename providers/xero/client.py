@@ -19,6 +19,7 @@ from core.ratelimit import Limits
 from providers.base import (
     AccountingProvider,
     BatchResult,
+    LedgerWebhooks,
     ProviderContext,
     ProviderUrls,
     idempotency_key,
@@ -73,6 +74,9 @@ class XeroProvider(AccountingProvider):
     #: The organisation granted is listed at GET /connections (A6).
     tenant_discovery = XeroConnections()
     idempotency_window = KEY_WINDOW_SECONDS
+    #: Signed per app with its webhook key (``provider.webhook_key``), after Xero's
+    #: intent-to-receive check (interface §10).
+    ledger_webhooks = LedgerWebhooks("/webhooks/xero/{integration_id}", intent_to_receive=True)
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
