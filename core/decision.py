@@ -262,19 +262,25 @@ def already_linked(contact: Contact, other: LinkedElsewhere, organisation: Organ
 
 
 def _clash_reason(s: Situation) -> str:
+    """The name is taken: by whom (the record the provider found, with its web link, where it
+    looked one up: ``NameClash.holder``), and what to do."""
     assert s.organisation is not None
     name = s.organisation.name
     clash = s.clash
+    holder = clash.holder if clash is not None else None
     if clash is not None and clash.existing_type and clash.existing_type != "Customer":
-        return (
-            f"the name '{name}' is already used by a {clash.existing_type.lower()} "
-            f"(id {clash.existing_id}); rename the organisation or the {clash.existing_type.lower()}"
-        )
+        kind = clash.existing_type.lower()
+        who = holder.describe() if holder is not None else f"a {kind} (id {clash.existing_id})"
+        return f"the name '{name}' is already used by {who}; rename the organisation or the {kind}"
     if not s.policies.link_existing_by_name:
+        who = f" ({holder.describe()})" if holder is not None else ""
         return (
-            f"a contact named '{name}' already exists; link it by hand, or turn on "
+            f"a contact named '{name}' already exists{who}; link it by hand, or turn on "
             "link_existing_by_name"
         )
+    if holder is not None:
+        return (f"the name '{name}' is taken by {holder.describe()}, which is not an active "
+                "customer; make it active or rename it, or rename the organisation")
     where = f" (id {clash.existing_id})" if clash is not None and clash.existing_id else ""
     return (
         f"the name '{name}' is taken by a contact{where} that is not an active customer "

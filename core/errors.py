@@ -7,6 +7,7 @@ this tree (``ConfigError``) so that nothing catching sync errors swallows them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 
@@ -55,11 +56,20 @@ class ProviderError(SyncError):
         self.body = body
 
     def detail(self) -> str:
-        """The technical detail for ``last_error``: system, status, the start of the body."""
-        parts = [self.system or "provider", f"HTTP {self.status}" if self.status else "", str(self)]
+        """The technical detail for ``last_error``: system, status, the start of the body.
+
+        A refusal that came inside a success answer (a Xero element of a 200, a QuickBooks batch
+        item) says "refused", never "HTTP 200": an operator must not read it as a success."""
+        parts = [self.system or "provider", _status_words(self.status), str(self)]
         if self.body:
             parts.append(self.body[:500])
         return ": ".join(p for p in parts if p)
+
+
+def _status_words(status: int | None) -> str:
+    if not status:
+        return ""
+    return "refused" if 200 <= status < 300 else f"HTTP {status}"
 
 
 class Transient(ProviderError):
@@ -96,6 +106,26 @@ class Rejected(ProviderError):
     reason = "the accounting system refused the contact"
 
 
+@dataclass(frozen=True)
+class Holder:
+    """The record that already holds the name or number a write was refused for, as the
+    system's own look-up found it, so the reason can name it and link to it."""
+
+    id: str
+    name: str
+    #: Its page in the system's web app (the provider's ``web_link``), when it has one.
+    url: str | None = None
+    #: What the system calls it: ``contact``, ``customer``, ``vendor``, ``employee``.
+    noun: str = "contact"
+    active: bool = True
+
+    def describe(self) -> str:
+        """``contact 'Acme Ltd' (<web link>)``; the id where there is no link; "inactive" said."""
+        where = self.url or f"id {self.id}"
+        state = "" if self.active else "inactive "
+        return f"{state}{self.noun} '{self.name}' ({where})"
+
+
 class NameClash(Rejected):
     """Raised when a contact with the same name exists (Xero 400, QuickBooks Fault 6240)."""
 
@@ -107,17 +137,28 @@ class NameClash(Rejected):
         *,
         existing_id: str | None = None,
         existing_type: str | None = None,
+        holder: Holder | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.existing_id = existing_id
         self.existing_type = existing_type
+        #: The record holding the name, where the provider looked it up.
+        self.holder = holder
 
 
 class AccountNumberClash(Rejected):
     """Raised when the account number (Xero AccountNumber, Sage reference) is already used."""
 
     reason = "the account number is already used by another contact"
+
+    def __init__(self, message: str = "", *, number: str | None = None, holder: Holder | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        #: The number refused, and the contact holding it, where the provider looked it up
+        #: (``number`` set means the reason already names both: ``core.link_wording``).
+        self.number = number
+        self.holder = holder
 
 
 class ContactNotFound(Rejected):

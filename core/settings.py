@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from providers.base import ProviderUrls
 
 CURRENT_RMS_API_URL = "https://api.current-rms.com/api/v1"
+#: Current RMS's web app, one host per account; ``{subdomain}`` is the integration's.
+CURRENT_RMS_WEB_URL = "https://{subdomain}.current-rms.com"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class ProviderApp:
     authorize_url: str
     client_id: str | None
     client_secret: str | None
+    #: ``<PREFIX>_WEB_URL``: the base of the web links to contacts, where it is not the real
+    #: web app's (``make run`` points it at the sandbox's pages); ``None``: the provider's own.
+    web_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class Settings:
     reconcile_interval_seconds: int = 300
     event_retention_days: int = 90
     current_rms_api_url: str = CURRENT_RMS_API_URL
+    #: ``CURRENT_RMS_WEB_URL``: the base of the links to an organisation's page (``{subdomain}``
+    #: is filled in); ``make run`` points it at the sandbox's pages.
+    current_rms_web_url: str = CURRENT_RMS_WEB_URL
     #: Each registered accounting system's URLs and app credentials, by kind.
     providers: dict[str, ProviderApp] = field(default_factory=dict)
     #: Largest webhook body accepted (interface §4: 413 above 1 MiB).
@@ -79,6 +87,7 @@ class Settings:
             reconcile_interval_seconds=_parse(env, "RECONCILE_INTERVAL_SECONDS", int, "300"),
             event_retention_days=_parse(env, "EVENT_RETENTION_DAYS", int, "90"),
             current_rms_api_url=_url(env, "CURRENT_RMS_API_URL", CURRENT_RMS_API_URL),
+            current_rms_web_url=_url(env, "CURRENT_RMS_WEB_URL", CURRENT_RMS_WEB_URL),
             providers=_provider_apps(env),
             lock_ttl_seconds=_parse(env, "LOCK_TTL_SECONDS", float, "30"),
             retry_give_up_seconds=_parse(env, "RETRY_GIVE_UP_SECONDS", float, str(24 * 3600)),
@@ -173,6 +182,7 @@ def _provider_app(env: Mapping[str, str], prefix: str, defaults: ProviderUrls) -
         authorize_url=_url(env, f"{prefix}_AUTHORIZE_URL", defaults.authorize),
         client_id=env.get(f"{prefix}_CLIENT_ID") or None,
         client_secret=env.get(f"{prefix}_CLIENT_SECRET") or None,
+        web_url=_url(env, f"{prefix}_WEB_URL", "") if env.get(f"{prefix}_WEB_URL") else None,
     )
 
 

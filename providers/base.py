@@ -64,6 +64,9 @@ class ProviderContext:
     gate: CallGate | None = None
     #: ``requests`` timeouts: (connect, read) seconds. Every outbound call has both.
     timeout: tuple[float, float] = (3.05, 20.0)
+    #: The base of the contacts' web links where it is not the web app's own (``<PREFIX>_WEB_URL``:
+    #: ``make run`` points it at the sandbox's pages); ``None``: the provider's default.
+    web_url: str | None = None
 
 
 def idempotency_key(scope: str, body: bytes, *, length: int = 32) -> str:
@@ -125,6 +128,22 @@ class ProviderUrls:
     api: str
     token: str
     authorize: str
+
+
+@dataclass(frozen=True)
+class LedgerWebhooks:
+    """How a system sends its signed webhooks about contact changes to this service (interface
+    §10): what a subscription to them needs (``make run`` subscribes its demo integrations to
+    the sandbox's, ``scripts.demo``)."""
+
+    #: The service's receiving path; ``{integration_id}`` is filled in where it names one.
+    path: str
+    #: The environment variable holding the app's one signing secret; ``None``: each
+    #: integration's own ``provider.webhook_key``.
+    secret_env: str | None = None
+    #: Whether the system checks the endpoint before it turns the webhook on (Xero's
+    #: intent to receive: a good signature answered 200, a bad one 401).
+    intent_to_receive: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,6 +235,9 @@ class AccountingProvider(abc.ABC):
     #: answered from the first reply (the system's key window). Each system says whether its
     #: own figure is confirmed; past it, a retry looks up what was sent instead.
     idempotency_window: ClassVar[float] = 0.0
+    #: The signed webhooks the system sends about contact changes; ``None`` where it sends none
+    #: (Sage: the ledger poll is its only source).
+    ledger_webhooks: ClassVar[LedgerWebhooks | None] = None
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context

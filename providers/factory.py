@@ -61,6 +61,7 @@ def provider_context(
             limits=limits_for(rt, kind, integration), priority=priority, max_wait=max_wait,
         ),
         timeout=rt.settings.http_timeout,
+        web_url=app.web_url,
     )
 
 

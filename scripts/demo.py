@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import requests
 
 from core.models import IntegrationStatus
+from providers import registry
 from scripts import demo_payloads as payloads
 from scripts.local_secrets import write_private
 
@@ -102,15 +103,24 @@ def set_up_integration(
     known: Mapping[str, Any] | None, client: tuple[str, str],
 ) -> dict[str, Any]:
     issued = issue_tokens(sandbox, kind, (known or {}).get("tenant"), client[0])
+    # A system that signs its webhooks with a key per integration (Xero, interface §10): one
+    # per demo integration, kept in var/demo.json (mode 0600) like the webhook URLs.
+    pushes = registry.provider_class(kind).ledger_webhooks
+    keys = ({"webhook_key": (known or {}).get("webhook_key") or secrets.token_urlsafe(32)}
+            if pushes is not None and pushes.secret_env is None else {})
 
     def build_patch(*, reactivate: bool) -> dict[str, Any]:
-        return payloads.refresh_body(kind, rental, sandbox, issued, client, reactivate=reactivate)
+        body = payloads.refresh_body(kind, rental, sandbox, issued, client, reactivate=reactivate)
+        body["provider"].update(keys)
+        return body
 
     webhook_url = refresh_integration(api, known["id"], build_patch) if known else None
     if known and webhook_url:
-        return {**known, "webhook_url": webhook_url, "tenant": issued["tenant"]}
-    created = create_integration(api, payloads.integration_body(kind, rental, sandbox, issued, client))
-    return {**created, "tenant": issued["tenant"]}
+        return {**known, **keys, "webhook_url": webhook_url, "tenant": issued["tenant"]}
+    body = payloads.integration_body(kind, rental, sandbox, issued, client)
+    body["provider"].update(keys)
+    created = create_integration(api, body)
+    return {**created, **keys, "tenant": issued["tenant"]}
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -133,6 +143,34 @@ def set_up_demo(api: AdminApi, sandbox: Sandbox, state_path: Path, client: tuple
                                                 integrations.get(kind), client)
         save_state(state_path, state)  # after each: a failure later never leads to duplicates
     return state
+
+
+def subscribe_ledger_webhooks(sandbox: Sandbox, state: Mapping[str, Any], service_url: str,
+                              environ: Mapping[str, str]) -> list[str]:
+    """Have the sandbox's accounting systems that send webhooks (Xero, QuickBooks: each class's
+    ``ledger_webhooks``) send them to the demo integrations (interface §10), so a merge, an
+    archive or a hand edit made there is followed at once; the ledger poll would catch it later
+    anyway. The sandbox keeps no state between runs, so this runs every time. Returns the
+    receiving URLs."""
+    subscribed: list[str] = []
+    for kind, entry in (state.get("integrations") or {}).items():
+        pushes = registry.provider_class(kind).ledger_webhooks
+        if pushes is None or kind not in sandbox:
+            continue
+        secret = environ.get(pushes.secret_env) if pushes.secret_env else entry.get("webhook_key")
+        if not secret:
+            raise DemoError(f"no secret to sign the {kind} stand-in's webhooks "
+                            f"({pushes.secret_env or 'provider.webhook_key'})")
+        url = service_url + pushes.path.format(integration_id=entry["id"])
+        base = sandbox[kind]["base_url"]
+        subscription = post_json(f"{base}/_sandbox/webhooks",
+                                 {"url": url, "secret": secret, "tenant": entry["tenant"]})
+        if pushes.intent_to_receive:
+            check = post_json(f"{base}/_sandbox/webhooks/{subscription['id']}/intent", {})
+            if not check.get("ok"):
+                raise DemoError(f"the service failed the intent-to-receive check at {url}: {check}")
+        subscribed.append(url)
+    return subscribed
 
 
 def webhook_url_at(webhook_url: str, public_url: str) -> str:

@@ -2,10 +2,12 @@
 
 ``python -m scripts.dev [run|migrate]``
 
-``run`` keeps the admin token and the encryption key in ``var/secrets.env``, makes sure Redis
-answers (starting one without root if needed), applies the migrations, starts the sandbox and
-the Procfile's ``web``, ``worker`` and ``scheduler`` under honcho, sets up the demo
-integrations once ``/readyz`` answers, and prints, to the terminal only, how to use them.
+``run`` keeps the admin token, the encryption key and the sandbox QuickBooks' webhook verifier
+token in ``var/secrets.env``, makes sure Redis answers (starting one without root if needed),
+applies the migrations, starts the sandbox and the Procfile's ``web``, ``worker`` and ``scheduler`` under honcho, sets up the demo
+integrations once ``/readyz`` answers (subscribed to the sandbox Xero's and QuickBooks'
+webhooks, web links opening the stand-ins' pages), and prints, to the terminal only, how to use
+them.
 Ctrl-C stops everything it started except Redis, which keeps running for the next run.
 ``migrate`` applies the migrations with the same defaults.
 """
@@ -153,14 +155,20 @@ def demo_lines(env: Mapping[str, str], state: Mapping[str, Any], sandbox: Mappin
             f"  {demo_payloads.webhook_curl(demo.webhook_url_at(first['webhook_url'], env['PUBLIC_URL']), body)}",
             "Or edit the organisation in the sandbox rental system (it calls all three webhooks):",
             f"  curl -sS -X POST {shlex.quote(edit_url)} -H 'Content-Type: application/json' "
-            f"-d {shlex.quote(json.dumps(edit))}"]
+            f"-d {shlex.quote(json.dumps(edit))}",
+            "The sandbox Xero and QuickBooks send their webhooks here: a merge made there is followed",
+            "(README, \"A merge, followed live\"; eval \"$(.venv/bin/python -m scripts.demo_vars)\" sets its variables)."]
 
 
 def set_up_demo(env: Mapping[str, str], sandbox: Mapping[str, Any], state_path: Path) -> dict[str, Any] | None:
     """The demo integrations; a failure is reported and the service keeps running."""
     api = demo.AdminApi(service_url(env), env["ADMIN_TOKEN"])
     try:
-        return demo.set_up_demo(api, sandbox, state_path, SANDBOX_CLIENT)
+        state = demo.set_up_demo(api, sandbox, state_path, SANDBOX_CLIENT)
+        # The sandbox's accounting systems tell the service of changes made there (a merge is
+        # followed at once): their signed webhooks go to this machine's web process.
+        demo.subscribe_ledger_webhooks(sandbox, state, service_url(env), env)
+        return state
     except (demo.DemoError, requests.RequestException, KeyError, ValueError) as error:
         print(f"make run: the demo integrations could not be set up: {error}", file=sys.stderr, flush=True)
         return None

@@ -2,7 +2,8 @@
 
 What the caller already set always wins; this only fills the gaps: the generated secrets,
 SQLite and Redis on this machine, and, when the sandbox runs, every rental-system and
-accounting-system URL pointed at its stand-ins so that the demo integrations work offline.
+accounting-system URL pointed at its stand-ins so that the demo integrations work offline, and
+the web links at the stand-ins' own pages.
 """
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def sandbox_variables(sandbox: Mapping[str, Mapping[str, str]]) -> dict[str, str
             continue
         for key in keys:
             variables[f"{prefix}_{key.upper()}"] = sandbox[name][key]
+        # Web links (a contact's, an organisation's) open the stand-in's own pages (issue 16).
+        if sandbox[name].get("base_url"):
+            variables[f"{prefix}_WEB_URL"] = sandbox[name]["base_url"]
         if name != "current_rms":
             variables[f"{prefix}_CLIENT_ID"], variables[f"{prefix}_CLIENT_SECRET"] = SANDBOX_CLIENT
     return variables

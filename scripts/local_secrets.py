@@ -14,6 +14,8 @@ from typing import Callable
 
 from cryptography.fernet import Fernet
 
+from providers import registry
+
 #: File mode of every file under var/ that holds a secret.
 SECRET_FILE_MODE = 0o600
 
@@ -21,6 +23,12 @@ GENERATORS: dict[str, Callable[[], str]] = {
     # 32 random bytes; Settings asks for at least 16 characters.
     "ADMIN_TOKEN": lambda: secrets.token_urlsafe(32),
     "ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
+    # The app-wide secret signing a system's webhooks about contact changes (QuickBooks'
+    # verifier token, its class's ``ledger_webhooks.secret_env``): the sandbox's stand-in
+    # signs with it, so the demo follows changes made there (interface §10).
+    **{pushes.secret_env: (lambda: secrets.token_urlsafe(24))
+       for kind in registry.kinds()
+       if (pushes := registry.provider_class(kind).ledger_webhooks) is not None and pushes.secret_env},
 }
 
 

@@ -61,6 +61,7 @@ from core.errors import (
     RateLimited,
     Rejected,
 )
+from core.link_wording import account_number_refusal
 from core.locks import OrganisationLock
 from core.matching import Candidate, ExactlyOne, Several, Subject
 from core.matching import LinkedElsewhere as MatchedElsewhere
@@ -185,6 +186,7 @@ class Executor:
     def __init__(self, integration: Integration) -> None:
         self.integration = integration
         self.db = integration.db
+        self.organisations: dict[int, Organisation | None] = {}
         #: The locks the next request is fenced by (the items it is made for).
         self._fencing: Sequence[OrganisationLock] = ()
 
@@ -198,6 +200,9 @@ class Executor:
                 organisations = self._fetch(items)
             except Exception as error:  # the rental system failed: every item carries it
                 return {item.key: Fate(error=error) for item in items}
+        #: What the rental system said of each organisation: the caller records the names of
+        #: organisations left unlinked (an event list shows a name, not an id: issue 16).
+        self.organisations = organisations
         markers = links.markers_of(self.db, self.integration.integration_id,
                                    [i.organisation_id for i in items])
         for item in items:
@@ -617,15 +622,13 @@ def _refused(error: BaseException) -> bool:
 
 
 def _explained(error: BaseException, organisation: Organisation) -> BaseException:
-    """An account-number clash in words an operator can act on: which number, where to change it."""
+    """An account-number clash in words an operator can act on: which number, which contact holds
+    it (where the provider looked it up), where to change it."""
     if not isinstance(error, AccountNumberClash):
         return error
-    number = organisation.fields.account_number
     explained = AccountNumberClash(
-        str(error), system=error.system, status=error.status, body=error.body,
-        reason=(f"the account number {number} is already used by another contact in the "
-                "accounting system; change the organisation's account number in Current RMS "
-                "(or the other contact's), then replay"),
+        str(error), system=error.system, status=error.status, body=error.body, number=error.number,
+        holder=error.holder, reason=account_number_refusal(error, organisation.fields.account_number),
     )
     explained.__cause__ = error
     return explained

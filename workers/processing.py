@@ -87,9 +87,12 @@ def _run(rt: Runtime, event: Event) -> str:
         with Keeper(rt.db, ttl=rt.settings.lock_ttl_seconds, locks=[m.lock for m in members],
                     event_ids=[m.event.id for m in members]):
             started = time.perf_counter()
-            fates = Executor(_target(rt, integration)).run([_item(m) for m in members])
+            executor = Executor(_target(rt, integration))
+            fates = executor.run([_item(m) for m in members])
             for member in members:
-                statuses[member.event.id] = _record(rt, integration, member, fates[member.event.id])
+                organisation = executor.organisations.get(member.event.organisation_id or 0)
+                statuses[member.event.id] = _record(rt, integration, member, fates[member.event.id],
+                                                    organisation.name if organisation else None)
                 metrics.SYNC_SECONDS.labels(
                     provider=integration.provider_kind, status=statuses[member.event.id],
                 ).observe(time.perf_counter() - started)
@@ -163,11 +166,18 @@ def _item(claimed: Claimed) -> Item:
 
 
 # -- an event's fate, recorded once ------------------------------------------------------------
-def _record(rt: Runtime, integration: Integration, claimed: Claimed, fate: Fate) -> str:
+def _record(rt: Runtime, integration: Integration, claimed: Claimed, fate: Fate,
+            organisation_name: str | None = None) -> str:
+    """``organisation_name``: the rental system's name of the organisation, kept in the outcome
+    of an event that leaves it unlinked (failed, skipped), where no link carries the name for
+    the event lists (``webhooks.ops.names``)."""
     event, attempt, error = claimed.event, claimed.attempt, fate.error
     if fate.result is not None:
         result = fate.result
-        events.finish(rt.db, event.id, status=result.status, outcome=result.outcome.to_dict())
+        outcome = result.outcome.to_dict()
+        if result.status == EventStatus.SKIPPED and organisation_name:
+            outcome["organisation_name"] = organisation_name
+        events.finish(rt.db, event.id, status=result.status, outcome=outcome)
         log.info("event processed", status=result.status, action=result.outcome.action,
                  contact_id=result.outcome.contact_id, attempt=attempt, event_id=event.id)
         return result.status
@@ -179,9 +189,9 @@ def _record(rt: Runtime, integration: Integration, claimed: Claimed, fate: Fate)
         return _rate_limited(rt, event, error, attempt)
     if isinstance(error, CredentialsRefused):
         integrations.set_status(rt.db, integration.id, IntegrationStatus.RECONNECT_NEEDED, scrub(error.reason))
-        return _fail(rt, event, error.reason, _detail(error))
+        return _fail(rt, event, error.reason, _detail(error), organisation_name)
     if isinstance(error, Rejected):
-        return _fail(rt, event, error.reason, _detail(error))
+        return _fail(rt, event, error.reason, _detail(error), organisation_name)
     if not isinstance(error, Transient):
         # Not a ProviderError: a bug or an unforeseen answer. Keep the event, retry, tell.
         log.error("sync crashed", event_id=event.id, exc_info=error)
@@ -214,10 +224,13 @@ def _stored(rt: Runtime, event: Event, text: str | None) -> str | None:
     return scrub(text)
 
 
-def _fail(rt: Runtime, event: Event, reason: str, detail: str | None) -> str:
+def _fail(rt: Runtime, event: Event, reason: str, detail: str | None,
+          organisation_name: str | None = None) -> str:
     # A provider's reason may quote its error body (Xero's validation message): scrubbed too.
     reason = _stored(rt, event, reason) or reason
     outcome = Outcome(action=None, reason=reason).to_dict()
+    if organisation_name:
+        outcome["organisation_name"] = organisation_name
     events.finish(rt.db, event.id, status=EventStatus.FAILED, outcome=outcome, error=_stored(rt, event, detail))
     log.warning("event failed", reason=reason)
     return EventStatus.FAILED

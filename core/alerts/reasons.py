@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 
 _PATTERNS = (
+    # Web links (a refusal names the contact holding a number by its link): one placeholder,
+    # so "used by contact '…' (<link>)" groups whoever holds it.
+    (re.compile(r"https?://[^\s)]+"), "<link>"),
     # UUIDs and long hex ids (Xero/Sage contact ids, event ids).
     (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<id>"),
     (re.compile(r"\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "<id>"),

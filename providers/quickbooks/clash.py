@@ -9,29 +9,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.errors import NameClash
-from core.models import same_name
+from core.errors import Holder, NameClash
+from core.link_wording import taken
+from core.models import Contact, same_name
 
 if TYPE_CHECKING:
     from providers.quickbooks.client import QuickBooksProvider
 
 ENTITIES = ("Customer", "Vendor", "Employee")
+SYSTEM_WORD = "QuickBooks"
 
 
 def explain(provider: QuickBooksProvider, refusal: NameClash, name: str) -> NameClash:
-    """A ``NameClash`` naming the clashing record's Id, type and whether it is active."""
+    """A ``NameClash`` naming the clashing record: its Id, type, whether it is active, and (as
+    its ``holder``) its name and, for a customer, its web link (issue 16)."""
     found = _identify(provider, refusal.existing_id, name) if refusal.existing_id else None
     existing_type = found[0] if found else None
     active = bool(found[1].get("Active", True)) if found else None
+    holder = _holder(provider, *found) if found else None
     return NameClash(
         str(refusal),
         existing_id=refusal.existing_id,
         existing_type=existing_type,
+        holder=holder,
         existing_active=active,
         system=refusal.system,
         status=refusal.status,
         body=refusal.body,
-        reason=_reason(existing_type, active, refusal.existing_id),
+        reason=_reason(name, holder, refusal.existing_id),
     )
 
 
@@ -45,17 +50,21 @@ def _identify(
     return None
 
 
-def _reason(existing_type: str | None, active: bool | None, existing_id: str | None) -> str:
-    if existing_type == "Customer" and active:
-        return f"a QuickBooks customer with this name already exists (Id {existing_id})"
-    if existing_type == "Customer":
-        return (
-            f"an inactive QuickBooks customer already uses this name (Id {existing_id}); "
-            "make it active or rename the organisation"
-        )
-    if existing_type:
-        return (
-            f"a QuickBooks {existing_type.lower()} already uses this name; QuickBooks names are "
-            "unique across customers, vendors and employees, so rename one of them"
-        )
-    return f"QuickBooks says this name is already used (Id {existing_id or 'unknown'})"
+def _holder(provider: QuickBooksProvider, entity: str, record: dict[str, Any]) -> Holder:
+    """Only a customer has a web link the providers' documents give (§B7); a vendor or an
+    employee is named with its Id."""
+    url = provider.web_link(Contact(id=str(record["Id"]), name="")) if entity == "Customer" else None
+    return Holder(id=str(record["Id"]), name=str(record.get("DisplayName", "")), url=url,
+                  noun=entity.lower(), active=bool(record.get("Active", True)))
+
+
+def _reason(name: str, holder: Holder | None, existing_id: str | None) -> str:
+    if holder is None:
+        return f"QuickBooks refused: the name '{name}' is already used (Id {existing_id or 'unknown'})"
+    said = taken(SYSTEM_WORD, "name", name, holder)
+    if holder.noun == "customer" and holder.active:
+        return said
+    if holder.noun == "customer":
+        return f"{said}; make it active or rename the organisation"
+    return (f"{said}; QuickBooks names are unique across customers, vendors and employees, so "
+            "rename one of them")

@@ -20,6 +20,7 @@ from core.ratelimit import Limits
 from providers.base import (
     AccountingProvider,
     BatchResult,
+    LedgerWebhooks,
     ProviderContext,
     ProviderUrls,
     TenantFromRedirect,
@@ -76,6 +77,9 @@ class QuickBooksProvider(AccountingProvider):
     #: The realm comes on the OAuth redirect (B6).
     tenant_discovery = TenantFromRedirect(parameter="realmId", pattern=r"\d{1,30}")
     idempotency_window = KEY_WINDOW_SECONDS
+    #: One endpoint for the app, signed with its verifier token; the realm picks the
+    #: integration (interface §10).
+    ledger_webhooks = LedgerWebhooks("/webhooks/quickbooks", secret_env="QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN")
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
@@ -101,9 +105,11 @@ class QuickBooksProvider(AccountingProvider):
         return _CONTACT_ID.fullmatch(value.strip()) is not None
 
     def web_link(self, contact: Contact) -> str | None:
-        # Undocumented but widely used (§B7); the nameId is the customer's Id.
-        host = SANDBOX_WEB_APP if "sandbox-quickbooks" in self.context.api_url else WEB_APP
-        return f"{host}/app/customerdetail?nameId={contact.id}"
+        # Undocumented but widely used (§B7); the nameId is the customer's Id. QUICKBOOKS_WEB_URL
+        # replaces the host (``make run``: the sandbox's page, same path).
+        host = self.context.web_url or (
+            SANDBOX_WEB_APP if "sandbox-quickbooks" in self.context.api_url else WEB_APP)
+        return f"{host.rstrip('/')}/app/customerdetail?nameId={contact.id}"
 
     # -- reads --------------------------------------------------------------------------
     def get_contact(self, contact_id: str) -> Contact | None:

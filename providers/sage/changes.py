@@ -32,7 +32,7 @@ def read_contact(provider: SageProvider, contact_id: str) -> LedgerContact | Non
     if not provider.valid_contact_id(contact_id):
         return None
     response = provider._call("GET", f"/contacts/{contact_id}", params=_FULL, expect=(200, 404))
-    return None if response.status_code == 404 else to_ledger(response.json())
+    return None if response.status_code == 404 else to_ledger(provider, response.json())
 
 
 def read_contacts(provider: SageProvider, contact_ids: Iterable[str]) -> dict[str, LedgerContact]:
@@ -41,14 +41,14 @@ def read_contacts(provider: SageProvider, contact_ids: Iterable[str]) -> dict[st
     found: dict[str, LedgerContact] = {}
     for item in _pages(provider, {"contact_type_id": mapping.CUSTOMER}):
         if str(item.get("id")) in wanted:
-            found[str(item["id"])] = to_ledger(item)
+            found[str(item["id"])] = to_ledger(provider, item)
     return found
 
 
 def changed_since(provider: SageProvider, since: datetime) -> Iterator[tuple[ChangeSeen, LedgerContact | None]]:
     stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     for item in _pages(provider, {"updated_or_created_since": stamp}):
-        contact = to_ledger(item)
+        contact = to_ledger(provider, item)
         changed = stamps.iso(item.get("updated_at")) or since
         operation = "update" if contact.state == "active" else "archive"
         yield ChangeSeen(contact.id, changed, "poll", operation=operation), contact
@@ -75,8 +75,8 @@ def _pages(provider: SageProvider, params: dict[str, str]) -> Iterator[dict[str,
         page += 1
 
 
-def to_ledger(item: dict[str, Any]) -> LedgerContact:
-    contact = mapping.to_contact(item)
+def to_ledger(provider: SageProvider, item: dict[str, Any]) -> LedgerContact:
+    contact = provider.to_contact(item)
     state: ContactState = "deleted" if item.get("deleted_at") else ("active" if contact.active else "archived")
     return LedgerContact(contact=contact, state=state, fields=mapping.to_fields(item),
                          updated_at=stamps.iso(item.get("updated_at")))

@@ -15,13 +15,13 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterator
 
-from core.errors import Rejected
+from core.errors import AccountNumberClash, Rejected
 from core.matching import Candidate, several_named
 from core.models import Contact, ContactFields, same_name
 from core.ratelimit import Limits
 from providers.base import AccountingProvider, ProviderContext, ProviderUrls, idempotency_key
 from providers.http import ApiClient
-from providers.sage import mapping
+from providers.sage import holders, mapping
 from providers.sage.errors import SYSTEM, error_for
 
 if TYPE_CHECKING:
@@ -79,7 +79,11 @@ class SageProvider(AccountingProvider):
 
     def web_link(self, contact: Contact) -> str | None:
         # Taken from the contact's ``links[]`` when it was read; never built by hand (§C7).
-        return mapping.safe_web_address(contact.url)
+        return mapping.safe_web_address(contact.url, self.context.web_url)
+
+    def to_contact(self, data: dict[str, Any]) -> Contact:
+        """A contact of an answer, its web link kept where it is Sage's or ``SAGE_WEB_URL``'s."""
+        return mapping.to_contact(data, self.context.web_url)
 
     # -- reads --------------------------------------------------------------------------
     def get_contact(self, contact_id: str) -> Contact | None:
@@ -88,13 +92,13 @@ class SageProvider(AccountingProvider):
         response = self._call("GET", f"/contacts/{contact_id}", expect=(200, 404))
         if response.status_code == 404:
             return None
-        contact = mapping.to_contact(response.json())
+        contact = self.to_contact(response.json())
         return contact if contact.active else None
 
     def find_by_name(self, name: str) -> Contact | None:
         """Sage keeps duplicate names: several active customers of that name are refused,
         naming each, never resolved to the first listed (interface §11)."""
-        found = [c for c in (mapping.to_contact(i) for i in self._pages(
+        found = [c for c in (self.to_contact(i) for i in self._pages(
             {"search": name.strip(), "contact_type_id": mapping.CUSTOMER}))
             if c.active and same_name(c.name, name)]
         if len(found) > 1:
@@ -110,7 +114,7 @@ class SageProvider(AccountingProvider):
         if limit <= 0:
             return found
         for item in self._pages({"search": text.strip(), "contact_type_id": mapping.CUSTOMER}):
-            contact = mapping.to_contact(item)
+            contact = self.to_contact(item)
             if contact.active and wanted in contact.name.casefold():
                 found.append(contact)
             if len(found) >= limit:
@@ -120,7 +124,7 @@ class SageProvider(AccountingProvider):
     def list_contacts(self) -> Iterator[tuple[Contact, ContactFields]]:
         params = {"contact_type_id": mapping.CUSTOMER, "nested_attributes": "all"}
         for item in self._pages(params, batch=True):
-            contact = mapping.to_contact(item)
+            contact = self.to_contact(item)
             if contact.active:
                 yield contact, mapping.to_fields(item)
 
@@ -148,8 +152,11 @@ class SageProvider(AccountingProvider):
         # idempotency guide: ``{"contact": {"idempotency_id": ...}}``).
         unkeyed = _encode(body)
         body["contact"]["idempotency_id"] = _key(idempotency_key, unkeyed)
-        response = self._call("POST", "/contacts", data=_encode(body), headers=_JSON)
-        return mapping.to_contact(response.json())
+        try:
+            response = self._call("POST", "/contacts", data=_encode(body), headers=_JSON)
+        except AccountNumberClash as clash:
+            raise holders.explained(self, clash, fields.account_number) from clash
+        return self.to_contact(response.json())
 
     def update_contact(
         self, contact_id: str, fields: ContactFields, *, idempotency_key: str,
@@ -161,8 +168,11 @@ class SageProvider(AccountingProvider):
         body = mapping.contact_body(fields, create=False)
         if extras is not None:
             body = extras.apply(self.kind, body)
-        response = self._call("PUT", f"/contacts/{contact_id}", data=_encode(body), headers=_JSON)
-        return mapping.to_contact(response.json())
+        try:
+            response = self._call("PUT", f"/contacts/{contact_id}", data=_encode(body), headers=_JSON)
+        except AccountNumberClash as clash:
+            raise holders.explained(self, clash, fields.account_number) from clash
+        return self.to_contact(response.json())
 
     # -- the business ---------------------------------------------------------------------
     def business_id(self) -> str:

@@ -55,22 +55,25 @@ def contact_body(fields: ContactFields, *, create: bool) -> dict[str, Any]:
     return {"contact": contact}
 
 
-def web_link_from(links: Any) -> str | None:
+def web_link_from(links: Any, web_url: str | None = None) -> str | None:
     """The ``links[]`` entry with rel ``alternate`` and type ``text/html``, if it is a Sage page.
 
     The URL cannot be built: its numeric id is not the API id (§C7). It is shown to people and
-    written to Current RMS, so only an https address on a Sage host is kept."""
+    written to Current RMS, so only an https address on a Sage host is kept, or one below
+    ``web_url`` (``SAGE_WEB_URL``, the administrator's: ``make run`` names the sandbox)."""
     for link in links if isinstance(links, list) else []:
         if not isinstance(link, dict):
             continue
         if link.get("rel") in WEB_LINK_RELS and link.get("type") == "text/html":
-            return safe_web_address(link.get("href"))
+            return safe_web_address(link.get("href"), web_url)
     return None
 
 
-def safe_web_address(href: Any) -> str | None:
+def safe_web_address(href: Any, web_url: str | None = None) -> str | None:
     if not isinstance(href, str):
         return None
+    if web_url and href.startswith(web_url.rstrip("/") + "/"):
+        return href
     parts = urlsplit(href)
     host = (parts.hostname or "").lower()
     if parts.scheme != "https" or not host.endswith(WEB_HOST_SUFFIXES):
@@ -78,7 +81,7 @@ def safe_web_address(href: Any) -> str | None:
     return href
 
 
-def to_contact(data: dict[str, Any]) -> Contact:
+def to_contact(data: dict[str, Any], web_url: str | None = None) -> Contact:
     person = data.get("main_contact_person") or {}
     return Contact(
         id=str(data["id"]),
@@ -86,7 +89,7 @@ def to_contact(data: dict[str, Any]) -> Contact:
         email=str(data.get("email") or person.get("email") or ""),
         # Older answers lack ``is_active`` (added in the 2025 spec): absent means active.
         active=data.get("is_active") is not False,
-        url=web_link_from(data.get("links")),
+        url=web_link_from(data.get("links"), web_url),
         updated_at=stamps.iso(data.get("updated_at")),
     )
 

@@ -23,8 +23,8 @@ REVIEW_KEYS = ("name", "email", "account_number", "tax_number")
 FILTERS = {"name": "search", "email": "email", "account_number": "search"}
 
 
-def to_candidate(item: dict[str, Any]) -> Candidate:
-    contact = mapping.to_contact(item)
+def to_candidate(provider: SageProvider, item: dict[str, Any]) -> Candidate:
+    contact = provider.to_contact(item)
     fields = mapping.to_fields(item)
     return Candidate(id=contact.id, name=contact.name, email=fields.email,
                      account_number=fields.account_number, tax_number=fields.tax_number,
@@ -36,7 +36,7 @@ def lookup(provider: SageProvider, subject: Subject, match_on: Sequence[str]) ->
         if key not in FILTERS or not subject.value(key):
             continue
         params = {FILTERS[key]: getattr(subject, key).strip()}
-        hits = [c for c in (to_candidate(i) for i in _pages(provider, params))
+        hits = [c for c in (to_candidate(provider, i) for i in _pages(provider, params))
                 if c.active and c.value(key) == subject.value(key)]
         if hits:
             return hits
@@ -45,7 +45,7 @@ def lookup(provider: SageProvider, subject: Subject, match_on: Sequence[str]) ->
 
 def ledger(provider: SageProvider) -> Iterator[Candidate]:
     for item in _pages(provider, {"nested_attributes": "all"}, batch=True):
-        candidate = to_candidate(item)
+        candidate = to_candidate(provider, item)
         if candidate.active:
             yield candidate
 

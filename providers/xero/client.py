@@ -13,20 +13,21 @@ from urllib.parse import quote
 
 import structlog
 
-from core.errors import ContactNotFound, ProviderError, Rejected, Transient
+from core.errors import AccountNumberClash, ContactNotFound, ProviderError, Rejected, Transient
 from core.models import Contact, ContactFields, same_name
 from core.ratelimit import Limits
 from providers import stamps
 from providers.base import (
     AccountingProvider,
     BatchResult,
+    LedgerWebhooks,
     ProviderContext,
     ProviderUrls,
     idempotency_key,
     with_extras,
 )
 from providers.http import ApiClient
-from providers.xero import errors, mapping
+from providers.xero import errors, holders, mapping
 from providers.xero.connections import XeroConnections
 
 if TYPE_CHECKING:
@@ -34,11 +35,13 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+#: Xero's web app; ``XERO_WEB_URL`` replaces it (``make run``: the sandbox's pages, same paths).
+WEB_APP = "https://go.xero.com"
 #: Deep link of the "new UI" (A7); ShortCode from GET /Organisation.
-WEB_LINK = ("https://go.xero.com/organisationlogin/default.aspx"
+WEB_LINK = ("{base}/organisationlogin/default.aspx"
             "?shortcode={short_code}&redirecturl=/Contacts/View/{contact_id}")
 #: Used only while the ShortCode cannot be read: opens in whichever organisation is selected (A7).
-WEB_LINK_WITHOUT_SHORTCODE = "https://go.xero.com/Contacts/View/{contact_id}"
+WEB_LINK_WITHOUT_SHORTCODE = "{base}/Contacts/View/{contact_id}"
 PAGE_SIZE = 100  #: contacts per page of GET /Contacts (spec)
 ID_CHUNK = 50  #: GUIDs per ``IDs=`` query; more than ~52 gave 404 in one report (A4)
 MAX_MERGE_HOPS = 5  #: a contact merged into one that was merged again...
@@ -73,6 +76,9 @@ class XeroProvider(AccountingProvider):
     #: The organisation granted is listed at GET /connections (A6).
     tenant_discovery = XeroConnections()
     idempotency_window = KEY_WINDOW_SECONDS
+    #: Signed per app with its webhook key (``provider.webhook_key``), after Xero's
+    #: intent-to-receive check (interface §10).
+    ledger_webhooks = LedgerWebhooks("/webhooks/xero/{integration_id}", intent_to_receive=True)
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
@@ -88,10 +94,11 @@ class XeroProvider(AccountingProvider):
         return bool(mapping.GUID.match(value.strip()))
 
     def web_link(self, contact: Contact) -> str | None:
+        base = (self.context.web_url or WEB_APP).rstrip("/")
         short_code = self._short_code()
         if not short_code:
-            return WEB_LINK_WITHOUT_SHORTCODE.format(contact_id=contact.id)
-        return WEB_LINK.format(short_code=quote(short_code, safe="!"), contact_id=contact.id)
+            return WEB_LINK_WITHOUT_SHORTCODE.format(base=base, contact_id=contact.id)
+        return WEB_LINK.format(base=base, short_code=quote(short_code, safe="!"), contact_id=contact.id)
 
     def _short_code(self) -> str | None:
         """Read once from GET /Organisation, then kept in the integration's config."""
@@ -194,16 +201,22 @@ class XeroProvider(AccountingProvider):
     # -- writes -------------------------------------------------------------------------
     def create_contact(self, fields: ContactFields, *, idempotency_key: str,
                        extras: Extras | None = None) -> Contact:
-        element = self._write("PUT", "Contacts", [_payload(fields, extras)], idempotency_key)[0]
-        return self._element_contact(element)
+        try:
+            element = self._write("PUT", "Contacts", [_payload(fields, extras)], idempotency_key)[0]
+            return self._element_contact(element)
+        except AccountNumberClash as clash:
+            raise holders.explained(self, clash, fields.account_number) from clash
 
     def update_contact(self, contact_id: str, fields: ContactFields, *, idempotency_key: str,
                        extras: Extras | None = None) -> Contact:
         if not self.valid_contact_id(contact_id):
             raise ContactNotFound(f"not a Xero contact id: {contact_id!r}", system="xero")
         path = f"Contacts/{contact_id.strip()}"
-        element = self._write("POST", path, [_payload(fields, extras)], idempotency_key)[0]
-        return self._element_contact(element)
+        try:
+            element = self._write("POST", path, [_payload(fields, extras)], idempotency_key)[0]
+            return self._element_contact(element)
+        except AccountNumberClash as clash:
+            raise holders.explained(self, clash, fields.account_number) from clash
 
     def create_contacts(self, batch: list[tuple[ContactFields, str]], *,
                         extras: Sequence[Extras | None] | None = None) -> list[BatchResult]:
@@ -224,18 +237,24 @@ class XeroProvider(AccountingProvider):
             # element at fault stands alone, so the others are still created (as QuickBooks'
             # batch does), instead of failing every event in it.
             if len(chunk) == 1:
-                return [BatchResult(error=error)]
+                return [BatchResult(error=self._named(error, chunk[0][0]))]
             middle = len(chunk) // 2
             return self._create_chunk(chunk[:middle]) + self._create_chunk(chunk[middle:])
         if len(elements) != len(chunk):
             raise Transient(f"Xero answered {len(elements)} contacts for {len(chunk)} sent", system="xero")
-        return [self._batch_result(element) for element in elements]
+        return [self._batch_result(element, fields) for element, (fields, _, _) in zip(elements, chunk, strict=True)]
 
-    def _batch_result(self, element: dict[str, Any]) -> BatchResult:
+    def _batch_result(self, element: dict[str, Any], fields: ContactFields) -> BatchResult:
         try:
             return BatchResult(contact=self._element_contact(element))
         except Rejected as error:
-            return BatchResult(error=error)
+            return BatchResult(error=self._named(error, fields))
+
+    def _named(self, error: Rejected, fields: ContactFields) -> Rejected:
+        """A taken account number with the contact holding it named (one query, after a refusal)."""
+        if isinstance(error, AccountNumberClash):
+            return holders.explained(self, error, fields.account_number)
+        return error
 
     def _write(self, method: str, path: str, payloads: list[dict[str, Any]], scope: str,
                *, batch: bool = False) -> list[dict[str, Any]]:

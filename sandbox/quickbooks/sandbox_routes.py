@@ -122,12 +122,14 @@ def merge_contacts() -> Response:
 
 def subscribe() -> Response:
     """``{"url", "verifier_token", "realm"?}``: the app's webhook endpoint (all its connected
-    companies, or only ``realm``)."""
+    companies, or only ``realm``). ``{"url", "secret", "tenant"?}`` says the same in the body
+    every stand-in takes (``make run``'s demo subscribes them alike)."""
     body = _body()
-    if not body.get("url") or not body.get("verifier_token"):
+    token = body.get("verifier_token") or body.get("secret")
+    if not body.get("url") or not token:
         return json_response({"error": "url and verifier_token are required"}, 400)
-    realm = str(body["realm"]) if body.get("realm") else None
-    found = sandbox().webhooks.subscribe(str(body["url"]), str(body["verifier_token"]), realm)
+    realm = body.get("realm") or body.get("tenant")
+    found = sandbox().webhooks.subscribe(str(body["url"]), str(token), str(realm) if realm else None)
     return json_response(found.public(), 201)
 
 

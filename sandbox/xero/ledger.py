@@ -8,7 +8,8 @@ Control routes (never logged, never rate limited):
   body; Xero cannot delete a contact, so this plays a GDPR erasure: reads answer 404);
 - ``POST /_sandbox/merge`` ``{"tenant", "from", "into"}``: ``from`` is archived with
   ``MergedToContactID`` = ``into``;
-- ``POST /_sandbox/webhooks`` ``{"url", "key", "tenant"?}``: subscribe (Xero's per-app webhook;
+- ``POST /_sandbox/webhooks`` ``{"url", "key", "tenant"?}`` (or ``"secret"`` for ``"key"``, the
+  body the QuickBooks stand-in takes too): subscribe (Xero's per-app webhook;
   ``tenant`` narrows it to one organisation); ``GET /_sandbox/webhooks``: subscriptions and every
   delivery with its attempts; ``POST /_sandbox/webhooks/<id>/intent``: Xero's intent-to-receive
   check (one correctly and one wrongly signed empty delivery; the subscription stays active only
@@ -90,10 +91,11 @@ def install(app: Flask, state: XeroState) -> None:
     @app.post(CONTROL_PREFIX + "webhooks")
     def _subscribe() -> Any:
         given = body()
-        if not given.get("url") or not given.get("key"):
+        key = given.get("key") or given.get("secret")  # "secret": the body every stand-in takes
+        if not given.get("url") or not key:
             return {"error": "url and key are required"}, 400
         tenant = str(given["tenant"]).lower() if given.get("tenant") else None
-        return state.webhooks.subscribe(str(given["url"]), str(given["key"]), tenant).public(), 201
+        return state.webhooks.subscribe(str(given["url"]), str(key), tenant).public(), 201
 
     @app.get(CONTROL_PREFIX + "webhooks")
     def _deliveries() -> Any:

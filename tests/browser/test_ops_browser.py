@@ -78,11 +78,15 @@ def test_operator_finds_a_refused_contact_fixes_it_and_replays_it(
         # And finds the failed event through the "Failed events" view
         page.click("nav >> text=Failed events")
         row = page.locator(f'tr[data-event-id="{event_id}"]')
-        assert "already used by another contact" in row.inner_text()
+        # named by the organisation's name, with the contact holding the number (issue 16)
+        assert "The Festival Of Testing" in row.inner_text()
+        assert "is already used by contact 'Old Festival Ltd'" in row.inner_text()
         page.screenshot(path=str(ARTIFACTS / "ops_overview_failed.png"), full_page=True)
         row.locator("text=Details").click()
-        assert "already used by another contact" in page.inner_text("#reason")
+        reason = page.inner_text("#reason")
+        assert reason.startswith("Xero refused: account number 'FOT-001' is already used by contact 'Old Festival Ltd' ("), reason
         assert "Account Number already exists" in page.inner_text("#last-error")
+        assert "HTTP 200" not in page.inner_text("#last-error")
         page.screenshot(path=str(ARTIFACTS / "ops_event_failed.png"), full_page=True)
 
         # And fixes the organisation in Current RMS, then presses replay

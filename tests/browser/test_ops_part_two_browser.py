@@ -93,7 +93,10 @@ def test_operator_tour_of_part_two(browser_page: Any, served: str, client: Any, 
         group = page.locator("tr.group-row")
         assert group.count() == 1 and "1" in page.inner_text("#count-failing")
         page.locator("tr.group-row summary").click()
-        assert f"organisation {second['id']}" in group.inner_text()
+        # the unlinked organisation by its name (issue 16), linked to its page in Current RMS
+        assert "Second Festival ↗" in group.inner_text() and f"organisation {second['id']}" not in group.inner_text()
+        # and the refusal names the contact holding the number
+        assert "is already used by contact '…' (<link>)" in group.inner_text()
         assert "change the organisation's account number" in group.inner_text()
         _shot(page, "part2_health")
         group.locator("button:has-text('Replay')").click()

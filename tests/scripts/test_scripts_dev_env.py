@@ -65,6 +65,16 @@ def test_with_the_sandbox_every_system_url_points_at_it(tmp_path: Path) -> None:
     assert settings.providers["sage"].authorize_url == "http://127.0.0.1:8103/oauth2/auth/central"
     for app in settings.providers.values():
         assert app.client_id and app.client_secret
+    # and the web links open the stand-ins' own pages (issue 16)
+    assert settings.current_rms_web_url == "http://127.0.0.1:8100"
+    assert {kind: app.web_url for kind, app in settings.providers.items()} == {
+        "xero": "http://127.0.0.1:8101", "quickbooks": "http://127.0.0.1:8102", "sage": "http://127.0.0.1:8103"}
+
+
+def test_without_the_sandbox_web_links_are_the_real_web_apps(tmp_path: Path) -> None:
+    settings = Settings.from_env(build_env({"PATH": "/usr/bin"}, var_dir=tmp_path, secrets=SECRETS, bin_dir=BIN))
+    assert settings.current_rms_web_url == "https://{subdomain}.current-rms.com"
+    assert all(app.web_url is None for app in settings.providers.values())
 
 
 def test_the_demo_runs_first_and_while_demo_integrations_exist(tmp_path: Path) -> None:

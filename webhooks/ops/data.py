@@ -10,6 +10,7 @@ from sqlalchemy import case, select
 
 from core.models import EventStatus, IntegrationStatus, JobStatus
 from core.runtime import Runtime
+from core.settings import CURRENT_RMS_WEB_URL
 from core.store import integrations, jobs
 from core.tables import Event, Integration, Job, utcnow
 from webhooks import queues
@@ -97,11 +98,14 @@ def active_integrations(rt: Runtime) -> list[Integration]:
     return integrations.all_active(rt.db)
 
 
-def source_web_url(integration: Integration | None, organisation_id: Any) -> str | None:
-    """The organisation in Current RMS's web app (``https://<subdomain>.current-rms.com``)."""
+def source_web_url(integration: Integration | None, organisation_id: Any,
+                   web_url: str = CURRENT_RMS_WEB_URL) -> str | None:
+    """The organisation in Current RMS's web app (``https://<subdomain>.current-rms.com``, or
+    ``CURRENT_RMS_WEB_URL``: under ``make run`` the sandbox's page)."""
     if integration is None or not organisation_id:
         return None
-    return f"https://{integration.source_subdomain}.current-rms.com/members/{int(organisation_id)}"
+    base = web_url.replace("{subdomain}", integration.source_subdomain).rstrip("/")
+    return f"{base}/members/{int(organisation_id)}"
 
 
 def recent_jobs(rt: Runtime, integration_id: str) -> list[dict[str, Any]]:

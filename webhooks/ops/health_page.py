@@ -95,7 +95,7 @@ def health_page(integration_id: str) -> Any:
         "ops/health.html", integration=integration, counts=counts(integration, failing), groups=grouped,
         shown_per_group=SHOWN_PER_GROUP, capped=len(failing) >= MAX_FAILING, links=linked,
         org_names=names.organisation_names(rt().db, shown),
-        source_url=lambda organisation_id: data.source_web_url(integration, organisation_id),
+        source_url=lambda organisation_id: data.source_web_url(integration, organisation_id, rt().settings.current_rms_web_url),
     )
 
 

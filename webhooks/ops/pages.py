@@ -80,7 +80,7 @@ def event_page(event_id: str) -> Any:
         org_name=(names.organisation_names(rt().db, [event]).get((event.integration_id, event.organisation_id))
                   if event.organisation_id is not None else None),
         resolved=event_resolution.resolved_since_failure(event),
-        source_url=data.source_web_url(integration, event.organisation_id),
+        source_url=data.source_web_url(integration, event.organisation_id, rt().settings.current_rms_web_url),
     )
 
 

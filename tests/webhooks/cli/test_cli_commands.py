@@ -152,7 +152,7 @@ def test_incident_fixed_and_replayed_from_the_command_line(cli: Any, client: Any
         case = refused_contact(client, admin, sandbox)
         event_id = case["event"]["id"]
         assert event_id in cli("events", "list", "--status", "failed").output
-        assert "already used by another contact" in cli("events", "show", event_id).output
+        assert "is already used by contact 'Old Festival Ltd'" in cli("events", "show", event_id).output
 
         # When fixed at the source and replayed from the CLI
         fix_account_number(sandbox, case)
