@@ -240,12 +240,18 @@ class ChangeRun:
                                            organisation)
         if extras.refusal:
             raise Rejected(extras.refusal, reason=extras.refusal)
-        links.put_marker(self.rt.db, self.integration.id, organisation.id, organisation.name)
+        # The marker records exactly what is sent (name, account number, key), as a live
+        # create's does, and is this attempt's to clear only when the create was certainly
+        # refused: a name-only marker left after a clash would let a later sync adopt the
+        # contact that clashed (issue 12, finding 3).
+        key = self._scope("recreate")
+        mine = links.put_markers(self.rt.db, self.integration.id, [links.Sending(
+            organisation.id, organisation.fields, key, attempt=key)])
         self._fence()
         try:
-            contact = self.provider.create_contact(organisation.fields, idempotency_key=self._scope("recreate"),
-                                                   extras=extras)
+            contact = self.provider.create_contact(organisation.fields, idempotency_key=key, extras=extras)
         except (NameClash, AccountNumberClash) as clash:
+            links.clear_markers(self.rt.db, self.integration.id, mine)
             reason = (f"the contact {self.contact_id} could not be recreated: {clash.reason or clash}; "
                       "reactivate the old contact or relink the organisation instead")
             raise Rejected(reason, reason=reason) from clash

@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import pytest
+import requests
 
+from core.store import links
 from tests.ledger.support import (
     VERIFIER_TOKEN,
     customer_entity,
@@ -17,6 +19,7 @@ from tests.ledger.support import (
     qb_customer,
     qb_delete,
     wait_ledger_event,
+    xero_api,
     xero_contact,
     xero_delivery,
 )
@@ -101,3 +104,25 @@ def test_the_ops_pages_recreate_creates_with_the_defaults_and_custom_fields(
     assert event["outcome"]["action"] == "created", event
     new = link_of(client, admin, integration)["contact_id"]
     assert new != old and _xero_extras(sandbox, integration, new) == ("AUD", "12345678")
+
+
+def test_a_recreate_refused_for_a_name_clash_leaves_no_create_marker(
+    client: Any, admin: Any, sandbox: Any, worker: Any, rt: Any,
+) -> None:
+    """Regression (issue 12, finding 3, in the ledger's path): the recreate wrote a name-only
+    marker and kept it when Xero refused the name, so a later sync could take the contact that
+    clashed for "the one it created" and adopt a stranger's contact."""
+    integration = _integration(client, admin, sandbox, "xero", "recreate")
+    old, organisation = integration["contact_id"], integration["organisation"]
+    sandbox.control("xero", "archive", tenant=integration["tenant"], contact_id=old)
+    # Given someone made another active contact of the organisation's name meanwhile
+    base, headers = xero_api(sandbox, integration)
+    answer = requests.put(f"{base}/Contacts", json={"Contacts": [{"Name": organisation["name"]}]},
+                          headers=headers, timeout=5)
+    assert answer.status_code == 200, answer.text
+    # When the archive is delivered and the recreate is refused for the name
+    assert xero_delivery(client, integration, [old]).status_code == 200
+    event = wait_ledger_event(client, admin, integration, old)
+    assert event["status"] == "failed" and "could not be recreated" in event["outcome"]["reason"], event
+    # Then no marker claims a create was sent: nothing of this integration's was made
+    assert links.marker(rt.db, integration["id"], organisation["id"]) is None
