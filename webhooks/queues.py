@@ -78,15 +78,19 @@ class QueuesUnknown(Exception):
 def all_stats(rt: Runtime) -> list[QueueStats]:
     """Each queue's figures from the process's broker; raises ``QueuesUnknown`` when it does not
     answer."""
-    broker = messages.current_broker()
-    if isinstance(broker, OutboxRabbitmqBroker):
-        try:
-            return [rabbitmq_queue_stats(broker, queue) for queue in QUEUES]
-        except messages.BROKER_UNAVAILABLE as error:
-            raise QueuesUnknown(f"RabbitMQ is not answering ({type(error).__name__}): queues unknown") from error
-    # The Redis broker's queues are in REDIS_URL's Redis (read through the runtime's client),
-    # unless BROKER_URL names another Redis (then the broker's own client).
-    client = broker.client if rt.settings.broker_url and isinstance(broker, RedisBroker) else rt.redis
+    # Without BROKER_URL the queues are in REDIS_URL's Redis, read through the runtime's own
+    # client: no process-wide broker is needed (nor built from the environment) to count them.
+    client = rt.redis
+    if rt.settings.broker_url:
+        broker = messages.current_broker()
+        if isinstance(broker, OutboxRabbitmqBroker):
+            try:
+                return [rabbitmq_queue_stats(broker, queue) for queue in QUEUES]
+            except messages.BROKER_UNAVAILABLE as error:
+                raise QueuesUnknown(
+                    f"RabbitMQ is not answering ({type(error).__name__}): queues unknown") from error
+        if isinstance(broker, RedisBroker):  # BROKER_URL names another Redis
+            client = broker.client
     try:
         return [queue_stats(client, queue) for queue in QUEUES]
     except (redis.RedisError, OSError) as error:
