@@ -50,19 +50,30 @@ class OutboxRedisBroker(RedisBroker):
         (re-sending one that did arrive is harmless: only one claim of an event succeeds)."""
         if not messages:
             return
-        pipeline = self.client.pipeline(transaction=False)
-        dispatch, keys = self.scripts["dispatch"], [self.namespace]
         for message in messages:
             self.emit_before("enqueue", message, None)
-            dispatch(keys=keys, client=pipeline, args=[
-                "enqueue", current_millis(), message.queue_name, self.broker_id, self.heartbeat_timeout,
-                self.dead_message_ttl, self._should_do_maintenance("enqueue"),
-                self._max_unpack_size(),  # type: ignore[no-untyped-call]  # unannotated in dramatiq
-                message.options["redis_message_id"], message.encode(),
-            ])
-        pipeline.execute()
+        dispatch = self.scripts["dispatch"]
+        try:
+            self._dispatch_enqueues(dispatch.sha, messages)
+        except redis.exceptions.NoScriptError:
+            # Redis lost its script cache (a restart): a NOSCRIPT answer stored nothing, so the
+            # whole batch is sent again once the script is loaded. (The script is not
+            # registered on the pipeline: redis-py would then ask SCRIPT EXISTS every batch.)
+            dispatch.sha = self.client.script_load(dispatch.script)
+            self._dispatch_enqueues(dispatch.sha, messages)
         for message in messages:
             self.emit_after("enqueue", message, None)
+
+    def _dispatch_enqueues(self, sha: str, messages: Sequence[Message[Any]]) -> None:
+        pipeline = self.client.pipeline(transaction=False)
+        max_unpack = self._max_unpack_size()  # type: ignore[no-untyped-call]  # unannotated in dramatiq
+        for message in messages:
+            # The arguments of Dramatiq's own ``do_enqueue`` (RedisBroker._dispatch), in order.
+            pipeline.evalsha(sha, 1, self.namespace, "enqueue", current_millis(), message.queue_name,
+                             self.broker_id, self.heartbeat_timeout, self.dead_message_ttl,
+                             self._should_do_maintenance("enqueue"), max_unpack,
+                             message.options["redis_message_id"], message.encode())
+        pipeline.execute()
 
 
 #: A worker process whose Dramatiq heartbeat is older than this is taken for dead, and the

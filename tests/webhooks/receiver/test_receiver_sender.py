@@ -74,3 +74,19 @@ def test_broker_down_answers_202_and_leaves_the_event_unsent_for_the_relay(
     with rt.db.engine.connect() as connection:
         row = connection.execute(sqlalchemy.text("SELECT status, sent_at, message_id FROM events")).one()
     assert (row.status, row.sent_at, row.message_id) == ("queued", None, None)
+
+
+def test_a_redis_that_lost_its_scripts_still_gets_the_message(
+    client: Any, integration: Any, rt: Any, redis_client: Any,
+) -> None:
+    # Given a delivery sent, then Redis's script cache emptied (as by a restart; the cache is
+    # server-wide, and every redis-py script reloads itself on NOSCRIPT, so others are unharmed)
+    assert post(client, integration, action(id=1, subject_id=1)).status_code == 202
+    assert outbox_sender.flush_all(5.0)
+    redis_client.script_flush()
+    # When another delivery arrives
+    assert post(client, integration, action(id=2, subject_id=2)).status_code == 202
+    assert outbox_sender.flush_all(5.0)
+    # Then its message is in the queue too, and the event is still recorded as sent
+    assert redis_client.llen(QUEUE_LIST) == 2
+    assert None not in committed(rt).values()
