@@ -30,7 +30,7 @@ BENCHMARKS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
     ("latency", 110, ()),
     ("burst", 190, ()),
     ("growth", 170, ()),
-    ("bulk_export", 170, ()),
+    ("bulk_export", 220, ()),
     ("soak", 130, ("--deliveries", "2000", "--tenants", "20")),
     ("verify_links", 90, ()),
 )
