@@ -54,13 +54,14 @@ class OutboxSender:
     def __init__(self, db: Database) -> None:
         # Weakly: a sender must not keep a test's database (and its pool) alive.
         self._db = weakref.ref(db)
-        self._lock = threading.Lock()
         self._reset()
         _live.add(self)
 
     def _reset(self) -> None:
-        # Also after a fork: the parent's thread does not exist in the child.
+        # Also after a fork: the parent's thread does not exist in the child, and its lock may
+        # have been held at the fork.
         self._pid = os.getpid()
+        self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pending = 0
