@@ -23,7 +23,7 @@ from bench.common import RESULT_PREFIX, ROOT, redis_url
 
 #: (module, seconds it may take, its arguments) in the order they run; a missing module is
 #: skipped. Each budget is about 1.3 x what the benchmark took on the shared 2-core machine of
-#: 5 December 2026 (issue 18), and the whole run took about 13 minutes there; the budgets are
+#: 5 December 2026 (issue 18), and the whole run took 10 to 12 minutes there; the budgets are
 #: caps for a run that hangs, not the expected time. Shorter profiles than each benchmark's own
 #: default, to fit: the soak sends 1,000 deliveries (its default 5,000) with a Redis/worker fault
 #: every 1 s (its default 8 s), so that each kind of fault still happens while it sends.
