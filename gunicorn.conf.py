@@ -94,6 +94,9 @@ class RedactingJsonLogger(Logger):
             "duration_ms": request_time.seconds * 1000 + request_time.microseconds // 1000,
             "remote_addr": environ.get("REMOTE_ADDR", "-"),
             "user_agent": environ.get("HTTP_USER_AGENT", "-"),
+            # What the app asked to add (webhooks.receiver.ACCESS_LOG_FIELDS: the event a delivery
+            # made): one line per request rather than an app line beside this one.
+            **environ.get("crms.access_log_fields", {}),
         }
         # The record is made directly: ``Logger.info`` would also walk the stack for a caller
         # that the JSON line does not print.

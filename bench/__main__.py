@@ -22,17 +22,20 @@ from typing import Any
 from bench.common import RESULT_PREFIX, ROOT, redis_url
 
 #: (module, seconds it may take, its arguments) in the order they run; a missing module is
-#: skipped. The budgets add up to less than 15 minutes, the time ``make bench`` may take on a
-#: 2-core machine. The soak sends 2,000 deliveries here, not its 5,000 default, to fit.
+#: skipped. Each budget is about 1.3 x what the benchmark took on the shared 2-core machine of
+#: 5 December 2026 (issue 18), and the whole run took 10 to 12 minutes there; the budgets are
+#: caps for a run that hangs, not the expected time. Shorter profiles than each benchmark's own
+#: default, to fit: the soak sends 1,000 deliveries (its default 5,000) with a Redis/worker fault
+#: every 1 s (its default 8 s), so that each kind of fault still happens while it sends.
 BENCHMARKS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
     ("per_event", 30, ()),
     ("ingress", 120, ()),
-    ("latency", 110, ()),
-    ("burst", 190, ()),
-    ("growth", 170, ()),
-    ("bulk_export", 170, ()),
-    ("soak", 130, ("--deliveries", "2000", "--tenants", "20")),
-    ("verify_links", 90, ()),
+    ("latency", 100, ()),
+    ("burst", 180, ()),
+    ("growth", 180, ()),
+    ("bulk_export", 180, ()),
+    ("soak", 180, ("--deliveries", "1000", "--tenants", "20", "--fault-every", "1")),
+    ("verify_links", 60, ()),
     ("ledger_receive", 90, ()),
 )
 OUT_DIR = ROOT / "var" / "bench"

@@ -5,7 +5,7 @@
 Bulk export: the same export job (``bench.bulk_export``'s set-up: the rental and Xero stand-ins
 in this process, the job in a separate worker process) runs for each of ``--counts``; printed
 are the worker's wall time, the part of it that is the service's own work (wall less the time
-inside Xero calls and waiting at the limiter) and its peak resident memory (``ru_maxrss``).
+inside Xero calls and waiting at the limiter) and its own peak resident memory (VmHWM).
 The limit windows are SHORTENED to ``--window`` seconds (60 calls each) so that the run measures
 the service's work, not waiting: the windows themselves are ``bench.bulk_export``'s subject.
 

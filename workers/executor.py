@@ -465,9 +465,12 @@ class Executor:
             for run in fenced:
                 self._settle(run, Fate(error=_explained(error, run.organisation)))
             return
+        stored = self._store_created([(r, a.contact) for r, a in zip(fenced, results, strict=True)
+                                      if a.contact is not None])
         created: list[tuple[_Run, Contact]] = []
         for run, result in zip(fenced, results, strict=True):
-            self._guarded(run, partial(self._answered, answer=result, created=created))
+            self._guarded(run, partial(self._answered, answer=result, stored=stored.get(run.item.key),
+                                       created=created))
         self._after_creates(created)
 
     def _send_creates(self, provider: AccountingProvider, runs: list[_Run], lone: bool) -> list[BatchResult]:
@@ -485,9 +488,12 @@ class Executor:
             return self.integration.create_batch(provider, items, extras)
         return provider.create_contacts(items, extras=extras)
 
-    def _answered(self, run: _Run, *, answer: BatchResult, created: list[tuple[_Run, Contact]]) -> None:
+    def _answered(self, run: _Run, *, answer: BatchResult, stored: Exception | None,
+                  created: list[tuple[_Run, Contact]]) -> None:
         if answer.contact is not None:
-            self._store(run, answer.contact, run.organisation.fields.digest())
+            if stored is not None:
+                raise stored
+            self._write_link_back(run.organisation, answer.contact)
             created.append((run, answer.contact))
             outcome = Outcome("created", contact_id=answer.contact.id, overwritten=True)
             self._settle(run, Fate(Result(EventStatus.SUCCEEDED, outcome, "created")))
@@ -588,6 +594,36 @@ class Executor:
             reason = already_linked(contact, other, organisation)
             raise Rejected(reason, reason=reason) from None
         self._write_link_back(organisation, contact)
+
+    def _store_created(self, created: list[tuple[_Run, Contact]]) -> dict[str, Exception | None]:
+        """``_store`` for every contact one create call made, with one transaction for all
+        their links (``links.save_many``; issue 18: a transaction per link was most of an
+        export's local work). Each item keeps its own fencing check, and its own refusal: by
+        key, ``None`` when stored, else what ``_store`` would have raised."""
+        answers: dict[str, Exception | None] = {}
+        writes: list[tuple[_Run, LinkWrite]] = []
+        for run, contact in created:
+            try:
+                run.item.lock.check()
+            except Exception as error:  # LockLost, or the lock's Redis gone: as _store would raise
+                answers[run.item.key] = error
+                continue
+            writes.append((run, LinkWrite(
+                integration_id=self.integration.integration_id, organisation_id=run.organisation.id,
+                organisation_name=run.organisation.name, contact=contact,
+                fields_hash=run.organisation.fields.digest(),
+            )))
+        try:
+            saved = links.save_many(self.db, [write for _, write in writes])
+        except Exception as error:  # the database failed: every item carries it, as _store's would
+            return {**answers, **{run.item.key: error for run, _ in writes}}
+        for (run, write), link in zip(writes, saved, strict=True):
+            answers[run.item.key] = None
+            if isinstance(link, ContactAlreadyLinked):
+                other = LinkedElsewhere(link.link.organisation_id, link.link.organisation_name)
+                reason = already_linked(write.contact, other, run.organisation)
+                answers[run.item.key] = Rejected(reason, reason=reason)
+        return answers
 
     def _write_link_back(self, organisation: Organisation, contact: Contact) -> None:
         """``write_link_to_field``: put the contact's web address on the organisation, once.

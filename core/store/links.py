@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -65,18 +65,9 @@ def save(db: Database, write: LinkWrite) -> Link:
                 link = Link(integration_id=write.integration_id,
                             organisation_id=write.organisation_id, linked_at=now)
                 session.add(link)
-            elif link.contact_id != write.contact.id:
-                link.linked_at = now
-                # Another contact: whatever made the old one ``broken`` (ledger) is behind us.
-                link.status, link.broken_reason = "ok", None
-            link.organisation_name = write.organisation_name
-            link.contact_id = write.contact.id
-            link.contact_name = write.contact.name
-            link.url = write.contact.url or link.url
-            link.fields_hash = write.fields_hash
-            # Only a write's answer says what the contact is as we made it (ledger echo check).
-            link.last_written_stamp = write.contact.updated_at if write.fields_hash is not None else None
-            link.last_synced_at = now
+                _apply(link, write, now, new=True)
+            else:
+                _apply(link, write, now, new=False)
             session.flush()
             # A marker means "a create may have happened": the link now answers that.
             session.execute(delete(SentCreate).where(
@@ -89,6 +80,66 @@ def save(db: Database, write: LinkWrite) -> Link:
         if other is None:
             raise
         raise ContactAlreadyLinked(other) from None
+
+
+def save_many(db: Database, writes: Sequence[LinkWrite]) -> list[Link | ContactAlreadyLinked]:
+    """``save`` for many organisations of one integration in one transaction (a batch create's
+    contacts: issue 18 measured a transaction per link at about 2 ms of local work per
+    organisation). Each answer is the link, or ``ContactAlreadyLinked`` where ``save`` would
+    have raised it: when the unique index refuses any of them, the batch is rolled back and each
+    is saved on its own, so one refusal costs only its own link."""
+    if not writes:
+        return []
+    integration_id = writes[0].integration_id
+    assert all(w.integration_id == integration_id for w in writes), "one integration per call"
+    organisation_ids = [w.organisation_id for w in writes]
+    now = utcnow()
+    try:
+        with db.session() as session:
+            existing = {link.organisation_id: link for link in session.scalars(select(Link).where(
+                Link.integration_id == integration_id, Link.organisation_id.in_(organisation_ids),
+            ))}
+            saved = []
+            for write in writes:
+                link = existing.get(write.organisation_id)
+                if link is None:
+                    link = existing[write.organisation_id] = Link(
+                        integration_id=integration_id, organisation_id=write.organisation_id, linked_at=now)
+                    session.add(link)
+                    _apply(link, write, now, new=True)
+                else:
+                    _apply(link, write, now, new=False)
+                saved.append(link)
+            session.flush()
+            session.execute(delete(SentCreate).where(
+                SentCreate.integration_id == integration_id, SentCreate.organisation_id.in_(organisation_ids),
+            ))
+        return list(saved)
+    except IntegrityError:
+        pass  # some contact is another organisation's: find which, one by one
+    answers: list[Link | ContactAlreadyLinked] = []
+    for write in writes:
+        try:
+            answers.append(save(db, write))
+        except ContactAlreadyLinked as refused:
+            answers.append(refused)
+    return answers
+
+
+def _apply(link: Link, write: LinkWrite, now: datetime, *, new: bool) -> None:
+    """What ``save`` sets on the organisation's link (``new``: just added)."""
+    if not new and link.contact_id != write.contact.id:
+        link.linked_at = now
+        # Another contact: whatever made the old one ``broken`` (ledger) is behind us.
+        link.status, link.broken_reason = "ok", None
+    link.organisation_name = write.organisation_name
+    link.contact_id = write.contact.id
+    link.contact_name = write.contact.name
+    link.url = write.contact.url or link.url
+    link.fields_hash = write.fields_hash
+    # Only a write's answer says what the contact is as we made it (ledger echo check).
+    link.last_written_stamp = write.contact.updated_at if write.fields_hash is not None else None
+    link.last_synced_at = now
 
 
 def touch(db: Database, link_id: int, **values: object) -> None:

@@ -35,6 +35,29 @@ class Tenant:
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: ContactGroupID -> group, with the ids of its contacts (``sandbox.xero.settings``)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Folded name (and account number) -> ids of contacts stored with it: the uniqueness check
+    #: looks there instead of at every contact (a scan per write made a 10,000-contact export
+    #: spend most of its time inside this stand-in, issue 18). Entries may be stale (renamed,
+    #: archived, deleted): the check re-reads the contact itself, so the index only narrows.
+    by_name: dict[str, set[str]] = field(default_factory=dict)
+    by_number: dict[str, set[str]] = field(default_factory=dict)
+
+    def store(self, contact: dict[str, Any]) -> None:
+        """Keep ``contact`` (every contact is stored through here, so the indexes know it)."""
+        self.contacts[contact["ContactID"]] = contact
+        self.by_name.setdefault(_folded(contact["Name"]), set()).add(contact["ContactID"])
+        if contact["AccountNumber"]:
+            self.by_number.setdefault(_folded(contact["AccountNumber"]), set()).add(contact["ContactID"])
+
+    def active_others(self, index: dict[str, set[str]], value: str, contact_id: str) -> list[dict[str, Any]]:
+        """The ACTIVE contacts other than ``contact_id`` that the index files under ``value``."""
+        found = (self.contacts.get(other) for other in index.get(_folded(value), ()) if other != contact_id)
+        return [c for c in found if c is not None and c["ContactStatus"] == "ACTIVE"]
+
+
+def _folded(value: str) -> str:
+    """The form ``same_name`` compares."""
+    return value.strip().casefold()
 
 
 @dataclass
@@ -118,7 +141,7 @@ class XeroState:
         if errors:
             return ElementResult(echo=shapes.echo(element, target_id or shapes.ZERO_ID, errors))
         merged["UpdatedDateUTC"] = shapes.msdate()
-        tenant.contacts[merged["ContactID"]] = merged
+        tenant.store(merged)
         return ElementResult(contact=merged, created=current is None)
 
     def _clashes(self, tenant: Tenant, contact: dict[str, Any]) -> list[str]:
@@ -126,13 +149,13 @@ class XeroState:
         Xero counts archived contacts too; active only mirrors the name rule."""
         if contact["ContactStatus"] != "ACTIVE":
             return []
-        others = [c for c in tenant.contacts.values()
-                  if c["ContactStatus"] == "ACTIVE" and c["ContactID"] != contact["ContactID"]]
         errors = []
-        if any(same_name(c["Name"], contact["Name"]) for c in others):
+        named = tenant.active_others(tenant.by_name, contact["Name"], contact["ContactID"])
+        if any(same_name(c["Name"], contact["Name"]) for c in named):
             errors.append(shapes.NAME_TAKEN.format(name=contact["Name"]))
         number = contact["AccountNumber"]
-        if number and any(same_name(c["AccountNumber"], number) for c in others):
+        numbered = tenant.active_others(tenant.by_number, number, contact["ContactID"]) if number else []
+        if any(same_name(c["AccountNumber"], number) for c in numbered):
             errors.append(shapes.ACCOUNT_NUMBER_TAKEN)
         return errors
 
@@ -143,7 +166,7 @@ class XeroState:
             contact = shapes.apply(shapes.blank_contact(contact_id), element)
             if element.get("MergedToContactID"):
                 contact["MergedToContactID"] = str(element["MergedToContactID"]).lower()
-            tenant.contacts[contact_id] = contact
+            tenant.store(contact)
             return contact
 
     def merge(self, tenant: Tenant, source_id: str, target_id: str) -> dict[str, Any]:
@@ -213,6 +236,8 @@ class XeroState:
         with self.lock:
             for tenant in self.tenants.values():
                 tenant.contacts.clear()
+                tenant.by_name.clear()
+                tenant.by_number.clear()
                 tenant.groups.clear()
             self.answers.clear()
             self.sequences.clear()

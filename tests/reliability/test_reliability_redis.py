@@ -18,6 +18,7 @@ from tests.reliability.reliability_helpers import (
     statuses,
 )
 from tests.support import create_integration, send_webhook
+from workers import outbox_sender
 from workers.broker import NAMESPACE, SYNC_QUEUE
 
 #: The issue's bound: no event waits longer than this after Redis is back or lost its queue.
@@ -61,6 +62,7 @@ def test_redis_losing_its_queue_strands_no_event(
     integration = create_integration(client, admin, sandbox, "xero")
     members = [new_organisation(sandbox, integration["subdomain"]) for _ in range(6)]
     event_ids = [send_webhook(client, integration, m["id"], "create").get_json()["event_id"] for m in members]
+    assert outbox_sender.flush_all(5.0)  # the webhook's messages leave from a sender thread
     held = rt.redis.hkeys(f"{NAMESPACE}:{SYNC_QUEUE}.msgs")
     assert {e.message_id.encode() for e in by_ids(rt.db, event_ids)} <= set(held)
 

@@ -23,6 +23,8 @@ TEST_APP = '''
 def app(environ, start_response):
     if environ["PATH_INFO"] == "/boom":
         raise RuntimeError("could not handle " + environ["RAW_URI"])
+    # The fields the webhook adds to its access line (webhooks.receiver.ACCESS_LOG_FIELDS).
+    environ["crms.access_log_fields"] = {"event_id": "event-1", "event_status": "queued"}
     start_response("202 Accepted", [("Content-Type", "application/json")])
     return [b'{"status": "queued"}']
 '''
@@ -125,6 +127,7 @@ def test_gunicorn_logs_never_show_a_token(tmp_path: Path) -> None:
     webhook = next(entry for entry in access if entry["path"] == "/webhooks/current-rms/7")
     assert webhook["query"] == "token=[redacted]"
     assert webhook["status"] == 202 and webhook["method"] == "POST"
+    assert (webhook["event_id"], webhook["event_status"]) == ("event-1", "queued")  # one line per delivery
     crashed = next(entry for entry in access if entry["status"] == 500)
     assert (crashed["path"], crashed["query"]) == ("/boom", "token=[redacted]")
     failure = next(entry for entry in errors if "Error handling request" in entry["event"])

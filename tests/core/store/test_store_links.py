@@ -126,3 +126,33 @@ def test_a_refused_link_keeps_the_marker(db: Database, integration_id: str) -> N
     with pytest.raises(ContactAlreadyLinked):
         links.save(db, write(integration_id, 2, "c-1"))
     assert links.has_marker(db, integration_id, 2) is True
+
+
+def test_save_many_stores_each_link_in_one_go_and_answers_them_like_save(db: Database, integration_id: str) -> None:
+    # Given organisation 1 linked to c-1 already, and a create marker for each organisation
+    first = links.save(db, write(integration_id, 1, "c-1", digest="d1"))
+    for organisation_id in (1, 2, 3):
+        links.put_marker(db, integration_id, organisation_id, f"Org {organisation_id}")
+    # When 1 is relinked and 2 and 3 linked in one call
+    saved = links.save_many(db, [write(integration_id, 1, "c-9", digest="d9"), write(integration_id, 2, "c-2"),
+                                 write(integration_id, 3, "c-3")])
+    # Then each answer is its link, as save would store it, and every marker is gone
+    assert [link.contact_id for link in saved] == ["c-9", "c-2", "c-3"]
+    assert saved[0].id == first.id and saved[0].linked_at >= first.linked_at and saved[0].fields_hash == "d9"
+    assert links.contact_ids_by_organisation(db, integration_id) == {1: "c-9", 2: "c-2", 3: "c-3"}
+    assert not any(links.has_marker(db, integration_id, o) for o in (1, 2, 3))
+    assert links.save_many(db, []) == []
+
+
+def test_save_many_refuses_only_the_contact_linked_elsewhere(db: Database, integration_id: str) -> None:
+    # Given c-1 linked to organisation 1
+    links.save(db, write(integration_id, 1, "c-1"))
+    links.put_marker(db, integration_id, 3, "Org 3")
+    # When 2 asks for c-1 and 3 for c-3 in one call
+    saved = links.save_many(db, [write(integration_id, 2, "c-1"), write(integration_id, 3, "c-3")])
+    # Then 2 is refused (naming organisation 1) and 3 is linked all the same
+    refused, linked = saved
+    assert isinstance(refused, ContactAlreadyLinked) and refused.link.organisation_id == 1
+    assert not isinstance(linked, ContactAlreadyLinked) and linked.contact_id == "c-3"
+    assert links.contact_ids_by_organisation(db, integration_id) == {1: "c-1", 3: "c-3"}
+    assert not links.has_marker(db, integration_id, 3)

@@ -224,3 +224,12 @@ def test_summary_only_leaves_out_the_heavy_parts(xero):
     # Then
     assert summary["Name"] == "Light" and summary["EmailAddress"] == "l@x.test"
     assert "Addresses" not in summary and "Phones" not in summary
+
+
+def test_a_renamed_contact_frees_its_old_name_and_takes_the_new_one(xero):
+    # Given "Acme" renamed to "Acme Ltd" (the stand-in files names in an index, issue 18)
+    first = xero.put({"Name": "Acme"}).json()["Contacts"][0]
+    assert xero("POST", f"/Contacts/{first['ContactID']}", json={"Contacts": [{"Name": "Acme Ltd"}]}).status_code == 200
+    # Then "Acme" is free again, and " acme ltd " is taken, whatever its case and spaces
+    assert xero.put({"Name": "Acme"}).status_code == 200
+    assert xero.put({"Name": " acme ltd "}).status_code == 400

@@ -23,6 +23,7 @@ from core.tables import utcnow
 from sandbox.runner import ServerThread
 from tests.support import create_integration, webhook_path
 from webhooks import create_app, signatures
+from workers import outbox_sender
 
 MIB = 1024 * 1024
 SIGNING_SECRET = "whsec-0123456789abcdef0123456789abcdef"
@@ -72,6 +73,8 @@ def stored_events(rt: Runtime) -> int:
 
 
 def queued_messages(redis_client: Any) -> tuple[int, int]:
+    # The webhook hands its message to a sender thread after the commit (workers/outbox_sender.py).
+    assert outbox_sender.flush_all(5.0)
     return redis_client.llen(QUEUE_LIST), redis_client.hlen(QUEUE_MESSAGES)
 
 
