@@ -280,6 +280,27 @@ def is_echo(
     return changed_at.microsecond != 0 and changed_at == last_written_stamp
 
 
+def is_polled_echo(
+    seen: LedgerContact | None, *, link_status: str | None, written: ContactFields | None,
+    compared: tuple[str, ...],
+) -> bool:
+    """Whether a contact a poll listed in full is exactly what the service last wrote to it,
+    known without a call: active, not merged, its link sound, and every compared field as that
+    write sent it (``differing_fields``, as the system stores them).
+
+    The listing is the read: the worker would only read the same contact again to compare it
+    with the same result, nothing to write back and no drift. A hand edit made since moves the
+    contact's stamp and shows in the next poll. Where the fields of the last write are unknown
+    (a link made before they were kept, or by hand), the change is read as before. This is how
+    a Sage echo costs no call (Sage has no webhooks; its stamps, to the second, cannot be
+    trusted alone: ``is_echo``), and a QuickBooks one that Change Data Capture lists."""
+    if seen is None or seen.fields is None or seen.state != "active" or seen.merged_to:
+        return False
+    if link_status != "ok" or written is None:
+        return False
+    return not differing_fields(written, seen.fields, compared)
+
+
 @dataclass(frozen=True)
 class ChangeSeen:
     """One change to one contact, from a webhook or the ledger poll."""

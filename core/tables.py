@@ -172,6 +172,9 @@ class Link(Base):
     #: The contact's own stamp in the answer to our last write (``Contact.updated_at``); a
     #: change reported with this stamp is that write's echo (``core.ledger.is_echo``).
     last_written_stamp: Mapped[datetime | None]
+    #: The mapped fields of that write (``ContactFields`` as a dict); a poll that lists the
+    #: contact exactly so has seen that write's echo (``core.ledger.is_polled_echo``).
+    written_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Job(Base):

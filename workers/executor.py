@@ -588,6 +588,7 @@ class Executor:
             links.save(self.db, LinkWrite(
                 integration_id=self.integration.integration_id, organisation_id=organisation.id,
                 organisation_name=organisation.name, contact=contact, fields_hash=digest,
+                fields=organisation.fields,
             ))
         except ContactAlreadyLinked as error:
             other = LinkedElsewhere(error.link.organisation_id, error.link.organisation_name)
@@ -611,7 +612,7 @@ class Executor:
             writes.append((run, LinkWrite(
                 integration_id=self.integration.integration_id, organisation_id=run.organisation.id,
                 organisation_name=run.organisation.name, contact=contact,
-                fields_hash=run.organisation.fields.digest(),
+                fields_hash=run.organisation.fields.digest(), fields=run.organisation.fields,
             )))
         try:
             saved = links.save_many(self.db, [write for _, write in writes])

@@ -286,7 +286,7 @@ class ChangeRun:
         name = s.organisation.name if s.organisation is not None else s.link.organisation_name
         try:
             links.save(self.rt.db, LinkWrite(self.integration.id, s.link.organisation_id, name,
-                                             contact, digest))
+                                             contact, digest, s.organisation.fields if s.organisation else None))
         except ContactAlreadyLinked as error:
             other = error.link
             reason = (f"contact '{contact.name}' ({contact.id}) is already linked to organisation "

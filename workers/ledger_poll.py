@@ -15,10 +15,10 @@ from typing import Any, Iterator
 import structlog
 
 from core.integration_settings import IntegrationSettings
-from core.ledger import ChangeSeen, LedgerContact, differing_fields
-from core.models import IntegrationStatus
+from core.ledger import ChangeSeen, LedgerContact, differing_fields, is_polled_echo
+from core.models import ContactFields, IntegrationStatus
 from core.runtime import Runtime
-from core.store import integrations
+from core.store import integrations, links
 from core.store import ledger as ledger_store
 from core.tables import Integration, Link, utcnow
 from providers import factory
@@ -55,15 +55,34 @@ def poll_integration(rt: Runtime, integration: Integration) -> dict[str, Any]:
     since, started = watermark(integration), utcnow()
     full = hasattr(module, "within_window") and not module.within_window(since, started)
     seen = full_check(rt, integration, module, provider, since) if full else module.changed_since(provider, since)
-    newest, counts = since, {"seen": 0, "recorded": 0, "full_check": full}
-    for change, _contact in seen:
+    newest, counts = since, {"seen": 0, "recorded": 0, "echoes": 0, "full_check": full}
+    for change, contact in seen:
         counts["seen"] += 1
-        counts["recorded"] += record_change(rt, integration.id, change) is not None
         newest = max(newest, change.changed_at)
+        if _echo(rt, integration, module, change, contact):
+            counts["echoes"] += 1
+            continue
+        counts["recorded"] += record_change(rt, integration.id, change) is not None
     state = {"since": max(newest, started - QUIET_LAG).isoformat(), "last_run": started.isoformat()}
     integrations.merge_settings(rt.db, integration.id, {STATE_KEY: state})
     log.info("ledger poll", integration_id=integration.id, **counts)
     return counts
+
+
+def _echo(rt: Runtime, integration: Integration, module: Any, change: ChangeSeen,
+          contact: LedgerContact | None) -> bool:
+    """The listed contact is our last write's echo (``is_polled_echo``): no event, no call."""
+    if contact is None:
+        return False
+    link = links.by_contact(rt.db, integration.id, change.contact_id)
+    if link is None or not is_polled_echo(
+        contact, link_status=link.status, compared=module.COMPARED,
+        written=ContactFields.from_dict(link.written_fields) if link.written_fields else None,
+    ):
+        return False
+    log.info("ledger poll: our own write's echo", integration_id=integration.id,
+             organisation_id=link.organisation_id, contact_id=change.contact_id)
+    return True
 
 
 def full_check(

@@ -35,6 +35,8 @@ class LinkWrite:
     contact: Contact
     #: Digest of the fields written (None when linked without writing).
     fields_hash: str | None
+    #: The fields that digest is of, where the writer has them (the ledger poll's echo check).
+    fields: ContactFields | None = None
 
 
 def get(db: Database, integration_id: str, organisation_id: int) -> Link | None:
@@ -139,6 +141,8 @@ def _apply(link: Link, write: LinkWrite, now: datetime, *, new: bool) -> None:
     link.fields_hash = write.fields_hash
     # Only a write's answer says what the contact is as we made it (ledger echo check).
     link.last_written_stamp = write.contact.updated_at if write.fields_hash is not None else None
+    known = write.fields is not None and write.fields_hash == write.fields.digest()
+    link.written_fields = asdict(write.fields) if known and write.fields is not None else None
     link.last_synced_at = now
 
 

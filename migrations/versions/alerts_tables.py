@@ -1,7 +1,7 @@
 """alerts: the alerts table, the alerted conditions, and resolved failed events (branch alerts)
 
 Revision ID: alerts_1
-Revises: 0001
+Revises: pipeline_1
 """
 from typing import Sequence, Union
 

@@ -1,7 +1,7 @@
 """ledger: a link remembers the contact's own stamp in the answer to our last write
 
 Revision ID: ledger_2
-Revises: owed_1 (the integrator re-chains it; ``ledger_1`` is this branch's earlier revision)
+Revises: recovery_1
 
 - ``links.last_written_stamp``: the accounting system's stamp of the contact (Xero
   ``UpdatedDateUTC``, QuickBooks ``MetaData.LastUpdatedTime``, Sage ``updated_at``) as the

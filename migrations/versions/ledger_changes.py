@@ -1,7 +1,7 @@
 """ledger: events carry their source; links carry a status (interface §10)
 
 Revision ID: ledger_1
-Revises: alerts_1 (was 0001 on its own branch: chained after main's pipeline_1 → alerts_1)
+Revises: matching_1
 
 - ``events.source`` (``current_rms`` | ``poll`` | ``ledger``), existing rows ``current_rms``;
 - ``events.kind`` widened to 20 characters for ``contact_changed``;

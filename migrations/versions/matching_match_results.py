@@ -1,7 +1,7 @@
 """match review results (issue 15, branch matching)
 
 Revision ID: matching_1
-Revises: alerts_1 (chained after main's pipeline_1 and alerts_1)
+Revises: alerts_1
 """
 from typing import Sequence, Union
 

@@ -1,7 +1,7 @@
 """owed: event_counts, kept by triggers on events, and the ops page's covering index (issue 13, finding 3)
 
 Revision ID: owed_1
-Revises: 0001
+Revises: ledger_1
 """
 from typing import Sequence, Union
 

@@ -5,7 +5,7 @@ later attempt (after a killed worker, a lost answer or a lost lock) never clears
 another attempt sent.
 
 Revision ID: pipeline_2
-Revises: owed_1
+Revises: ledger_2
 """
 from typing import Sequence, Union
 

@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 
+from core.integration_settings import IntegrationSettings
+from core.store import integrations
 from tests.ledger.support import (
     VERIFIER_TOKEN,
     customer_entity,
     intuit_delivery,
+    ledger_events,
     link_of,
     linked,
     qb_customer,
@@ -19,7 +22,8 @@ from tests.ledger.support import (
     qb_writes,
     wait_ledger_event,
 )
-from tests.support import running_worker
+from tests.support import running_worker, wait_for
+from workers.ledger_poll import STATE_KEY
 
 
 @pytest.fixture
@@ -117,3 +121,33 @@ def test_a_delete_by_each_policy(client: Any, admin: Any, sandbox: Any, worker: 
         assert event["status"] == "succeeded", event
         assert event["outcome"]["action"] == "created"
         assert link["contact_id"] != customer_id and link["status"] == "ok"
+
+
+def test_change_data_captures_sight_of_our_own_write_records_nothing(
+    client: Any, admin: Any, sandbox: Any, worker: Any, rt: Any,
+) -> None:
+    """The poll lists customers in full (Change Data Capture): one listed exactly as our last
+    write sent it is that write's echo, neither an event nor a read; a hand edit still is one."""
+    integration = linked(client, admin, sandbox, "quickbooks")
+    contact_id = integration["contact_id"]
+    before, last_run = len(ledger_events(client, admin, integration)), _last_poll(rt, integration)
+    calls = len(sandbox.calls("quickbooks"))
+    answer = client.post(f"/api/integrations/{integration['id']}/ledger-poll", headers=admin)
+    assert answer.status_code == 202
+    wait_for(lambda: _last_poll(rt, integration) != last_run, what="the poll to finish")
+    assert [c for c in sandbox.calls("quickbooks")[calls:] if c["path"].endswith("/cdc")]
+    assert len(ledger_events(client, admin, integration)) == before
+    assert qb_writes(sandbox, calls) == []
+    # A hand edit listed by the next poll is an event, written back once
+    qb_edit(sandbox, integration, contact_id, {"DisplayName": "Renamed By Hand"})
+    calls = len(sandbox.calls("quickbooks"))
+    assert client.post(f"/api/integrations/{integration['id']}/ledger-poll", headers=admin).status_code == 202
+    event = wait_ledger_event(client, admin, integration, contact_id)
+    assert event["outcome"]["action"] == "updated" and len(qb_writes(sandbox, calls)) == 1
+
+
+def _last_poll(rt: Any, integration: dict[str, Any]) -> str | None:
+    """When the ledger poll last finished (its state, stored at its end)."""
+    stored = integrations.get(rt.db, integration["id"])
+    assert stored is not None
+    return IntegrationSettings.of(stored).state_of(STATE_KEY).get("last_run")

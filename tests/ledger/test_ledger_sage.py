@@ -119,3 +119,30 @@ def test_recreate_refused_by_a_taken_account_number_says_what_to_do(
     event = wait_ledger_event(client, admin, integration, contact_id)
     assert event["status"] == "failed"
     assert "could not be recreated" in event["outcome"]["reason"] and "relink" in event["outcome"]["reason"]
+
+
+def test_the_polls_sight_of_our_own_write_costs_no_call_and_records_nothing(
+    client: Any, admin: Any, sandbox: Any, worker: Any,
+) -> None:
+    """Sage has no webhooks: its echo is our own write seen by the poll, which lists contacts in
+    full. A contact listed exactly as we wrote it is neither read again nor made an event
+    (before: an event and a ``GET /contacts/<id>`` each)."""
+    integration = linked(client, admin, sandbox, "sage")
+    contact_id = integration["contact_id"]
+    before = len(ledger_events(client, admin, integration))
+    calls = len(sandbox.calls("sage"))
+    # When the poll lists the contact our create made (created since its watermark)
+    poll_now(client, admin, integration)
+    wait_for(lambda: [c for c in sandbox.calls("sage")[calls:] if "deleted_since" in c["query"]],
+             what="the poll")
+    assert [c for c in sandbox.calls("sage")[calls:] if "updated_or_created_since" in c["query"]]
+    # Then it records nothing and reads nothing more
+    assert len(ledger_events(client, admin, integration)) == before
+    reads = [c for c in sandbox.calls("sage")[calls:] if c["path"].endswith(f"/contacts/{contact_id}")]
+    assert reads == [] and sage_writes(sandbox, calls) == []
+    # While a hand edit the next poll lists is still an event, written back once
+    sage_edit(sandbox, integration, contact_id, {"name": "Renamed By Hand"})
+    calls = len(sandbox.calls("sage"))
+    poll_now(client, admin, integration)
+    event = wait_ledger_event(client, admin, integration, contact_id)
+    assert event["outcome"]["action"] == "updated" and len(sage_writes(sandbox, calls)) == 1

@@ -117,7 +117,7 @@ class Importer:
             links.save(self.db, LinkWrite(
                 integration_id=self.integration_id, organisation_id=organisation.id,
                 organisation_name=organisation.name, contact=contact,
-                fields_hash=organisation.fields.digest(),
+                fields_hash=organisation.fields.digest(), fields=organisation.fields,
             ))
         except ContactAlreadyLinked as error:
             other = LinkedElsewhere(error.link.organisation_id, error.link.organisation_name)
