@@ -253,7 +253,7 @@ STAMPED_CHANNELS = ("webhook", "poll")
 
 def is_echo(
     *, via: str | None, operation: str | None, merged_into: str | None, changed_at: datetime | None,
-    link_status: str, last_written_stamp: datetime | None,
+    link_status: str, last_written_stamp: datetime | None, poll_backstop: bool = False,
 ) -> bool:
     """Whether a change is the echo of the service's own last write, known without a call:
     the system stamped the change exactly as it stamped the contact in its answer to that
@@ -266,18 +266,25 @@ def is_echo(
     field is taken for each); the poll's stamps are the contact's own field, the same field as
     the write's answer.
 
-    A stamp shown only to the second is never trusted: it cannot tell our write from a hand
-    edit made within the same second, and taking that edit for our echo would leave it
-    unseen. Sage's ``updated_at`` is such a stamp, and so is QuickBooks' ``LastUpdatedTime``
-    in Intuit's documented samples (``2015-07-23T10:58:12-07:00``): their echoes are read and
-    compared, one read each. Xero's stamps are to the millisecond (``/Date(1498007739902)``,
-    ``2017-06-21T01:15:39.902``). A millisecond stamp that falls on ``.000`` is read too: one
-    read in a thousand, on the safe side."""
+    A stamp shown only to the second cannot tell our write from a hand edit made within the
+    same second. Sage's ``updated_at`` is such a stamp, and so is QuickBooks' ``LastUpdatedTime``
+    in Intuit's documented samples (``2015-07-23T10:58:12-07:00``); Xero's are to the
+    millisecond (``/Date(1498007739902)``, ``2017-06-21T01:15:39.902``), and one that falls on
+    ``.000`` is treated as such a stamp too. A webhook's such stamp is trusted only with
+    ``poll_backstop``: while the ledger poll runs, it lists the contact in full from a
+    watermark no later than that second (its query is inclusive) and compares it field by field
+    with our last write (``is_polled_echo``), so a hand edit in the same second is caught there,
+    at the next poll, at no extra call. With the poll off, or for a change the poll itself
+    recorded (it found the fields differ, or could not compare them), such a stamp is read and
+    compared, one read."""
     if via not in STAMPED_CHANNELS or operation not in ECHOED_OPERATIONS or merged_into:
         return False
     if link_status != "ok" or changed_at is None or last_written_stamp is None:
         return False
-    return changed_at.microsecond != 0 and changed_at == last_written_stamp
+    if changed_at != last_written_stamp:
+        return False
+    to_the_second = changed_at.microsecond == 0
+    return not to_the_second or (poll_backstop and via == "webhook")
 
 
 def is_polled_echo(
@@ -312,6 +319,8 @@ class ChangeSeen:
     operation: str = "update"
     merged_into: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    #: The digest of the fields a poll listed (``source_event_id``); not part of the payload.
+    listed_digest: str | None = None
 
     def source_event_id(self) -> str:
         """``ledger:<contact id>:<the change's own stamp, UTC, to the millisecond>``.
@@ -324,9 +333,16 @@ class ChangeSeen:
         to the second would swallow a hand edit made in the second of our own write). Where two
         channels stamp one change differently (Xero's two stamps may differ by milliseconds),
         ``ledger_store.covered`` keeps it to one event: an event that will read, or has read,
-        the contact since the change covers it."""
+        the contact since the change covers it.
+
+        A stamp only to the second (Sage, QuickBooks as documented) cannot tell two changes of
+        one second apart, so a poll that listed the contact adds what it listed
+        (``listed_digest``): a hand edit in the second of our own write is then a change of its
+        own, where the webhook of that write and the poll that lists our write are still one."""
         stamp = self.changed_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         suffix = f":merged:{self.merged_into}" if self.merged_into else ""
+        if self.listed_digest and self.changed_at.microsecond == 0:
+            suffix += f":{self.listed_digest[:16]}"
         return f"ledger:{self.contact_id}:{stamp}{suffix}"[:120]
 
     def payload(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from core.ledger import (
     decide_change,
     is_echo,
 )
+from core.ledger_settings import LedgerSettings
 from core.locks import OrganisationLock
 from core.models import Contact, EventStatus, Organisation
 from core.runtime import Runtime
@@ -145,8 +146,12 @@ class ChangeRun:
             return ledger_result(EventStatus.SKIPPED, LedgerOutcome(None, self.contact_id, reason=ledger_store.NOT_LINKED))
         self.link_id = link.id
         if self._is_echo(link):
-            # Nothing read, nothing written: not even the rental system is asked.
-            self.read_stamp = link.last_written_stamp
+            # Nothing read, nothing written: not even the rental system is asked. A stamp to
+            # the millisecond says what the contact is as of it, so this event covers the poll's
+            # sight of the same stamp; one to the second was trusted only because the poll
+            # compares the fields (``is_echo``), so it must not cover what the poll lists.
+            stamp = link.last_written_stamp
+            self.read_stamp = stamp if stamp is not None and stamp.microsecond else None
             return self._done(LedgerOutcome("none", self.contact_id, reason=ECHO))
         policies = self.integration.policies or {}
         contact = self.changes.read_contact(self.provider, self.contact_id)
@@ -168,6 +173,7 @@ class ChangeRun:
             via=self.payload.get("via"), operation=self.payload.get("operation"),
             merged_into=self.payload.get("merged_into"), changed_at=stamps.iso(self.payload.get("changed_at")),
             link_status=link.status or "ok", last_written_stamp=link.last_written_stamp,
+            poll_backstop=LedgerSettings.from_env().poll_interval_seconds > 0,
         )
 
     def _steps(self, s: LedgerSituation) -> _Result:

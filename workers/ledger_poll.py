@@ -9,6 +9,7 @@ leaves it where it was, so the next poll asks again from the same point.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
@@ -62,6 +63,8 @@ def poll_integration(rt: Runtime, integration: Integration) -> dict[str, Any]:
         if _echo(rt, integration, module, change, contact):
             counts["echoes"] += 1
             continue
+        if contact is not None and contact.fields is not None:
+            change = replace(change, listed_digest=contact.fields.digest())
         counts["recorded"] += record_change(rt, integration.id, change) is not None
     state = {"since": max(newest, started - QUIET_LAG).isoformat(), "last_run": started.isoformat()}
     integrations.merge_settings(rt.db, integration.id, {STATE_KEY: state})

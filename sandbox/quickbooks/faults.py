@@ -13,10 +13,13 @@ from typing import Any
 PACIFIC = timezone(timedelta(hours=-7))
 
 
-def now_stamp(shift: timedelta = timedelta(0)) -> str:
+def now_stamp(shift: timedelta = timedelta(0), *, to_the_second: bool = False) -> str:
     """``2015-07-23T10:58:12.099-07:00``, the shape of every ``time`` and ``MetaData`` value
-    (``shift``: the store's clock, moved by ``POST /_sandbox/clock``)."""
+    (``shift``: the store's clock, moved by ``POST /_sandbox/clock``); ``to_the_second``:
+    ``2015-07-23T10:58:12-07:00``, as Intuit's documented samples show ``LastUpdatedTime``."""
     stamp = datetime.now(PACIFIC) + shift
+    if to_the_second:
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S-07:00")
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}-07:00"
 
 

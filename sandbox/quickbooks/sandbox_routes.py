@@ -149,18 +149,26 @@ def set_preferences() -> Response:
         realm.home_currency = (code, HOME_CURRENCIES[code])
         realm.multicurrency = bool(body.get("multicurrency", realm.multicurrency))
     return json_response({"Preferences": realm.preferences(), "tenant": realm.id})
+
+
 def set_clock() -> Response:
-    """``{"shift_seconds"}``: move the stand-in's clock (negative: into the past; 0: back to
-    the real time; ``/_sandbox/reset`` does too). Every change is stamped on this clock, and
-    Change Data Capture's 30 days count from it: a hand edit "40 days ago" is made with the
-    clock moved back, then the clock is set to 0."""
-    raw = _body().get("shift_seconds", 0)
+    """``{"shift_seconds", "to_the_second"?}``: move the stand-in's clock (negative: into the
+    past; 0: back to the real time; ``/_sandbox/reset`` does too). Every change is stamped on
+    this clock, and Change Data Capture's 30 days count from it: a hand edit "40 days ago" is
+    made with the clock moved back, then the clock is set to 0. ``to_the_second`` stamps changes
+    without milliseconds, as Intuit's documented samples show ``LastUpdatedTime``."""
+    body = _body()
+    raw = body.get("shift_seconds", 0)
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         return json_response({"error": "shift_seconds must be a number"}, 400)
+    whole = body.get("to_the_second", False)
+    if not isinstance(whole, bool):
+        return json_response({"error": "to_the_second must be true or false"}, 400)
     store = sandbox().store
     with store.lock:
         store.shift = timedelta(seconds=raw)
-    return json_response({"now": store.stamp(), "shift_seconds": raw})
+        store.to_the_second = whole
+    return json_response({"now": store.stamp(), "shift_seconds": raw, "to_the_second": whole})
 
 
 def _seed(entity: str, body: dict[str, Any]) -> Response:

@@ -116,19 +116,22 @@ class Store:
         #: a change made "40 days ago" is stamped so, and Change Data Capture's 30 days count
         #: from this clock.
         self.shift = timedelta(0)
+        #: Changes stamped to the second, as Intuit's samples show them (``POST /_sandbox/clock``).
+        self.to_the_second = False
 
     def reset(self) -> None:
         with self.lock:
             self.realms.clear()
             self.minorversions.clear()
             self.shift = timedelta(0)
+            self.to_the_second = False
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.shift
 
     def stamp(self) -> str:
         """A ``MetaData`` time on this store's clock."""
-        return faults.now_stamp(self.shift)
+        return faults.now_stamp(self.shift, to_the_second=self.to_the_second)
 
     def realm(self, realm_id: str | None = None) -> Realm:
         """The realm, made when it does not exist yet (a new id when none is given)."""

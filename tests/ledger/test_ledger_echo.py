@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 import requests
 
+from core.store import links
 from sandbox.runner import ServerThread
 from tests.ledger.support import (
     VERIFIER_TOKEN,
     WEBHOOK_KEY,
+    intuit_delivery,
     ledger_events,
     linked,
     qb_customer,
@@ -147,3 +149,41 @@ def test_a_webhook_stamped_otherwise_is_read_and_compared(
     assert event["outcome"]["action"] == "none" and event["outcome"]["reason"] is None, event
     calls = api_calls(sandbox, "xero", mark)
     assert [c["method"] for c in calls] == ["GET"], calls
+
+
+@pytest.mark.parametrize("poll_runs", [True, False])
+def test_a_quickbooks_stamp_to_the_second_is_an_echo_only_while_the_poll_backs_it(
+    client: Any, admin: Any, sandbox: Any, worker: Any, rt: Any, monkeypatch: pytest.MonkeyPatch,
+    poll_runs: bool,
+) -> None:
+    """Intuit documents ``LastUpdatedTime`` to the second, which cannot tell our write from a
+    hand edit made within the same second. Played here: the contact is edited by hand, and a
+    notification arrives stamped with our write's own second. While the ledger poll runs, that
+    notification costs no call, and the poll (which compares the fields) catches the edit; with
+    the poll off, it is read at once."""
+    if not poll_runs:
+        monkeypatch.setenv("LEDGER_POLL_INTERVAL_SECONDS", "0")
+    sandbox.control("quickbooks", "clock", shift_seconds=0, to_the_second=True)
+    integration = linked(client, admin, sandbox, "quickbooks")
+    contact_id, org = integration["contact_id"], integration["organisation"]
+    written = links.by_contact(rt.db, integration["id"], contact_id).last_written_stamp
+    assert written is not None and written.microsecond == 0
+    hand_edit(sandbox, "quickbooks", integration, contact_id, f"Hand {uuid.uuid4().hex[:6]}")
+
+    mark = len(api_calls(sandbox, "quickbooks"))
+    stamp = written.strftime("%Y-%m-%dT%H:%M:%SZ")
+    entity = {"name": "Customer", "id": contact_id, "operation": "Update", "lastUpdated": stamp}
+    assert intuit_delivery(client, integration["tenant"], [entity]).status_code == 200
+    event = wait_ledger_event(client, admin, integration, contact_id)
+    if not poll_runs:
+        # Read once, found edited, written back: Current RMS wins
+        assert event["outcome"]["action"] == "updated", event
+        assert [c["method"] for c in api_calls(sandbox, "quickbooks", mark)] == ["GET", "POST"]
+        return
+    assert event["outcome"]["action"] == "none" and "echo" in event["outcome"]["reason"], event
+    assert api_calls(sandbox, "quickbooks", mark) == []
+    # The next poll lists the contact in full and finds it differs from our write: written back
+    assert client.post(f"/api/integrations/{integration['id']}/ledger-poll", headers=admin).status_code == 202
+    caught = wait_ledger_event(client, admin, integration, contact_id, after=1)
+    assert caught["payload"]["via"] == "poll" and caught["outcome"]["action"] == "updated", caught
+    assert contact_name(sandbox, "quickbooks", integration, contact_id) == org["name"]

@@ -36,11 +36,15 @@ def test_anything_else_is_read(changes: dict[str, Any]) -> None:
     assert not echo(**changes)
 
 
-def test_a_stamp_to_the_second_is_never_trusted() -> None:
+def test_a_stamp_to_the_second_is_trusted_only_from_a_webhook_while_the_poll_runs() -> None:
     # Sage's updated_at, QuickBooks' documented LastUpdatedTime: a hand edit within the same
-    # second would carry the same stamp as our write
+    # second would carry the same stamp as our write; the poll, which compares the fields, is
+    # what catches it then
     second = WRITTEN.replace(microsecond=0)
     assert not echo(changed_at=second, last_written_stamp=second)
+    assert echo(changed_at=second, last_written_stamp=second, poll_backstop=True)
+    # A change the poll recorded is one it could not call an echo: read it
+    assert not echo(changed_at=second, last_written_stamp=second, poll_backstop=True, via="poll")
 
 
 def test_each_systems_stamps_parse_to_the_same_moment() -> None:
