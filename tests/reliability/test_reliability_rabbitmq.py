@@ -35,7 +35,7 @@ from tests.reliability.reliability_helpers import (
 from tests.support import create_integration, send_webhook
 from webhooks import queues
 from webhooks.ops.workers_view import worker_rows
-from workers import messages
+from workers import messages, outbox_sender
 from workers.broker import DEAD_WORKER_SECONDS, SYNC_QUEUE
 
 #: The interface's bound (§6): a message the broker lost is sent again within a minute.
@@ -120,6 +120,7 @@ def test_rabbitmq_queue_deleted_with_events_waiting_strands_none(
     members = [new_organisation(sandbox, integration["subdomain"]) for _ in range(6)]
     relay.paused.set()  # nothing re-sent while the queue is looked at
     event_ids = [send_webhook(client, integration, m["id"], "create").get_json()["event_id"] for m in members]
+    assert outbox_sender.flush_all(10.0)  # the webhooks' messages leave from a sender thread
     assert server.ready(SYNC_QUEUE) == 6
     sync = next(q for q in queues.all_stats(rt) if q.name == SYNC_QUEUE)
     assert (sync.depth, sync.oldest_age_seconds) == (6, None)
@@ -139,6 +140,7 @@ def test_rabbitmq_queue_deleted_with_events_waiting_strands_none(
     other = create_integration(client, admin, sandbox, "xero")
     late = new_organisation(sandbox, other["subdomain"])
     late_id = send_webhook(client, other, late["id"], "create").get_json()["event_id"]
+    assert outbox_sender.flush_all(10.0)  # the webhooks' messages leave from a sender thread
     assert server.ready(SYNC_QUEUE) == 1
 
     # When a worker starts and the relay runs
@@ -175,6 +177,7 @@ def test_rabbitmq_restarted_with_webhooks_arriving_loses_nothing(
     integration = create_integration(client, admin, sandbox, "xero")
     members = [new_organisation(sandbox, integration["subdomain"]) for _ in range(6)]
     waiting = [send_webhook(client, integration, m["id"], "create").get_json()["event_id"] for m in members[:3]]
+    assert outbox_sender.flush_all(10.0)  # the webhooks' messages leave from a sender thread
     assert server.ready(SYNC_QUEUE) == 3
 
     # When the node stops, webhooks arrive while it is down, and it starts again
