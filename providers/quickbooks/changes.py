@@ -28,8 +28,6 @@ COMPARED = ("name", "address_line1", "address_line2", "city", "region", "postcod
 CAN_REACTIVATE = True
 #: Change Data Capture looks back at most 30 days (QC1); a little less, for clock skew.
 CDC_WINDOW = timedelta(days=30) - timedelta(minutes=5)
-#: Ids per ``Id IN (…)`` query: the ids fit easily in one URL, and MAXRESULTS goes to 1000.
-IDS_PER_QUERY = 100
 
 
 def read_contact(provider: QuickBooksProvider, contact_id: str) -> LedgerContact | None:
@@ -40,14 +38,9 @@ def read_contact(provider: QuickBooksProvider, contact_id: str) -> LedgerContact
 
 
 def read_contacts(provider: QuickBooksProvider, contact_ids: Iterable[str]) -> dict[str, LedgerContact]:
-    ids = sorted({i.strip() for i in contact_ids if provider.valid_contact_id(i)}, key=int)
-    found: dict[str, LedgerContact] = {}
-    for start in range(0, len(ids), IDS_PER_QUERY):
-        chunk = ids[start:start + IDS_PER_QUERY]
-        listed = ", ".join(mapping.quote(i) for i in chunk)
-        for row in provider.query(f"select * from Customer where Id IN ({listed}) MAXRESULTS {len(chunk)}"):
-            found[str(row["Id"])] = to_ledger(provider, row)
-    for missing in [i for i in ids if i not in found]:  # inactive (or gone): read one by one
+    ids = {i.strip() for i in contact_ids if provider.valid_contact_id(i)}
+    found = {str(row["Id"]): to_ledger(provider, row) for row in provider.customer_rows(ids)}
+    for missing in sorted(ids - set(found), key=int):  # inactive (or gone): read one by one
         contact = read_contact(provider, missing)
         if contact is not None:
             found[missing] = contact

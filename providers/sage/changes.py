@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 from core.ledger import ChangeSeen, ContactState, LedgerContact
 from providers import stamps
 from providers.sage import mapping
-from providers.sage.client import PAGE_SIZE, SageProvider
+from providers.sage.client import SageProvider
 
 #: Fields Sage gives back as written (its country is a code: ``country_code``).
 COMPARED = ("name", "address_line1", "address_line2", "city", "region", "postcode",
@@ -39,7 +39,7 @@ def read_contacts(provider: SageProvider, contact_ids: Iterable[str]) -> dict[st
     """The linked contacts that still exist, from the paged listing of every contact."""
     wanted = {i.strip() for i in contact_ids if provider.valid_contact_id(i)}
     found: dict[str, LedgerContact] = {}
-    for item in _pages(provider, {"contact_type_id": mapping.CUSTOMER}):
+    for item in provider.pages({**_FULL, "contact_type_id": mapping.CUSTOMER}):
         if str(item.get("id")) in wanted:
             found[str(item["id"])] = to_ledger(provider, item)
     return found
@@ -47,12 +47,12 @@ def read_contacts(provider: SageProvider, contact_ids: Iterable[str]) -> dict[st
 
 def changed_since(provider: SageProvider, since: datetime) -> Iterator[tuple[ChangeSeen, LedgerContact | None]]:
     stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for item in _pages(provider, {"updated_or_created_since": stamp}):
+    for item in provider.pages({**_FULL, "updated_or_created_since": stamp}):
         contact = to_ledger(provider, item)
         changed = stamps.iso(item.get("updated_at")) or since
         operation = "update" if contact.state == "active" else "archive"
         yield ChangeSeen(contact.id, changed, "poll", operation=operation), contact
-    for item in _pages(provider, {"deleted_since": stamp}):
+    for item in provider.pages({**_FULL, "deleted_since": stamp}):
         # What a ``deleted_since`` listing carries is not documented beyond the parameter (SG2):
         # an item is taken as deleted only when it says so (``deleted_at``) or a read of it
         # finds nothing, never merely for being listed.
@@ -62,17 +62,6 @@ def changed_since(provider: SageProvider, since: datetime) -> Iterator[tuple[Cha
             continue
         changed = stamps.iso(item.get("deleted_at") or item.get("updated_at")) or since
         yield ChangeSeen(contact_id, changed, "poll", operation="delete"), None
-
-
-def _pages(provider: SageProvider, params: dict[str, str]) -> Iterator[dict[str, Any]]:
-    page = 1
-    while True:
-        query = {**params, **_FULL, "items_per_page": PAGE_SIZE, "page": page}
-        body = provider._call("GET", "/contacts", params=query).json()
-        yield from body.get("$items") or []
-        if not body.get("$next"):
-            return
-        page += 1
 
 
 def to_ledger(provider: SageProvider, item: dict[str, Any]) -> LedgerContact:

@@ -98,7 +98,7 @@ class SageProvider(AccountingProvider):
     def find_by_name(self, name: str) -> Contact | None:
         """Sage keeps duplicate names: several active customers of that name are refused,
         naming each, never resolved to the first listed (interface §11)."""
-        found = [c for c in (self.to_contact(i) for i in self._pages(
+        found = [c for c in (self.to_contact(i) for i in self.pages(
             {"search": name.strip(), "contact_type_id": mapping.CUSTOMER}))
             if c.active and same_name(c.name, name)]
         if len(found) > 1:
@@ -113,7 +113,7 @@ class SageProvider(AccountingProvider):
         wanted = text.strip().casefold()
         if limit <= 0:
             return found
-        for item in self._pages({"search": text.strip(), "contact_type_id": mapping.CUSTOMER}):
+        for item in self.pages({"search": text.strip(), "contact_type_id": mapping.CUSTOMER}):
             contact = self.to_contact(item)
             if contact.active and wanted in contact.name.casefold():
                 found.append(contact)
@@ -123,12 +123,12 @@ class SageProvider(AccountingProvider):
 
     def list_contacts(self) -> Iterator[tuple[Contact, ContactFields]]:
         params = {"contact_type_id": mapping.CUSTOMER, "nested_attributes": "all"}
-        for item in self._pages(params, batch=True):
+        for item in self.pages(params, batch=True):
             contact = self.to_contact(item)
             if contact.active:
                 yield contact, mapping.to_fields(item)
 
-    def _pages(self, params: dict[str, str], *, batch: bool = False) -> Iterator[dict[str, Any]]:
+    def pages(self, params: dict[str, str], *, batch: bool = False) -> Iterator[dict[str, Any]]:
         """Every item of a ``GET /contacts`` listing. Pages are counted here rather than
         following ``$next``, so no URL from an answer is ever fetched. Activity is checked on
         each item: what ``filter_inactive_contacts=true`` means exactly is unconfirmed."""

@@ -15,7 +15,7 @@ from typing import Any, Iterator, Sequence
 
 from core.matching import Candidate, Subject
 from providers.sage import mapping
-from providers.sage.client import PAGE_SIZE, SageProvider
+from providers.sage.client import SageProvider
 
 #: Keys the ledger's rows carry, so the review can compare them.
 REVIEW_KEYS = ("name", "email", "account_number", "tax_number")
@@ -36,7 +36,8 @@ def lookup(provider: SageProvider, subject: Subject, match_on: Sequence[str]) ->
         if key not in FILTERS or not subject.value(key):
             continue
         params = {FILTERS[key]: getattr(subject, key).strip()}
-        hits = [c for c in (to_candidate(provider, i) for i in _pages(provider, params))
+        listed = provider.pages({**params, "contact_type_id": mapping.CUSTOMER})
+        hits = [c for c in (to_candidate(provider, i) for i in listed)
                 if c.active and c.value(key) == subject.value(key)]
         if hits:
             return hits
@@ -44,20 +45,7 @@ def lookup(provider: SageProvider, subject: Subject, match_on: Sequence[str]) ->
 
 
 def ledger(provider: SageProvider) -> Iterator[Candidate]:
-    for item in _pages(provider, {"nested_attributes": "all"}, batch=True):
+    for item in provider.pages({"nested_attributes": "all", "contact_type_id": mapping.CUSTOMER}, batch=True):
         candidate = to_candidate(provider, item)
         if candidate.active:
             yield candidate
-
-
-def _pages(provider: SageProvider, params: dict[str, str], *, batch: bool = False
-           ) -> Iterator[dict[str, Any]]:
-    page = 1
-    while True:
-        query = {**params, "contact_type_id": mapping.CUSTOMER, "attributes": "all",
-                 "items_per_page": PAGE_SIZE, "page": page}
-        body = provider._call("GET", "/contacts", params=query, batch=batch).json()
-        yield from body.get("$items") or []
-        if not body.get("$next"):
-            return
-        page += 1

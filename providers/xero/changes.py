@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator
 from core.ledger import ChangeSeen, LedgerContact
 from core.models import Contact
 from providers.xero import mapping
-from providers.xero.client import ID_CHUNK, PAGE_SIZE, XeroProvider, _merged_to
+from providers.xero.client import PAGE_SIZE, XeroProvider, _merged_to
 
 #: Fields Xero gives back as written (``mapping.fields_from``): compared to find hand edits.
 COMPARED = ("name", "address_line1", "address_line2", "city", "region", "postcode", "country",
@@ -34,17 +34,7 @@ def read_contact(provider: XeroProvider, contact_id: str) -> LedgerContact | Non
 
 def read_contacts(provider: XeroProvider, contact_ids: Iterable[str]) -> dict[str, LedgerContact]:
     """Every contact among ``contact_ids`` that exists, 50 per ``IDs=`` call (A4)."""
-    wanted = [i for i in dict.fromkeys(c.strip() for c in contact_ids) if provider.valid_contact_id(i)]
-    found: dict[str, LedgerContact] = {}
-    for start in range(0, len(wanted), ID_CHUNK):
-        chunk = wanted[start:start + ID_CHUNK]
-        params = {"IDs": ",".join(chunk), "includeArchived": "true", "page": 1}
-        rows = provider.api.request("GET", "Contacts", params=params).json().get("Contacts") or []
-        by_id = {row["ContactID"].lower(): row for row in rows}
-        for asked in chunk:
-            if asked.lower() in by_id:
-                found[asked] = to_ledger(provider, by_id[asked.lower()])
-    return found
+    return {asked: to_ledger(provider, row) for asked, row in provider.rows_by_id(contact_ids) if row is not None}
 
 
 def changed_since(provider: XeroProvider, since: datetime) -> Iterator[tuple[ChangeSeen, LedgerContact]]:

@@ -145,19 +145,25 @@ class XeroProvider(AccountingProvider):
         return self._contact(element) if element.get("ContactStatus") == "ACTIVE" else None
 
     def get_contacts(self, contact_ids: Iterable[str]) -> dict[str, Contact]:
-        wanted = [i for i in dict.fromkeys(c.strip() for c in contact_ids) if self.valid_contact_id(i)]
         found: dict[str, Contact] = {}
+        for asked, row in self.rows_by_id(contact_ids):
+            contact = self._resolve(row, hops=0)
+            if contact is not None:
+                found[asked] = contact
+        return found
+
+    def rows_by_id(self, contact_ids: Iterable[str]) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """Each valid id asked for, with its row (``None``: no such contact), read ``ID_CHUNK``
+        at a time with ``IDs=``; archived contacts included, to see merges, and ``page=1`` so
+        that ``MergedToContactID`` is returned (spec)."""
+        wanted = [i for i in dict.fromkeys(c.strip() for c in contact_ids) if self.valid_contact_id(i)]
         for start in range(0, len(wanted), ID_CHUNK):
             chunk = wanted[start:start + ID_CHUNK]
-            # includeArchived to see merged contacts; page=1 so MergedToContactID is returned (spec).
             params = {"IDs": ",".join(chunk), "includeArchived": "true", "page": 1}
             rows = self.api.request("GET", "Contacts", params=params).json().get("Contacts") or []
             by_id = {row["ContactID"].lower(): row for row in rows}
             for asked in chunk:
-                contact = self._resolve(by_id.get(asked.lower()), hops=0)
-                if contact is not None:
-                    found[asked] = contact
-        return found
+                yield asked, by_id.get(asked.lower())
 
     def find_by_name(self, name: str) -> Contact | None:
         wanted = name.strip()
@@ -165,7 +171,7 @@ class XeroProvider(AccountingProvider):
         # The where comparison is expected to ignore case like the uniqueness rule; should it
         # not, the case-insensitive searchTerm (spec) finds the contact the clash was about.
         for params in ({"where": where}, {"where": ACTIVE, "searchTerm": wanted}):
-            for element in self._pages(params):
+            for element in self.pages(params):
                 if same_name(element.get("Name") or "", wanted):
                     return self._contact(element)
         return None
@@ -173,7 +179,7 @@ class XeroProvider(AccountingProvider):
     def search(self, text: str, *, limit: int = 10) -> list[Contact]:
         wanted = text.strip().casefold()
         found: list[Contact] = []
-        for element in self._pages({"where": ACTIVE, "searchTerm": text.strip()}):
+        for element in self.pages({"where": ACTIVE, "searchTerm": text.strip()}):
             # searchTerm also matches e-mail and contact number; interface §7 asks for names.
             if wanted in (element.get("Name") or "").casefold():
                 found.append(self._contact(element))
@@ -182,10 +188,10 @@ class XeroProvider(AccountingProvider):
         return found
 
     def list_contacts(self) -> Iterator[tuple[Contact, ContactFields]]:
-        for element in self._pages({"where": ACTIVE, "order": "Name ASC"}, batch=True):
+        for element in self.pages({"where": ACTIVE, "order": "Name ASC"}, batch=True):
             yield self._contact(element), mapping.fields_from(element)
 
-    def _pages(self, params: dict[str, Any], *, batch: bool = False) -> Iterator[dict[str, Any]]:
+    def pages(self, params: dict[str, Any], *, batch: bool = False) -> Iterator[dict[str, Any]]:
         """Rows of GET /Contacts page by page, fetched lazily (a caller that stops early saves calls)."""
         page = 1
         while True:

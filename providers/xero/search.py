@@ -15,7 +15,7 @@ from typing import Any, Iterator, Sequence
 
 from core.matching import Candidate, Subject
 from providers.xero import mapping
-from providers.xero.client import ACTIVE, PAGE_SIZE, XeroProvider
+from providers.xero.client import ACTIVE, XeroProvider
 
 #: Keys the ledger's rows carry, so the review can compare them.
 REVIEW_KEYS = ("name", "email", "account_number", "tax_number")
@@ -43,7 +43,7 @@ def lookup(provider: XeroProvider, subject: Subject, match_on: Sequence[str]) ->
         raw = getattr(subject, key).strip()
         if not subject.value(key):
             continue
-        found = [to_candidate(provider, e) for e in _pages(provider, {"where": where_for(key, raw)})]
+        found = [to_candidate(provider, e) for e in provider.pages({"where": where_for(key, raw)})]
         hits = [c for c in found if c.value(key) == subject.value(key)]
         if hits:
             return hits
@@ -52,19 +52,5 @@ def lookup(provider: XeroProvider, subject: Subject, match_on: Sequence[str]) ->
 
 def ledger(provider: XeroProvider) -> Iterator[Candidate]:
     """Every active contact, page by page, at bulk priority."""
-    for element in _pages(provider, {"where": ACTIVE, "order": "Name ASC"}, batch=True):
+    for element in provider.pages({"where": ACTIVE, "order": "Name ASC"}, batch=True):
         yield to_candidate(provider, element)
-
-
-def _pages(provider: XeroProvider, params: dict[str, Any], *, batch: bool = False
-           ) -> Iterator[dict[str, Any]]:
-    page = 1
-    while True:
-        payload = provider.api.request("GET", "Contacts", params={**params, "page": page},
-                                       batch=batch).json()
-        rows = payload.get("Contacts") or []
-        yield from rows
-        page_count = (payload.get("pagination") or {}).get("pageCount")
-        if len(rows) < PAGE_SIZE or (page_count is not None and page >= page_count):
-            return
-        page += 1

@@ -7,6 +7,7 @@ from core.errors import CredentialsRefused
 from core.models import Contact
 from providers.base import ProviderContext
 from providers.quickbooks import QuickBooksProvider
+from providers.quickbooks.client import IDS_PER_QUERY
 from tests.providers.quickbooks.quickbooks_provider_support import Realm
 
 
@@ -26,7 +27,7 @@ def test_get_contact_is_none_for_missing_inactive_or_malformed(realm: Realm) -> 
 
 
 def test_get_contacts_returns_the_active_ones_in_chunks(realm: Realm) -> None:
-    ids = [realm.seed(DisplayName=f"Customer {i}")["Id"] for i in range(35)]
+    ids = [realm.seed(DisplayName=f"Customer {i}")["Id"] for i in range(IDS_PER_QUERY + 5)]
     gone = realm.seed(DisplayName="Gone", Active=False)["Id"]
     found = realm.provider.get_contacts([*ids, gone, "12345", "x"])
     assert set(found) == set(ids)
