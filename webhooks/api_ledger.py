@@ -10,7 +10,8 @@ from webhooks.api_integrations import found
 from webhooks.app_runtime import app_runtime
 from webhooks.auth import admin_required
 from webhooks.errors import ApiError
-from workers import messages
+from workers import ledger_verify, messages
+from workers.bulk import jobs as bulk_jobs
 
 blueprint = Blueprint("api_ledger", __name__, url_prefix="/api/integrations")
 
@@ -40,11 +41,8 @@ def ledger_poll_now(integration_id: str) -> tuple[dict[str, Any], int]:
 @admin_required
 def verify_links_now(integration_id: str) -> tuple[dict[str, Any], int]:
     """Read every linked contact (batched) and check it: exists, active, merged. A job."""
-    from workers.ledger_verify import start_job
-
     integration = _active(integration_id)
-    try:
-        job_id = start_job(app_runtime(), integration)
-    except messages.BROKER_UNAVAILABLE:
-        raise ApiError(503, "the queue is unavailable; try again", headers={"Retry-After": "5"}) from None
-    return {"job_id": job_id}, 202
+    # Like every job: recorded first, so a queue that does not answer only delays it
+    # (``requeue_stale`` sends it again).
+    job = bulk_jobs.start(app_runtime(), integration.id, ledger_verify.KIND)
+    return {"job_id": job.id}, 202

@@ -25,7 +25,6 @@ from workers.bulk.jobs import run_job as run_bulk_job
 from workers.holders import HolderSweeper
 from workers.ledger import process_ledger_event
 from workers.ledger_poll import poll_integration
-from workers.ledger_verify import run_verify_job
 from workers.processing import process_event
 from workers.reconcile import reconcile
 from workers.worker_info import WorkerInfo
@@ -120,10 +119,3 @@ def ledger_poll(integration_id: str) -> None:
     except ProviderError as error:
         # The watermark did not move: the next poll asks again from the same point.
         log.warning("ledger poll failed", integration_id=integration_id, error=error.detail())
-
-
-@dramatiq.actor(actor_name=messages.VERIFY_LINKS, queue_name=messages.QUEUES[messages.VERIFY_LINKS],
-                max_retries=0, time_limit=BULK_TIME_LIMIT_MS)
-def verify_links(job_id: str) -> None:
-    """Run one verify-links job (a repeated message finds it finished)."""
-    run_verify_job(runtime(), job_id)

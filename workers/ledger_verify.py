@@ -7,22 +7,19 @@ Reads run at bulk priority: the rate limiter serves live syncs first.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 import structlog
 
-from core.integration_settings import IntegrationSettings
 from core.ledger import ChangeSeen, LedgerContact
-from core.ledger_settings import LedgerSettings
-from core.models import IntegrationStatus, JobStatus
 from core.runtime import Runtime
 from core.store import integrations, jobs
 from core.store import ledger as ledger_store
 from core.tables import Integration, Link, utcnow
 from providers import factory
 from providers.changes import changes_for
-from workers import messages
+from workers.bulk.run import BulkRun
 from workers.ledger_intake import record_change
 
 log = structlog.get_logger(__name__)
@@ -64,30 +61,12 @@ def link_changes(rows: list[Link], found: dict[str, LedgerContact], *, via: str)
             yield ChangeSeen(link.contact_id, now, via, operation=contact.state)
 
 
-def start_job(rt: Runtime, integration: Integration) -> str:
-    """Record a verify-links job and hand it to the bulk queue; its id."""
-    job_id = ledger_store.create_job(rt.db, integration.id, KIND)
-    messages.send(messages.VERIFY_LINKS, job_id)
-    return job_id
-
-
-def run_verify_job(rt: Runtime, job_id: str) -> str | None:
-    job = jobs.start(rt.db, job_id)
-    if job is None:
-        return None
-    integration = integrations.get(rt.db, job.integration_id)
-    if integration is None or integration.status != IntegrationStatus.ACTIVE:
-        jobs.finish(rt.db, job.id, JobStatus.FAILED, error="the integration is not active")
-        return JobStatus.FAILED
-    try:
-        verify(rt, integration, job_id=job.id)
-    except Exception as error:  # recorded on the job; the next run starts again
-        log.exception("verify-links failed", job_id=job_id)
-        jobs.finish(rt.db, job.id, JobStatus.FAILED, error=getattr(error, "reason", None) or type(error).__name__)
-        return JobStatus.FAILED
-    jobs.finish(rt.db, job.id, JobStatus.SUCCEEDED)
-    integrations.merge_settings(rt.db, integration.id, {STATE_KEY: {"last_run": utcnow().isoformat()}})
-    return JobStatus.SUCCEEDED
+def run_verify(run: BulkRun) -> None:
+    """The ``verify_links`` job, run by ``workers.bulk.jobs.run_job`` as every job is (so a job
+    whose worker died is resumed by ``requeue_stale`` like the others); the scheduler's
+    ``verify_links_due`` reads when it last ran."""
+    verify(run.rt, run.integration, job_id=run.job.id)
+    integrations.merge_settings(run.rt.db, run.integration.id, {STATE_KEY: {"last_run": utcnow().isoformat()}})
 
 
 def verify(rt: Runtime, integration: Integration, *, job_id: str | None = None) -> dict[str, int]:
@@ -114,19 +93,3 @@ def verify(rt: Runtime, integration: Integration, *, job_id: str | None = None) 
 def _errors(changes: Iterable[ChangeSeen], recorded: Iterable[str | None]) -> list[dict[str, Any]]:
     return [{"contact_id": c.contact_id, "error": f"contact {c.operation}", "event_id": e}
             for c, e in zip(changes, recorded, strict=True)]
-
-
-def verify_due(rt: Runtime) -> int:
-    """For the scheduler: start a verification of every integration whose links were last
-    verified longer ago than ``LINK_VERIFY_INTERVAL_DAYS`` (0: never)."""
-    days = LedgerSettings.from_env().verify_interval_days
-    if days <= 0:
-        return 0
-    started = 0
-    for integration in integrations.all_active(rt.db):
-        last = IntegrationSettings.of(integration).state_of(STATE_KEY).get("last_run")
-        due = last is None or datetime.fromisoformat(last) < utcnow() - timedelta(days=days)
-        if integration.status == IntegrationStatus.ACTIVE and due and jobs.unfinished(rt.db, integration.id, KIND) is None:
-            start_job(rt, integration)
-            started += 1
-    return started

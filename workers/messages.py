@@ -26,11 +26,10 @@ RECONCILE_INTEGRATION = "reconcile_integration"
 RUN_JOB = "run_job"
 DELIVER_ALERTS = "deliver_alerts"
 LEDGER_POLL = "ledger_poll"
-VERIFY_LINKS = "verify_links"
 
 #: Each actor's queue: live work and bulk work never share one (docs/architecture.md, "Invariants").
 QUEUES = {SYNC_EVENT: SYNC_QUEUE, RECONCILE_INTEGRATION: SYNC_QUEUE, RUN_JOB: BULK_QUEUE,
-          DELIVER_ALERTS: ALERTS_QUEUE, LEDGER_POLL: BULK_QUEUE, VERIFY_LINKS: BULK_QUEUE}
+          DELIVER_ALERTS: ALERTS_QUEUE, LEDGER_POLL: BULK_QUEUE}
 
 
 #: What ``send`` raises when the broker cannot take the message: Redis's errors, RabbitMQ's

@@ -12,21 +12,24 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Callable
 
 import structlog
 
 from core import logging as app_logging
+from core.integration_settings import IntegrationSettings
 from core.ledger_settings import LedgerSettings
 from core.models import IntegrationStatus
 from core.runtime import Runtime, runtime
 from core.store import integrations
+from core.store import jobs as store_jobs
 from core.tables import utcnow
 from providers import factory, registry, webhook_registration
-from workers import alerts, messages, outbox
+from workers import alerts, ledger_verify, messages, outbox
+from workers.bulk import jobs as bulk_jobs
 from workers.bulk.jobs import requeue_stale
 from workers.ledger_poll import poll_all as ledger_poll_all
-from workers.ledger_verify import verify_due as verify_links_due
 from workers.retention import prune_events
 
 log = structlog.get_logger(__name__)
@@ -98,6 +101,23 @@ def finish_webhook_repoints(rt: Runtime) -> int:
 
 #: How often the scheduler looks for integrations whose links are due for verification.
 VERIFY_CHECK_SECONDS = 3600.0
+
+
+def verify_links_due(rt: Runtime) -> int:
+    """Start a verify-links job for every active integration whose links were last verified
+    longer ago than ``LINK_VERIFY_INTERVAL_DAYS`` (0: never), unless one is unfinished."""
+    days = LedgerSettings.from_env().verify_interval_days
+    if days <= 0:
+        return 0
+    started = 0
+    for integration in integrations.all_active(rt.db):
+        last = IntegrationSettings.of(integration).state_of(ledger_verify.STATE_KEY).get("last_run")
+        due = last is None or datetime.fromisoformat(last) < utcnow() - timedelta(days=days)
+        if (integration.status == IntegrationStatus.ACTIVE and due
+                and store_jobs.unfinished(rt.db, integration.id, ledger_verify.KIND) is None):
+            bulk_jobs.start(rt, integration.id, ledger_verify.KIND)
+            started += 1
+    return started
 
 
 def jobs(rt: Runtime) -> list[Periodic]:

@@ -16,7 +16,7 @@ from core.db import Database
 from core.models import JobStatus
 from core.tables import Job, utcnow
 
-KINDS = ("links_csv", "export", "import", "match")
+KINDS = ("links_csv", "export", "import", "match", "verify_links")
 #: A job in one of these is over; cancelling it changes nothing.
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 #: Errors kept on one job: as many as a CSV may have rows (interface §7), so none is lost there.

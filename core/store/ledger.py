@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import Database, rows_matched
 from core.ledger import ChangeSeen
-from core.models import EventStatus, JobStatus
+from core.models import EventStatus
 from core.store.events import EVENT_TABLE
 from core.tables import Event, Link, new_id, utcnow
 
@@ -154,18 +154,6 @@ def all_links(db: Database, integration_id: str) -> list[Link]:
     with db.reading() as session:
         return list(session.scalars(select(Link).where(Link.integration_id == integration_id)
                                     .order_by(Link.organisation_id)))
-
-
-def create_job(db: Database, integration_id: str, kind: str) -> str:
-    """A job row of a ledger kind (``verify_links``); ``core.store.jobs`` runs it as any job."""
-    from core.tables import Job
-
-    with db.session() as session:
-        job = Job(integration_id=integration_id, kind=kind, status=JobStatus.QUEUED, total=0, done=0,
-                  failed=0, errors=[], state={}, cancel_requested=False)
-        session.add(job)
-        session.flush()
-        return job.id
 
 
 def sync_refusal(db: Database, integration_id: str, organisation_id: int) -> str | None:

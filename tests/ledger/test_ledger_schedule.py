@@ -7,12 +7,13 @@ import pytest
 
 from core.errors import ConfigError
 from core.ledger_settings import LedgerSettings
-from core.models import Contact
+from core.models import Contact, JobStatus
 from core.store import jobs, links
 from core.store import ledger as ledger_store
 from core.store.links import LinkWrite
 from tests.support import create_integration
 from workers import ledger_verify, scheduler
+from workers.bulk import jobs as bulk_jobs
 
 
 def test_settings_defaults_and_refusals() -> None:
@@ -36,10 +37,10 @@ def test_the_scheduler_takes_the_ledger_intervals_from_the_settings(rt: Any, mon
 
 def test_verification_is_started_when_due_and_not_twice(rt: Any, client: Any, admin: Any, sandbox: Any) -> None:
     created = create_integration(client, admin, sandbox, "xero")
-    assert ledger_verify.verify_due(rt) == 1
+    assert scheduler.verify_links_due(rt) == 1
     job = jobs.unfinished(rt.db, created["id"], ledger_verify.KIND)
     assert job is not None
-    assert ledger_verify.verify_due(rt) == 0  # one is already queued
+    assert scheduler.verify_links_due(rt) == 0  # one is already queued
 
 
 def test_a_relink_clears_broken_and_broken_refuses_syncs(rt: Any, client: Any, admin: Any, sandbox: Any) -> None:
@@ -50,3 +51,14 @@ def test_a_relink_clears_broken_and_broken_refuses_syncs(rt: Any, client: Any, a
     assert ledger_store.sync_refusal(rt.db, created["id"], 7) == "the linked contact c-1 was archived; relink"
     links.save(rt.db, LinkWrite(created["id"], 7, "Acme", Contact(id="c-2", name="Acme"), None))
     assert ledger_store.link_status(rt.db, created["id"], 7) == ("ok", None)
+
+
+def test_a_verify_job_runs_as_every_job_so_a_stale_one_is_resumed(rt: Any, client: Any, admin: Any, sandbox: Any) -> None:
+    """Regression: a verify-links job whose message was lost, or whose worker died, is sent
+    again by ``requeue_stale`` as a ``run_job`` message, like every job. It ran only under an
+    actor of its own, so ``run_job`` failed it ("internal error: KeyError")."""
+    created = create_integration(client, admin, sandbox, "xero")
+    job = jobs.create(rt.db, created["id"], ledger_verify.KIND)
+    assert bulk_jobs.run_job(rt, job.id) == JobStatus.SUCCEEDED
+    stored = jobs.get(rt.db, job.id)
+    assert stored is not None and stored.status == JobStatus.SUCCEEDED

@@ -24,12 +24,14 @@ from workers.bulk.export import run_export
 from workers.bulk.import_ import run_import
 from workers.bulk.match import run_match
 from workers.bulk.run import BulkRun, Cancelled
+from workers.ledger_verify import KIND as VERIFY_LINKS
+from workers.ledger_verify import run_verify
 
 log = structlog.get_logger(__name__)
 
 RUNNERS: dict[str, Callable[[BulkRun], None]] = {
     "export": run_export, "import": run_import, "links_csv": run_links_csv,
-    "match": run_match,
+    "match": run_match, VERIFY_LINKS: run_verify,
 }
 #: A queued or running job untouched this long has lost its worker or its message.
 STALE_AFTER_SECONDS = 600.0
