@@ -42,6 +42,12 @@ class NewEvent:
     payload: dict[str, Any]
     #: ``queued`` for a member, ``skipped`` for another subject (recorded, not processed).
     status: str = EventStatus.QUEUED
+    #: Where it came from (``current_rms``, or ``ledger`` for a change in the accounting system).
+    source: str = "current_rms"
+    #: The accounting system's contact a ledger change is about.
+    contact_id: str | None = None
+    #: A skipped event's outcome (``None``: "not a member").
+    skipped_outcome: dict[str, Any] | None = None
 
 
 def record(db: Database, new: NewEvent, *, message_id: str | None = None) -> tuple[Event, bool]:
@@ -55,8 +61,10 @@ def record(db: Database, new: NewEvent, *, message_id: str | None = None) -> tup
     values = dict(
         id=new_id(), integration_id=new.integration_id, source_event_id=new.source_event_id,
         organisation_id=new.organisation_id, subject_type=new.subject_type, kind=new.kind,
+        source=new.source, contact_id=new.contact_id,
         status=new.status, attempts=0, force_write=False, payload=new.payload, received_at=now,
-        finished_at=now if skipped else None, outcome=_skipped_outcome(new) if skipped else None,
+        finished_at=now if skipped else None,
+        outcome=(new.skipped_outcome or _skipped_outcome(new)) if skipped else None,
         sent_at=now if message_id else None, message_id=message_id,
     )
     try:

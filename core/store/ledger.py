@@ -6,16 +6,14 @@ replay), with ``source`` ``ledger`` and ``kind`` ``contact_changed``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, or_, select, update
 
 from core.db import Database, rows_matched
 from core.ledger import ChangeSeen
 from core.models import EventStatus
-from core.store.events import EVENT_TABLE
-from core.tables import Event, Link, new_id, utcnow
+from core.store import events
+from core.tables import Event, Link, utcnow
 
 SOURCE = "ledger"
 KIND = "contact_changed"
@@ -30,33 +28,15 @@ def record(
     """Insert and commit the change's event; ``(event, True)`` when it was recorded before.
 
     A contact that is not linked is recorded ``skipped`` (interface §10) and never sent."""
-    now = utcnow()
     linked = organisation_id is not None
-    values: dict[str, Any] = dict(
-        id=new_id(), integration_id=integration_id, source_event_id=change.source_event_id(),
-        organisation_id=organisation_id, subject_type=SUBJECT_TYPE, kind=KIND, source=SOURCE,
+    return events.record(db, events.NewEvent(
+        integration_id=integration_id, source_event_id=change.source_event_id(),
+        organisation_id=organisation_id, subject_type=SUBJECT_TYPE, kind=KIND, payload=change.payload(),
+        status=EventStatus.QUEUED if linked else EventStatus.SKIPPED, source=SOURCE,
         contact_id=change.contact_id,
-        status=EventStatus.QUEUED if linked else EventStatus.SKIPPED, attempts=0, force_write=False,
-        payload=change.payload(), received_at=now,
-        finished_at=None if linked else now,
-        outcome=None if linked else {"action": None, "contact_id": change.contact_id,
-                                     "overwritten": False, "reason": NOT_LINKED},
-        sent_at=now if (linked and message_id) else None,
-        message_id=message_id if linked else None,
-    )
-    try:
-        with db.engine.begin() as connection:
-            connection.execute(insert(EVENT_TABLE), [values])
-        return Event(**values), False
-    except IntegrityError:
-        with db.reading() as session:
-            existing = session.scalars(select(Event).where(
-                Event.integration_id == integration_id,
-                Event.source_event_id == values["source_event_id"],
-            )).first()
-        if existing is None:
-            raise
-        return existing, True
+        skipped_outcome={"action": None, "contact_id": change.contact_id, "overwritten": False,
+                         "reason": NOT_LINKED},
+    ), message_id=message_id if linked else None)
 
 
 #: Earlier events of one contact looked at to tell whether a change is covered.
