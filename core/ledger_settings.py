@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-from core.errors import ConfigError
+from core.settings import parse_number
 
 DEFAULT_POLL_INTERVAL = 900
 DEFAULT_VERIFY_DAYS = 7.0
@@ -29,19 +29,6 @@ class LedgerSettings:
         env = os.environ if env is None else env
         return cls(
             quickbooks_verifier_token=env.get("QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN") or None,
-            poll_interval_seconds=int(_number(env, "LEDGER_POLL_INTERVAL_SECONDS", DEFAULT_POLL_INTERVAL)),
-            verify_interval_days=_number(env, "LINK_VERIFY_INTERVAL_DAYS", DEFAULT_VERIFY_DAYS),
+            poll_interval_seconds=parse_number(env, "LEDGER_POLL_INTERVAL_SECONDS", int, str(DEFAULT_POLL_INTERVAL)),
+            verify_interval_days=parse_number(env, "LINK_VERIFY_INTERVAL_DAYS", float, str(DEFAULT_VERIFY_DAYS)),
         )
-
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds (or days), not {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative")
-    return value

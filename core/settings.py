@@ -75,7 +75,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
-        port = _parse(env, "PORT", int, "8000")
+        port = parse_number(env, "PORT", int, "8000")
         settings = cls(
             port=port,
             database_url=env.get("DATABASE_URL") or "sqlite:///var/app.db",
@@ -84,20 +84,20 @@ class Settings:
             admin_token=_required(env, "ADMIN_TOKEN"),
             encryption_keys=_fernet_keys(_required(env, "ENCRYPTION_KEY")),
             public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
-            reconcile_interval_seconds=_parse(env, "RECONCILE_INTERVAL_SECONDS", int, "300"),
-            event_retention_days=_parse(env, "EVENT_RETENTION_DAYS", int, "90"),
+            reconcile_interval_seconds=parse_number(env, "RECONCILE_INTERVAL_SECONDS", int, "300"),
+            event_retention_days=parse_number(env, "EVENT_RETENTION_DAYS", int, "90"),
             current_rms_api_url=_url(env, "CURRENT_RMS_API_URL", CURRENT_RMS_API_URL),
             current_rms_web_url=_url(env, "CURRENT_RMS_WEB_URL", CURRENT_RMS_WEB_URL),
             providers=_provider_apps(env),
-            lock_ttl_seconds=_parse(env, "LOCK_TTL_SECONDS", float, "30"),
-            retry_give_up_seconds=_parse(env, "RETRY_GIVE_UP_SECONDS", float, str(24 * 3600)),
-            retry_min_seconds=_parse(env, "RETRY_MIN_SECONDS", float, "5"),
-            retry_max_seconds=_parse(env, "RETRY_MAX_SECONDS", float, "600"),
-            rate_limit_window_seconds=_parse(env, "RATE_LIMIT_WINDOW_SECONDS", float, "0"),
+            lock_ttl_seconds=parse_number(env, "LOCK_TTL_SECONDS", float, "30"),
+            retry_give_up_seconds=parse_number(env, "RETRY_GIVE_UP_SECONDS", float, str(24 * 3600)),
+            retry_min_seconds=parse_number(env, "RETRY_MIN_SECONDS", float, "5"),
+            retry_max_seconds=parse_number(env, "RETRY_MAX_SECONDS", float, "600"),
+            rate_limit_window_seconds=parse_number(env, "RATE_LIMIT_WINDOW_SECONDS", float, "0"),
             batch_creates=_flag(env, "BATCH_CREATES", True),
             http_timeout=(
-                _parse(env, "HTTP_CONNECT_TIMEOUT_SECONDS", float, "3.05"),
-                _parse(env, "HTTP_READ_TIMEOUT_SECONDS", float, "20"),
+                parse_number(env, "HTTP_CONNECT_TIMEOUT_SECONDS", float, "3.05"),
+                parse_number(env, "HTTP_READ_TIMEOUT_SECONDS", float, "20"),
             ),
         )
         if len(settings.admin_token) < 16:
@@ -115,7 +115,8 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _parse(env: Mapping[str, str], name: str, kind: Callable[[str], Any], default: str) -> Any:
+def parse_number(env: Mapping[str, str], name: str, kind: Callable[[str], Any], default: str) -> Any:
+    """A non-negative number setting (``kind``: ``int`` or ``float``); ``ConfigError`` naming it."""
     raw = env.get(name) or default
     try:
         value = kind(raw)
