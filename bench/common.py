@@ -276,7 +276,11 @@ class Service:
                 connection.execute(sqlalchemy.text(f"DROP SCHEMA {self._schema} CASCADE"))
             engine.dispose()
             self._schema = None
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            # The processes' logs and the database, for a look at what a run did.
+            print(f"kept {self.folder} (BENCH_KEEP_LOGS)", flush=True)
+        else:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> Service:
         return self

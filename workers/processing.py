@@ -38,6 +38,7 @@ from core.store import events, integrations
 from core.tables import Event, Integration, utcnow
 from providers import factory
 from providers.registry import provider_class
+from workers import create_pacing
 from workers.executor import Executor, Fate, Item
 from workers.executor import Integration as Target
 from workers.keeper import Keeper
@@ -78,12 +79,16 @@ def _run(rt: Runtime, event: Event) -> str:
     if refusal is not None:
         return _fail(rt, event, refusal, refusal)
     assert integration is not None
+    if _left_to_collector(rt, integration, event):
+        events.retry_later(rt.db, event.id, delay=0, error=None, failed_attempt=False)
+        return EventStatus.QUEUED
     first = _take(rt, integration, event)
     if first is None:
         return EventStatus.QUEUED
-    members = [first] + [c for e in _backlog(rt, integration, event) if (c := _take(rt, integration, e))]
+    members = [first]
     statuses: dict[str, str] = {}
     try:
+        _gather_backlog(rt, integration, event, members)
         with Keeper(rt.db, ttl=rt.settings.lock_ttl_seconds, locks=[m.lock for m in members],
                     event_ids=[m.event.id for m in members]):
             started = time.perf_counter()
@@ -105,15 +110,49 @@ def _run(rt: Runtime, event: Event) -> str:
     return statuses[first.event.id]
 
 
-def _backlog(rt: Runtime, integration: Integration, event: Event) -> list[Event]:
-    """The creates waiting behind a create, claimed to share its batch call (issue 8)."""
+def _batch_size(rt: Runtime, integration: Integration, event: Event) -> int:
+    """How many creates may share one call with ``event`` (1: it is sent alone)."""
     size = provider_class(integration.provider_kind).max_batch
-    if not (rt.settings.batch_creates and event.kind == "create" and size > 1):
-        return []
-    return events.claim_more(
-        rt.db, integration_id=integration.id, kind="create", limit=size - 1,
+    return size if rt.settings.batch_creates and event.kind == "create" else 1
+
+
+def _left_to_collector(rt: Runtime, integration: Integration, event: Event) -> bool:
+    """A young create of a burst another thread is gathering (``workers.create_pacing``)."""
+    return _batch_size(rt, integration, event) > 1 and create_pacing.leave_to_collector(
+        rt.redis, integration.id, event.received_at, utcnow())
+
+
+def _gather_backlog(rt: Runtime, integration: Integration, event: Event, members: list[Claimed]) -> None:
+    """Add to ``members`` the creates waiting behind a create, claimed and locked to share its
+    batch call (issue 8); added as each is locked, so the caller releases every lock taken.
+    Part of a burst and not a batch's worth: this thread gathers the creates arriving in the next
+    moment too (``workers.create_pacing``)."""
+    size = _batch_size(rt, integration, event)
+    if size <= 1:
+        return
+    _claim_more(rt, integration, event, size, members)
+    recent = create_pacing.follows_recent_create(rt.redis, integration.id)
+    burst = recent or len(members) > 1
+    if not burst or len(members) >= size or not create_pacing.start_collecting(rt.redis, integration.id):
+        return
+    try:
+        deadline = time.monotonic() + create_pacing.LINGER_SECONDS
+        while len(members) < size and time.monotonic() < deadline:
+            time.sleep(create_pacing.POLL_SECONDS)
+            _claim_more(rt, integration, event, size, members)
+    finally:
+        create_pacing.stop_collecting(rt.redis, integration.id)
+
+
+def _claim_more(rt: Runtime, integration: Integration, event: Event, size: int, members: list[Claimed]) -> None:
+    more = events.claim_more(
+        rt.db, integration_id=integration.id, kind="create", limit=size - len(members),
         lease_seconds=rt.settings.lock_ttl_seconds, exclude=event.id,
     )
+    for waiting in more:
+        claimed = _take(rt, integration, waiting)
+        if claimed is not None:
+            members.append(claimed)
 
 
 def _take(rt: Runtime, integration: Integration, event: Event) -> Claimed | None:

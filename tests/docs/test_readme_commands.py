@@ -89,11 +89,15 @@ def test_the_readme_shows_the_operator_commands() -> None:
         assert any(line.startswith(needed) for line in shown), f"README shows no `{needed}` line"
 
 
-def test_every_readme_command_runs_as_written(instance: dict[str, str]) -> None:
+def test_every_readme_command_runs_as_written(instance: dict[str, str], tmp_path: Path) -> None:
     env = shell_env(instance)
+    # The reader's working directory is a scratch one: a command that writes a file (`-o links.csv`)
+    # must not leave it in the checkout.
+    workdir = tmp_path / "reader"
+    workdir.mkdir()
     for command in readme_command_lines():
         # When the reader pastes the line
-        result = subprocess.run(["bash", "-c", command], env=env, cwd=ROOT, capture_output=True,
+        result = subprocess.run(["bash", "-c", command], env=env, cwd=workdir, capture_output=True,
                                 text=True, timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL)
         # Then it works
         assert result.returncode == 0, f"`{command}` exited {result.returncode}:\n{result.stdout}\n{result.stderr}"

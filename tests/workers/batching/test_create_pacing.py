@@ -1,0 +1,75 @@
+"""A burst that arrives more slowly than the worker drains it still goes out in full batches
+(``workers.create_pacing``); a lone create is sent at once, and no create waits for ever."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from core.store import events as event_store
+from core.tables import utcnow
+from tests.support import RunningWorker, create_integration, wait_for
+from tests.workers.batching.test_batching_creates import queue_creates, settled
+from workers import create_pacing
+
+#: Seconds between two webhooks of the trickle: far slower than the worker takes a create.
+TRICKLE_GAP = 0.02
+
+
+def test_a_trickle_of_creates_goes_out_in_full_batches(rt: Any, client: Any, admin: Any, sandbox: Any) -> None:
+    # Given a worker running while 30 creates of one tenant arrive one at a time
+    integration = create_integration(client, admin, sandbox, "xero")
+    writes_before = sandbox.get("xero", "stats")["writes"]
+    event_ids: list[str] = []
+    with RunningWorker(rt, threads=4):
+        for _ in range(30):
+            event_ids += queue_creates(client, integration, sandbox, 1)
+            time.sleep(TRICKLE_GAP)
+        rows = wait_for(lambda: settled(rt, event_ids), timeout=30)
+
+    # Then each created its own contact, in a few calls: the first create alone, the rest
+    # gathered by the collector (one call each for a create, before: 16 to 30 calls)
+    assert {row.outcome["action"] for row in rows} == {"created"}
+    assert len({row.outcome["contact_id"] for row in rows}) == 30
+    writes = sandbox.get("xero", "stats")["writes"] - writes_before
+    assert writes <= 4, f"{writes} write calls for 30 creates arriving {TRICKLE_GAP} s apart"
+
+
+def test_a_lone_create_is_not_put_back(rt: Any, client: Any, admin: Any, sandbox: Any) -> None:
+    # Given one create, with no other create of its tenant before or after it
+    integration = create_integration(client, admin, sandbox, "xero")
+    with RunningWorker(rt, threads=2):
+        [event_id] = queue_creates(client, integration, sandbox, 1)
+        [row] = wait_for(lambda: settled(rt, [event_id]), timeout=30)
+    # Then it ran the first time it was taken: never put back to wait (which sets its due time)
+    assert row.status == "succeeded" and row.attempts == 1
+    assert row.next_attempt_at is None
+
+
+def test_a_create_older_than_the_bound_is_never_left_to_a_collector(redis_client: Any) -> None:
+    integration_id = "pacing-test"
+    assert create_pacing.start_collecting(redis_client, integration_id)
+    try:
+        now = utcnow()
+        young = now - timedelta(seconds=create_pacing.MAX_WAIT_SECONDS / 2)
+        old = now - timedelta(seconds=create_pacing.MAX_WAIT_SECONDS)
+        assert create_pacing.leave_to_collector(redis_client, integration_id, young, now)
+        assert not create_pacing.leave_to_collector(redis_client, integration_id, old, now)
+        # A second thread cannot become the collector while the first is
+        assert not create_pacing.start_collecting(redis_client, integration_id)
+    finally:
+        create_pacing.stop_collecting(redis_client, integration_id)
+    assert not create_pacing.leave_to_collector(redis_client, integration_id, utcnow(), utcnow())
+
+
+def test_events_of_a_stopped_collector_are_sent_again(rt: Any, client: Any, admin: Any, sandbox: Any) -> None:
+    # Given a collector's mark left in Redis (its thread gone) while creates arrive
+    integration = create_integration(client, admin, sandbox, "xero")
+    create_pacing.start_collecting(rt.redis, integration["id"])
+    with RunningWorker(rt, threads=2):
+        event_ids = [queue_creates(client, integration, sandbox, 1)[0] for _ in range(3)]
+        # Then they are put back for a moment and still all run (the relay sends them again,
+        # and the mark lapses), each created once
+        rows = wait_for(lambda: settled(rt, event_ids), timeout=30)
+    assert {row.outcome["action"] for row in rows} == {"created"}
+    assert len(event_store.by_ids(rt.db, event_ids)) == 3
