@@ -25,6 +25,7 @@ What it does not touch:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import redis
@@ -63,12 +64,17 @@ def start_collecting(client: redis.Redis, integration_id: str) -> bool:
 
 
 def stop_collecting(client: redis.Redis, integration_id: str) -> None:
-    """Drop the mark as soon as the batch is gathered, so the next creates start their own.
-    (A plain delete: should it drop a later collector's mark, that only makes two batches.)"""
+    """Drop the mark as soon as the batch is gathered, so the next creates start their own; and
+    note the batch as the integration's latest create, so the next create of the burst gathers
+    again rather than go alone. (A plain delete: should it drop a later collector's mark, that
+    only makes two batches.)"""
     try:
-        client.delete(_key(integration_id))
+        with client.pipeline(transaction=False) as pipe:
+            pipe.delete(_key(integration_id))
+            pipe.set(_recent_key(integration_id), b"1", px=int(LINGER_SECONDS * 1000))
+            pipe.execute()
     except redis.RedisError:
-        return  # the mark's TTL ends it
+        return  # the marks' TTLs end them
 
 
 def leave_to_collector(client: redis.Redis, integration_id: str, received_at: datetime,
@@ -83,3 +89,23 @@ def leave_to_collector(client: redis.Redis, integration_id: str, received_at: da
         return bool(client.exists(_key(integration_id)))
     except redis.RedisError:
         return False
+
+
+@dataclass
+class Gathering:
+    """One thread's turn as its integration's collector: ``start`` may fail (another thread
+    collects), ``stop`` is safe to call whether or not it started, and more than once."""
+
+    client: redis.Redis
+    integration_id: str
+    collecting: bool = False
+
+    def start(self) -> bool:
+        if not self.collecting:
+            self.collecting = start_collecting(self.client, self.integration_id)
+        return self.collecting
+
+    def stop(self) -> None:
+        if self.collecting:
+            self.collecting = False
+            stop_collecting(self.client, self.integration_id)

@@ -79,16 +79,32 @@ def _run(rt: Runtime, event: Event) -> str:
     if refusal is not None:
         return _fail(rt, event, refusal, refusal)
     assert integration is not None
-    if _left_to_collector(rt, integration, event):
-        events.retry_later(rt.db, event.id, delay=0, error=None, failed_attempt=False)
-        return EventStatus.QUEUED
-    first = _take(rt, integration, event)
-    if first is None:
-        return EventStatus.QUEUED
+    size = _batch_size(rt, integration, event)
+    gathering = create_pacing.Gathering(rt.redis, integration.id)
+    if size > 1:
+        if create_pacing.leave_to_collector(rt.redis, integration.id, event.received_at, utcnow()):
+            events.retry_later(rt.db, event.id, delay=0, error=None, failed_attempt=False)
+            return EventStatus.QUEUED
+        # A create right behind another of its integration gathers from the start: the sooner
+        # the mark is up, the fewer of the burst's creates start batches of their own.
+        if create_pacing.follows_recent_create(rt.redis, integration.id):
+            gathering.start()
+    try:
+        first = _take(rt, integration, event)
+        if first is None:
+            return EventStatus.QUEUED
+        return _run_claimed(rt, integration, first, size, gathering)
+    finally:
+        gathering.stop()
+
+
+def _run_claimed(rt: Runtime, integration: Integration, first: Claimed, size: int,
+                 gathering: create_pacing.Gathering) -> str:
+    """Run ``first`` (its organisation locked) with the creates that share its batch call."""
     members = [first]
     statuses: dict[str, str] = {}
     try:
-        _gather_backlog(rt, integration, event, members)
+        _gather_backlog(rt, integration, members, size, gathering)
         with Keeper(rt.db, ttl=rt.settings.lock_ttl_seconds, locks=[m.lock for m in members],
                     event_ids=[m.event.id for m in members]):
             started = time.perf_counter()
@@ -116,38 +132,27 @@ def _batch_size(rt: Runtime, integration: Integration, event: Event) -> int:
     return size if rt.settings.batch_creates and event.kind == "create" else 1
 
 
-def _left_to_collector(rt: Runtime, integration: Integration, event: Event) -> bool:
-    """A young create of a burst another thread is gathering (``workers.create_pacing``)."""
-    return _batch_size(rt, integration, event) > 1 and create_pacing.leave_to_collector(
-        rt.redis, integration.id, event.received_at, utcnow())
-
-
-def _gather_backlog(rt: Runtime, integration: Integration, event: Event, members: list[Claimed]) -> None:
-    """Add to ``members`` the creates waiting behind a create, claimed and locked to share its
+def _gather_backlog(rt: Runtime, integration: Integration, members: list[Claimed], size: int,
+                    gathering: create_pacing.Gathering) -> None:
+    """Add to ``members`` the creates waiting behind the first, claimed and locked to share its
     batch call (issue 8); added as each is locked, so the caller releases every lock taken.
     Part of a burst and not a batch's worth: this thread gathers the creates arriving in the next
-    moment too (``workers.create_pacing``)."""
-    size = _batch_size(rt, integration, event)
+    moment too (``workers.create_pacing``), then lets the next creates gather their own."""
     if size <= 1:
         return
-    _claim_more(rt, integration, event, size, members)
-    recent = create_pacing.follows_recent_create(rt.redis, integration.id)
-    burst = recent or len(members) > 1
-    if not burst or len(members) >= size or not create_pacing.start_collecting(rt.redis, integration.id):
-        return
-    try:
+    _claim_more(rt, integration, size, members)
+    if len(members) < size and (gathering.collecting or (len(members) > 1 and gathering.start())):
         deadline = time.monotonic() + create_pacing.LINGER_SECONDS
         while len(members) < size and time.monotonic() < deadline:
             time.sleep(create_pacing.POLL_SECONDS)
-            _claim_more(rt, integration, event, size, members)
-    finally:
-        create_pacing.stop_collecting(rt.redis, integration.id)
+            _claim_more(rt, integration, size, members)
+    gathering.stop()
 
 
-def _claim_more(rt: Runtime, integration: Integration, event: Event, size: int, members: list[Claimed]) -> None:
+def _claim_more(rt: Runtime, integration: Integration, size: int, members: list[Claimed]) -> None:
     more = events.claim_more(
         rt.db, integration_id=integration.id, kind="create", limit=size - len(members),
-        lease_seconds=rt.settings.lock_ttl_seconds, exclude=event.id,
+        lease_seconds=rt.settings.lock_ttl_seconds, exclude=members[0].event.id,
     )
     for waiting in more:
         claimed = _take(rt, integration, waiting)

@@ -5,13 +5,16 @@ the answer's ``meta`` carries ``total_row_count``, ``row_count``, ``page``, ``pe
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.datastructures import MultiDict
 
 from sandbox.current_rms.records import Unprocessable
+
+T = TypeVar("T")
 
 #: ``per_page`` when none is asked (the Zapier sample answers ``"per_page": 20`` [3P]).
 DEFAULT_PER_PAGE = 20
@@ -63,9 +66,9 @@ class MemberQuery:
             return False
         return self.updated_after is None or parse_time(member["updated_at"]) > self.updated_after
 
-    def page_of(self, members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def page_of(self, rows: Sequence[T]) -> Sequence[T]:
         start = (self.page - 1) * self.per_page
-        return members[start:start + self.per_page]
+        return rows[start:start + self.per_page]
 
 
 def parse_time(value: str) -> datetime:

@@ -7,6 +7,7 @@ the delivery thread, tests) never share a record with the store. Reachable as
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hmac
 import threading
 import time
@@ -34,6 +35,11 @@ class Account:
     members: dict[int, dict[str, Any]] = field(default_factory=dict)
     webhooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     webhook_logs: list[dict[str, Any]] = field(default_factory=list)
+    #: Counts changes to ``members``: a cached filter result of an older count is stale.
+    version: int = 0
+    #: The last ``GET /members`` filter's matching ids (in id order), with its query and version:
+    #: paging through 100,000 members filtered them all once per page before (issue 18).
+    matched: tuple[Any, list[int]] | None = None
 
 
 class RentalState:
@@ -103,9 +109,9 @@ class RentalState:
     def list_members(self, subdomain: str, query: MemberQuery) -> tuple[list[dict], int]:
         """One page of the matching members in id order, and how many match in all."""
         with self.lock:
-            members = self.account(subdomain).members
-            matching = [members[i] for i in sorted(members) if query.matches(members[i])]
-            return copy.deepcopy(query.page_of(matching)), len(matching)
+            account = self.account(subdomain)
+            matching = _matching_ids(account, query)
+            return copy.deepcopy([account.members[i] for i in query.page_of(matching)]), len(matching)
 
     def create_member(self, subdomain: str, attrs: dict[str, Any]) -> dict[str, Any]:
         """``POST /members``: ``name`` and ``membership_type`` are required (reference §2.2)."""
@@ -130,24 +136,28 @@ class RentalState:
                 member[key] = attrs.get(key) or member[key]
             records.validate(member)
             account.members[member["id"]] = member
+            account.version += 1
             return copy.deepcopy(member)
 
     def update_member(self, subdomain: str, member_id: int,
                       attrs: dict[str, Any]) -> dict[str, Any] | None:
         """Apply a partial update; all or nothing (a 422 leaves the member as it was)."""
         with self.lock:
-            members = self.account(subdomain).members
-            if member_id not in members:
+            account = self.account(subdomain)
+            if member_id not in account.members:
                 return None
-            member = copy.deepcopy(members[member_id])
+            member = copy.deepcopy(account.members[member_id])
             records.apply_changes(member, attrs, next_id=self.next_id, now=self.now())
             records.validate(member)
-            members[member_id] = member
+            account.members[member_id] = member
+            account.version += 1
             return copy.deepcopy(member)
 
     def delete_member(self, subdomain: str, member_id: int) -> dict[str, Any] | None:
         with self.lock:
-            return self.account(subdomain).members.pop(member_id, None)
+            account = self.account(subdomain)
+            account.version += 1
+            return account.members.pop(member_id, None)
 
     # -- webhooks -------------------------------------------------------------------------
     def list_webhooks(self, subdomain: str) -> list[dict[str, Any]]:
@@ -238,3 +248,14 @@ def _validate_webhook(webhook: dict[str, Any]) -> None:
         errors.append("Target url is invalid")
     if errors:
         raise Unprocessable(errors)
+
+
+def _matching_ids(account: Account, query: MemberQuery) -> list[int]:
+    """The ids of the members ``query`` matches, in id order (any page of it)."""
+    members = account.members
+    if query.ids is not None:
+        return sorted(i for i in query.ids if i in members and query.matches(members[i]))
+    key = (dataclasses.replace(query, page=1, per_page=1), account.version)
+    if account.matched is None or account.matched[0] != key:
+        account.matched = (key, [i for i in sorted(members) if query.matches(members[i])])
+    return account.matched[1]
