@@ -39,6 +39,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, rt: Runtime | None 
     importlib.import_module("webhooks.cli").init_app(app)
     importlib.import_module("webhooks.cli_bulk").init_app(app)
     app.after_request(_security_headers)
+    # The webhook's POST is served in front of Flask (webhooks/receiver.py says why).
+    receiver = importlib.import_module("webhooks.receiver")
+    app.wsgi_app = receiver.WebhookIngress(app.wsgi_app, rt, SECURITY_HEADERS)  # type: ignore[method-assign]
     return app
 
 
@@ -72,15 +75,20 @@ def _register(app: Flask) -> None:
         app.register_blueprint(importlib.import_module(name).blueprint)
 
 
+#: Headers on every answer, unless the view set its own.
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+)
+
+
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    )
+    for name, value in SECURITY_HEADERS:
+        response.headers.setdefault(name, value)
     if request.path.startswith(("/api/", "/ops", "/connect")):
         response.headers["Cache-Control"] = "no-store"
     return response

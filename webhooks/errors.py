@@ -28,11 +28,15 @@ class ApiError(Exception):
         self.headers = headers or {}
         self.extra = extra or {}
 
-    def response(self) -> Response:
+    def body(self) -> dict[str, Any]:
+        """The JSON answer: ``{"error": ..., "fields": ...}`` and any extra keys."""
         body: dict[str, Any] = {"error": self.error, **self.extra}
         if self.fields is not None:
             body["fields"] = self.fields
-        response = jsonify(body)
+        return body
+
+    def response(self) -> Response:
+        response = jsonify(self.body())
         response.status_code = self.status
         response.headers.update(self.headers)
         return response

@@ -2,19 +2,33 @@
 
 A thin script: verify → parse → record (committed) → hand to the broker → answer. The checks
 run in the contract's order; each refusal is counted in a metric named after its reason.
+
+It is served in front of Flask, as plain WSGI (``WebhookIngress``): the webhook is the one path
+whose cost is the service's ceiling, and Flask's request machinery (its contexts, routing over
+every rule, the session, the response object and its hooks) was a sixth of a delivery's CPU
+(issue 18's profile). Everything Flask gave it is kept: the same refusals, as the same JSON
+(``ApiError.body``), the same security headers (``webhooks.SECURITY_HEADERS``), the same 500
+for the unforeseen. Flask still knows the rule, without a view, so that another method on the
+path is answered as on any route (405 naming POST; OPTIONS).
 """
 from __future__ import annotations
 
 import functools
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from http import HTTPStatus
+from typing import IO, Any
+from urllib.parse import parse_qsl
 from weakref import WeakKeyDictionary
 
 import structlog
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from core import metrics, webhook_tokens
 from core.db import Database
@@ -31,8 +45,13 @@ from workers.outbox_sender import OutboxSender
 
 log = structlog.get_logger(__name__)
 blueprint = Blueprint("webhooks", __name__)
-# Deliveries carry no session cookie: opening one must cost nothing (webhooks/sessions.py).
+#: The rule without a view: its POST never reaches Flask (``WebhookIngress`` serves it).
+blueprint.add_url_rule("/webhooks/current-rms/<integration_id>", endpoint="receive", methods=["POST"])
+# API calls carry no session cookie: opening one must cost nothing (webhooks/sessions.py).
 blueprint.record_once(lambda state: sessions.install(state.app))
+#: The path ``WebhookIngress`` serves (Flask's default converter: anything but a slash).
+WEBHOOK_PATH = re.compile(r"/webhooks/current-rms/([^/]+)")
+StartResponse = Callable[..., Any]
 
 JSON_TYPES = ("application/json",)
 #: The WSGI environ key whose fields gunicorn's access line adds (gunicorn.conf.py reads it).
@@ -49,29 +68,91 @@ _intakes: WeakKeyDictionary[Database, EventIntake] = WeakKeyDictionary()
 _senders: WeakKeyDictionary[Database, OutboxSender] = WeakKeyDictionary()
 
 
-@blueprint.post("/webhooks/current-rms/<integration_id>")
-def receive(integration_id: str) -> Response:
-    rt: Runtime = current_app.extensions["runtime"]
-    try:
-        return _receive(rt, integration_id)
-    except ApiError as error:
-        _counted(str(error.status)).inc()
-        raise
+class WebhookIngress:
+    """WSGI in front of the Flask app: serves the webhook's POST, hands everything else on."""
+
+    def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]], rt: Runtime,
+                 security_headers: Iterable[tuple[str, str]]) -> None:
+        self.app = app
+        self.rt = rt
+        self.security_headers = list(security_headers)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "POST":
+            match = WEBHOOK_PATH.fullmatch(environ.get("PATH_INFO") or "")
+            if match is not None:
+                return self._serve(_wsgi_text(match.group(1)), environ, start_response)
+        return self.app(environ, start_response)
+
+    def _serve(self, integration_id: str, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        headers: dict[str, str] = {}
+        try:
+            status, body = _receive(self.rt, integration_id, Incoming(environ))
+        except ApiError as error:
+            _counted(str(error.status)).inc()
+            status, body, headers = error.status, error.body(), error.headers
+        except Exception:  # noqa: BLE001 - as Flask's handler: logged, answered without detail
+            log.exception("unhandled error in a request")
+            status, body = 500, {"error": "internal error"}
+        payload = json.dumps(body, separators=(",", ":")).encode() + b"\n"
+        start_response(_status_line(status), [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
+            *headers.items(), *self.security_headers,
+        ])
+        return [payload]
 
 
-def _receive(rt: Runtime, integration_id: str) -> Response:
-    token = request.args.get("token")
+@functools.lru_cache(maxsize=32)
+def _status_line(status: int) -> str:
+    return f"{status} {HTTPStatus(status).phrase}"
+
+
+def _wsgi_text(value: str) -> str:
+    """A WSGI path segment (bytes as latin-1) as text, decoded as Werkzeug's routing does."""
+    return value.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+class Incoming:
+    """What the webhook reads of a request, straight from the WSGI environ."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+
+    @property
+    def token(self) -> str | None:
+        query = self.environ.get("QUERY_STRING")
+        if not query or "token" not in query:
+            return None
+        # The first ``token`` parameter, as Flask's ``request.args.get("token")``.
+        return next((value for name, value in parse_qsl(_wsgi_text(query), keep_blank_values=True)
+                     if name == "token"), None)
+
+    def header(self, wsgi_name: str) -> str | None:
+        value = self.environ.get(wsgi_name)
+        return None if value is None else _wsgi_text(value)
+
+    @property
+    def content_length(self) -> int | None:
+        return get_content_length(self.environ)
+
+    @property
+    def stream(self) -> IO[bytes]:
+        return get_input_stream(self.environ)
+
+
+def _receive(rt: Runtime, integration_id: str, incoming: Incoming) -> tuple[int, dict[str, Any]]:
+    token = incoming.token
     integration = recently_accepted.get(integration_id, token) or _checked_integration(rt, integration_id, token)
-    offered = _offered_signature(rt, integration)
-    raw = _read_body(rt.settings.max_webhook_bytes, offered)
+    offered = _offered_signature(rt, integration, incoming)
+    raw = _read_body(rt.settings.max_webhook_bytes, offered, incoming)
     if offered is not None and not offered.matches((raw,)):
         raise ApiError(401, SIGNATURE_REFUSED)
-    _check_content_type()
+    _check_content_type(incoming)
     try:
         delivery = payloads.parse(raw)
     except payloads.BadPayload as error:
         raise ApiError(400, str(error), fields=error.fields) from None
-    return _record(rt, integration.id, delivery)
+    return _record(rt, integration.id, delivery, incoming.environ)
 
 
 def _checked_integration(rt: Runtime, integration_id: str, token: str | None) -> Any:
@@ -97,25 +178,26 @@ def _integration(rt: Runtime, integration_id: str) -> Any | None:
                        headers={"Retry-After": "5"}) from None
 
 
-def _read_body(limit: int, offered: OfferedSignature | None) -> bytes:
+def _read_body(limit: int, offered: OfferedSignature | None, incoming: Incoming) -> bytes:
     """At most ``limit`` bytes, refused before reading when the declared length is larger.
     A signed sender's oversized body is first checked against its signature, as far as
     ``MAX_SIGNED_SCAN_BYTES``: interface §4 answers a wrong signature (401) before a size (413)."""
-    declared = request.content_length or 0
-    raw = b"" if declared > limit else request.stream.read(limit + 1)
+    declared = incoming.content_length or 0
+    stream = incoming.stream
+    raw = b"" if declared > limit else stream.read(limit + 1)
     if declared <= limit and len(raw) <= limit:
         return raw
     if offered is not None and declared <= MAX_SIGNED_SCAN_BYTES:
-        if not offered.matches(_rest_of_body(raw, MAX_SIGNED_SCAN_BYTES)):
+        if not offered.matches(_rest_of_body(stream, raw, MAX_SIGNED_SCAN_BYTES)):
             raise ApiError(401, SIGNATURE_REFUSED)
     raise ApiError(413, f"body larger than {limit} bytes")
 
 
-def _rest_of_body(start: bytes, cap: int) -> Iterator[bytes]:
+def _rest_of_body(stream: IO[bytes], start: bytes, cap: int) -> Iterator[bytes]:
     yield start
     read = len(start)
     while read < cap:
-        chunk = request.stream.read(min(SCAN_CHUNK_BYTES, cap - read))
+        chunk = stream.read(min(SCAN_CHUNK_BYTES, cap - read))
         if not chunk:
             return
         read += len(chunk)
@@ -133,21 +215,21 @@ class OfferedSignature:
         return signatures.matches(self.secret, self.offered, chunks)
 
 
-def _offered_signature(rt: Runtime, integration: Any) -> OfferedSignature | None:
+def _offered_signature(rt: Runtime, integration: Any, incoming: Incoming) -> OfferedSignature | None:
     """``None`` for an integration without a signing secret; 401 for a signature missing,
     malformed or outside ±5 minutes (checked before the body is read)."""
     if not SourceSettings.from_settings(integration.settings).signed:
         return None
-    offered = signatures.fresh(request.headers.get("X-Signature"))
+    offered = signatures.fresh(incoming.header("HTTP_X_SIGNATURE"))
     if offered is None:
         raise ApiError(401, SIGNATURE_REFUSED)
     secret = integrations.secrets_of(rt.vault, integration).get("signing_secret", "")
     return OfferedSignature(secret, offered)
 
 
-def _check_content_type() -> None:
+def _check_content_type(incoming: Incoming) -> None:
     """A missing Content-Type is accepted; a present one must be JSON (``+json`` too)."""
-    header = request.headers.get("Content-Type")
+    header = incoming.header("CONTENT_TYPE")
     if header is None:
         return
     mimetype = header.split(";", 1)[0].strip().lower()
@@ -156,7 +238,8 @@ def _check_content_type() -> None:
     raise ApiError(415, f"Content-Type must be JSON, not {mimetype or 'empty'}")
 
 
-def _record(rt: Runtime, integration_id: str, delivery: payloads.Delivery) -> Response:
+def _record(rt: Runtime, integration_id: str, delivery: payloads.Delivery,
+            environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     is_member = delivery.subject_type == "Member"
     new = NewEvent(
         integration_id=integration_id, source_event_id=str(delivery.action_id),
@@ -173,7 +256,7 @@ def _record(rt: Runtime, integration_id: str, delivery: payloads.Delivery) -> Re
                        headers={"Retry-After": "5"}) from None
     if duplicate:
         _counted("duplicate").inc()
-        return _answer(200, {"event_id": event.id, "status": event.status, "duplicate": True})
+        return 200, {"event_id": event.id, "status": event.status, "duplicate": True}
     if message_id is not None:
         # Committed with its message id already: the message follows in a batch from this
         # process's sender thread, and the relay re-sends it if this process dies first
@@ -183,11 +266,11 @@ def _record(rt: Runtime, integration_id: str, delivery: payloads.Delivery) -> Re
     # One log line per delivery, not two: gunicorn's access line (gunicorn.conf.py) carries
     # these fields beside the path and status. A separate structlog line cost 7 % of the
     # webhook's CPU under load (issue 18's profile).
-    request.environ[ACCESS_LOG_FIELDS] = {
+    environ[ACCESS_LOG_FIELDS] = {
         "event_id": event.id, "organisation_id": delivery.subject_id, "event_status": event.status,
         "kind": delivery.kind,
     }
-    return _answer(202, {"event_id": event.id, "status": event.status})
+    return 202, {"event_id": event.id, "status": event.status}
 
 
 @functools.lru_cache(maxsize=32)
@@ -208,12 +291,6 @@ def _sender(rt: Runtime) -> OutboxSender:
     if sender is None:
         sender = _senders[rt.db] = OutboxSender(rt.db)
     return sender
-
-
-def _answer(status: int, body: dict[str, Any]) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    return response
 
 
 # An integration changed by this process (a PATCH, a rotation, a delete through the admin API)

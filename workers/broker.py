@@ -14,7 +14,6 @@ import dramatiq
 import redis
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import current_millis
 
 from core.runtime import runtime
 from core.settings import Settings
@@ -42,40 +41,32 @@ class OutboxRedisBroker(RedisBroker):
         return message
 
     def enqueue_prepared(self, messages: Sequence[Message[Any]]) -> None:
-        """Enqueue messages whose Redis ids are already chosen, in one pipelined round trip.
+        """Enqueue messages whose Redis ids are already chosen, in one round trip.
 
-        Each message still goes through Dramatiq's own ``dispatch`` script (its ``enqueue``
-        command: the message stored in the queue's hash, its id pushed on the queue), exactly as
-        ``enqueue`` sends it; only the round trips are shared (issue 18: one ``EVALSHA`` round
-        trip per webhook was the largest single cost of the request). Not atomic across the
-        batch: a failure may leave some sent and some not, which the caller treats as all lost
-        (re-sending one that did arrive is harmless: only one claim of an event succeeds)."""
+        Each message is stored where Dramatiq's ``enqueue`` stores it: its data in the queue's
+        hash (``<namespace>:<queue>.msgs``), its id pushed on the queue's list
+        (``<namespace>:<queue>``), the two steps of the ``enqueue`` command of Dramatiq's
+        ``dispatch.lua`` (pinned in requirements.txt; ``tests/workers/test_broker_batch.py``
+        compares the two). One ``HSET`` and one ``RPUSH`` per queue carry the whole batch, in
+        a transaction: all of it is sent or none. What the script does besides, a heartbeat
+        for the sender and an occasional maintenance pass, is worker bookkeeping that the
+        workers do on every fetch; a web process fetches nothing. Issue 18 measured one
+        ``EVALSHA`` per message at a sixth of a webhook's CPU."""
         if not messages:
             return
         for message in messages:
             self.emit_before("enqueue", message, None)
-        dispatch = self.scripts["dispatch"]
-        try:
-            self._dispatch_enqueues(dispatch.sha, messages)
-        except redis.exceptions.NoScriptError:
-            # Redis lost its script cache (a restart): a NOSCRIPT answer stored nothing, so the
-            # whole batch is sent again once the script is loaded. (The script is not
-            # registered on the pipeline: redis-py would then ask SCRIPT EXISTS every batch.)
-            dispatch.sha = self.client.script_load(dispatch.script)
-            self._dispatch_enqueues(dispatch.sha, messages)
+        by_queue: dict[str, dict[str, bytes]] = {}
+        for message in messages:
+            by_queue.setdefault(message.queue_name, {})[message.options["redis_message_id"]] = message.encode()
+        with self.client.pipeline(transaction=True) as pipeline:
+            for queue_name, stored in by_queue.items():
+                queue_key = f"{self.namespace}:{queue_name}"
+                pipeline.hset(f"{queue_key}.msgs", mapping=stored)  # type: ignore[arg-type]  # bytes values
+                pipeline.rpush(queue_key, *stored)
+            pipeline.execute()
         for message in messages:
             self.emit_after("enqueue", message, None)
-
-    def _dispatch_enqueues(self, sha: str, messages: Sequence[Message[Any]]) -> None:
-        pipeline = self.client.pipeline(transaction=False)
-        max_unpack = self._max_unpack_size()  # type: ignore[no-untyped-call]  # unannotated in dramatiq
-        for message in messages:
-            # The arguments of Dramatiq's own ``do_enqueue`` (RedisBroker._dispatch), in order.
-            pipeline.evalsha(sha, 1, self.namespace, "enqueue", current_millis(), message.queue_name,
-                             self.broker_id, self.heartbeat_timeout, self.dead_message_ttl,
-                             self._should_do_maintenance("enqueue"), max_unpack,
-                             message.options["redis_message_id"], message.encode())
-        pipeline.execute()
 
 
 #: A worker process whose Dramatiq heartbeat is older than this is taken for dead, and the

@@ -57,7 +57,7 @@ class Counts:
 
 def recent_counts(rt: Runtime, all_integrations: list[Integration]) -> list[Counts]:
     """Events received in the last hour and day, by integration and status, counted here from
-    the day's rows, read through the covering index ``ix_events_received_status`` in a
+    the day's rows, read through the covering index ``ix_events_received`` in a
     read-only session (no write lock).
 
     Not a GROUP BY in the database: SQLite, without statistics, would then rather walk
