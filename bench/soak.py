@@ -81,6 +81,9 @@ DEFAULT_DELIVERIES = 5000
 SERVICE_ENV = {"RETRY_MIN_SECONDS": "0.5", "RETRY_MAX_SECONDS": "5", "RECONCILE_INTERVAL_SECONDS": "0",
                "LOG_LEVEL": "WARNING"}
 FAULT_KINDS = ("proxy_drop", "redis_restart", "worker_kill")
+#: Seconds one fault may take to inject (a Redis restart, a worker's start), when waiting for
+#: each kind to have happened once.
+EACH_KIND_SECONDS = 15.0
 #: Seconds between two infrastructure faults while the deliveries are sent.
 DEFAULT_FAULT_EVERY = 8.0
 OWED = ("queued", "retrying", "processing")
@@ -281,6 +284,11 @@ class Faults:
                 if not fault.owed & still:
                     fault.recovered_after = time.monotonic() - fault.at
 
+    def wait_for_each_kind(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while {f.kind for f in self.faults} < set(FAULT_KINDS) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def stop(self) -> None:
         self.sending.clear()
         self.stopping.set()
@@ -343,6 +351,9 @@ def run(deliveries: int, tenant_count: int, window: float, fault_every: float = 
         started = time.monotonic()
         faults.start()
         statuses = send_all(sandbox, service.url, plan)
+        # Each kind of fault happens at least once, also when the deliveries went out in less
+        # than one round of faults: the rest then fall on the drain.
+        faults.wait_for_each_kind(timeout=len(FAULT_KINDS) * (fault_every + EACH_KIND_SECONDS))
         faults.sending.clear()
         counts = drain(rt, time.monotonic() + DRAIN_TIMEOUT)
         time.sleep(1.0)  # the watcher's last look
