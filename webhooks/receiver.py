@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import IO, Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 from weakref import WeakKeyDictionary
 
 import structlog
@@ -121,11 +121,15 @@ class Incoming:
     @property
     def token(self) -> str | None:
         query = self.environ.get("QUERY_STRING")
-        if not query or "token" not in query:
+        if not query:
             return None
-        # The first ``token`` parameter, as Flask's ``request.args.get("token")``.
-        return next((value for name, value in parse_qsl(_wsgi_text(query), keep_blank_values=True)
-                     if name == "token"), None)
+        # The first ``token`` parameter, decoded as Flask's ``request.args.get("token")`` (and
+        # ``parse_qsl``) decode it, without building the other parameters.
+        for part in _wsgi_text(query).split("&"):
+            name, _, value = part.partition("=")
+            if (unquote_plus(name) if "%" in name or "+" in name else name) == "token":
+                return unquote_plus(value)
+        return None
 
     def header(self, wsgi_name: str) -> str | None:
         value = self.environ.get(wsgi_name)

@@ -19,13 +19,12 @@ bound, each of which finds the event claimed or done and does nothing.
 """
 from __future__ import annotations
 
-import uuid
-
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.runtime import Runtime
 from core.store import events
+from core.tables import new_id
 from workers import messages
 
 log = structlog.get_logger(__name__)
@@ -56,7 +55,7 @@ def send(rt: Runtime, event_id: str) -> bool:
 def new_message_id() -> str:
     """The message id chosen before the event is committed: the broker's id for the message,
     on Redis (``OutboxRedisBroker``) and RabbitMQ (the Dramatiq message id) alike."""
-    return uuid.uuid4().hex
+    return new_id()
 
 
 def send_prepared(rt: Runtime, event_id: str, message_id: str) -> bool:
