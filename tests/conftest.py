@@ -40,9 +40,15 @@ def redis_url() -> str:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    from workers import outbox_sender
+
     client = redis.Redis.from_url(redis_url)
+    # A web process's sender thread may still hold an earlier test's messages (it waits a few
+    # milliseconds to batch them): sent now, they cannot land in this test's clean Redis.
+    outbox_sender.flush_all(timeout=5)
     client.flushdb()
     yield client
+    outbox_sender.flush_all(timeout=5)
     client.flushdb()
 
 

@@ -48,7 +48,9 @@ class OutboxRedisBroker(RedisBroker):
         (``<namespace>:<queue>``), the two steps of the ``enqueue`` command of Dramatiq's
         ``dispatch.lua`` (pinned in requirements.txt; ``tests/workers/test_broker_batch.py``
         compares the two). One ``HSET`` and one ``RPUSH`` per queue carry the whole batch, in
-        a transaction: all of it is sent or none. What the script does besides, a heartbeat
+        that order on one connection, so no id is ever listed before its data. Not a
+        transaction: a failure may leave some sent and some not, which the caller treats as all
+        lost (sending one again is harmless: only one claim of an event succeeds). What the script does besides, a heartbeat
         for the sender and an occasional maintenance pass, is worker bookkeeping that the
         workers do on every fetch; a web process fetches nothing. Issue 18 measured one
         ``EVALSHA`` per message at a sixth of a webhook's CPU."""
@@ -59,7 +61,7 @@ class OutboxRedisBroker(RedisBroker):
         by_queue: dict[str, dict[str, bytes]] = {}
         for message in messages:
             by_queue.setdefault(message.queue_name, {})[message.options["redis_message_id"]] = message.encode()
-        with self.client.pipeline(transaction=True) as pipeline:
+        with self.client.pipeline(transaction=False) as pipeline:
             for queue_name, stored in by_queue.items():
                 queue_key = f"{self.namespace}:{queue_name}"
                 pipeline.hset(f"{queue_key}.msgs", mapping=stored)  # type: ignore[arg-type]  # bytes values

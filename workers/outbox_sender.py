@@ -38,6 +38,10 @@ log = structlog.get_logger(__name__)
 
 #: At most this many messages share one pipelined round trip.
 MAX_BATCH = 256
+#: How long the first message waits for others to share its round trip: a worker hears of an
+#: event this much later, which the webhook's answer never waits for (issue 18: at 1,000
+#: deliveries a second a process sent batches of two or three, each costing a round trip).
+SEND_LINGER_SECONDS = 0.005
 #: An idle sender thread ends after this long (a new one starts with the next message), so a
 #: process that stops receiving webhooks, or a test's app, leaves no thread behind.
 IDLE_SECONDS = 5.0
@@ -100,6 +104,9 @@ class OutboxSender:
                         self._thread = None
                         return
                 continue
+            # A moment for the deliveries in flight to join this one's round trip: a batch's
+            # own cost (the pipeline, the socket's send and receive) is most of a small batch's.
+            time.sleep(SEND_LINGER_SECONDS)
             batch = [first]
             while len(batch) < MAX_BATCH:
                 try:
