@@ -83,6 +83,9 @@ def _run(rt: Runtime, event: Event) -> str:
     gathering = create_pacing.Gathering(rt.redis, integration.id)
     if size > 1:
         if create_pacing.leave_to_collector(rt.redis, integration.id, event.received_at, utcnow()):
+            # Put back as a wait, as a busy lock is (``_take``): a killed worker's open attempt
+            # is closed first, or the wait would erase it as its own.
+            events.count_abandoned_attempt(rt.db, event.id)
             events.retry_later(rt.db, event.id, delay=0, error=None, failed_attempt=False)
             return EventStatus.QUEUED
         # A create right behind another of its integration gathers from the start: the sooner

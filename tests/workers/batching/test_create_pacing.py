@@ -7,6 +7,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from core.store import events as event_store
 from core.tables import utcnow
 from tests.support import (
@@ -89,3 +91,35 @@ def test_events_of_a_stopped_collector_are_sent_again(rt: Any, client: Any, admi
         rows = wait_for(lambda: settled(rt, event_ids), timeout=30)
     assert {row.outcome["action"] for row in rows} == {"created"}
     assert len(event_store.by_ids(rt.db, event_ids)) == 3
+
+
+def test_a_create_left_to_the_collector_keeps_a_killed_workers_attempt(rt: Any, client: Any, admin: Any, sandbox: Any) -> None:
+    from sqlalchemy import update
+
+    from core.store.events import NewEvent
+    from core.tables import Event, EventAttempt
+    from workers.processing import process_event
+
+    # Given a create whose first attempt a killed worker left open (its lease lapsed)
+    integration = create_integration(client, admin, sandbox, "xero")
+    event, _ = event_store.record(rt.db, NewEvent(
+        integration_id=integration["id"], source_event_id="killed-1", organisation_id=4242,
+        subject_type="Member", kind="create", payload={}))
+    claimed = event_store.claim_due(rt.db, event.id, lease_seconds=30)
+    assert claimed is not None
+    event_store.start_attempt(rt.db, claimed)
+    with rt.db.session() as session:
+        session.execute(update(Event).where(Event.id == event.id).values(lease_until=utcnow() - timedelta(seconds=1)))
+    # And another thread gathering the integration's creates
+    assert create_pacing.start_collecting(rt.redis, integration["id"])
+    try:
+        # When a worker takes the create, it leaves it to the collector
+        assert process_event(rt, event.id) == "queued"
+    finally:
+        create_pacing.stop_collecting(rt.redis, integration["id"])
+    # Then the dead worker's attempt is still on record, closed as failed, and counted
+    with rt.db.session() as session:
+        attempts = list(session.scalars(select(EventAttempt).where(EventAttempt.event_id == event.id)))
+        row = session.get(Event, event.id)
+        assert row is not None and row.attempts == 1 and row.status == "queued"
+    assert [(a.number, a.status, a.finished_at is not None) for a in attempts] == [(1, "retrying", True)]
