@@ -46,14 +46,15 @@ class OutboxRedisBroker(RedisBroker):
         Each message is stored where Dramatiq's ``enqueue`` stores it: its data in the queue's
         hash (``<namespace>:<queue>.msgs``), its id pushed on the queue's list
         (``<namespace>:<queue>``), the two steps of the ``enqueue`` command of Dramatiq's
-        ``dispatch.lua`` (pinned in requirements.txt; ``tests/workers/test_broker_batch.py``
+        ``dispatch.lua`` (pinned in requirements.txt; ``tests/workers/broker/test_broker_batch.py``
         compares the two). One ``HSET`` and one ``RPUSH`` per queue carry the whole batch, in
         that order on one connection, so no id is ever listed before its data. Not a
         transaction: a failure may leave some sent and some not, which the caller treats as all
-        lost (sending one again is harmless: only one claim of an event succeeds). What the script does besides, a heartbeat
-        for the sender and an occasional maintenance pass, is worker bookkeeping that the
-        workers do on every fetch; a web process fetches nothing. Issue 18 measured one
-        ``EVALSHA`` per message at a sixth of a webhook's CPU."""
+        lost (sending one again is harmless: only one claim of an event succeeds).
+
+        What the script does besides, a heartbeat for the sender and an occasional maintenance
+        pass, is worker bookkeeping that the workers do on every fetch; a web process fetches
+        nothing. Issue 18 measured one ``EVALSHA`` per message at a sixth of a webhook's CPU."""
         if not messages:
             return
         for message in messages:
