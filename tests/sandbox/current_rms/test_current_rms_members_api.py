@@ -98,6 +98,22 @@ def test_active_id_and_name_filters(rms, seed):
     assert ids(**{"q[name_eq]": "Gamma Ltd"}) == [c["id"]]
 
 
+def test_a_filtered_list_follows_every_change_between_pages(rms, seed):
+    # The stand-in keeps the last filter's ids between pages: a change must never serve it stale
+    first, second = seed(_org("One Ltd")), seed(_org("Two Ltd"))
+
+    def active_ids() -> list[int]:
+        return [m["id"] for m in rms("GET", "/members", params={"q[active_eq]": "true"}).json()["members"]]
+
+    assert active_ids() == [first["id"], second["id"]]
+    rms("PUT", f"/members/{first['id']}", json={"member": {"active": False}})
+    assert active_ids() == [second["id"]]
+    third = rms("POST", "/members", json={"member": _org("Three Ltd")}).json()["member"]
+    assert active_ids() == [second["id"], third["id"]]
+    rms("DELETE", f"/members/{second['id']}")
+    assert active_ids() == [third["id"]]
+
+
 def test_create_requires_name_and_membership_type(rms):
     missing_type = rms("POST", "/members", json={"member": {"name": "No Type"}})
     blank_name = rms("POST", "/members", json={"member": {"name": " ", "membership_type": "Organisation"}})
