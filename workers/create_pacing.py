@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import redis
 
@@ -44,15 +45,6 @@ def _key(integration_id: str) -> str:
 
 def _recent_key(integration_id: str) -> str:
     return f"create-recent:{integration_id}"
-
-
-def follows_recent_create(client: redis.Redis, integration_id: str) -> bool:
-    """Note a create of this integration; ``True`` when another came less than
-    ``LINGER_SECONDS`` before it (one round trip: ``SET ... GET``)."""
-    try:
-        return client.set(_recent_key(integration_id), b"1", px=int(LINGER_SECONDS * 1000), get=True) is not None
-    except redis.RedisError:
-        return False
 
 
 def start_collecting(client: redis.Redis, integration_id: str) -> bool:
@@ -77,18 +69,31 @@ def stop_collecting(client: redis.Redis, integration_id: str) -> None:
         return  # the marks' TTLs end them
 
 
-def leave_to_collector(client: redis.Redis, integration_id: str, received_at: datetime,
-                       now: datetime) -> bool:
-    """Whether a create of this integration, received at ``received_at``, is left for the
-    integration's collector instead of being sent now."""
+class Arrival(NamedTuple):
+    """What a create of a batching integration learns as it is taken, in one round trip."""
+
+    #: Another thread gathers the integration's creates: leave this one to it.
+    leave_to_collector: bool
+    #: The integration sent a create less than ``LINGER_SECONDS`` ago: a burst, so gather.
+    follows_recent_create: bool
+
+
+def arrive(client: redis.Redis, integration_id: str, received_at: datetime, now: datetime) -> Arrival:
+    """Note a create of this integration (received at ``received_at``) and say what it is to do:
+    a collector's ``EXISTS`` (only for a create young enough to be left to one, below
+    ``MAX_WAIT_SECONDS``) and the ``SET ... GET`` of the latest create, pipelined."""
     if received_at.tzinfo is None:
         received_at = received_at.replace(tzinfo=timezone.utc)
-    if (now - received_at).total_seconds() >= MAX_WAIT_SECONDS:
-        return False
+    young = (now - received_at).total_seconds() < MAX_WAIT_SECONDS
     try:
-        return bool(client.exists(_key(integration_id)))
+        with client.pipeline(transaction=False) as pipe:
+            if young:
+                pipe.exists(_key(integration_id))
+            pipe.set(_recent_key(integration_id), b"1", px=int(LINGER_SECONDS * 1000), get=True)
+            answers = pipe.execute()
     except redis.RedisError:
-        return False
+        return Arrival(False, False)  # no marks: sent as without pacing
+    return Arrival(leave_to_collector=young and bool(answers[0]), follows_recent_create=answers[-1] is not None)
 
 
 @dataclass

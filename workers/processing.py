@@ -82,7 +82,8 @@ def _run(rt: Runtime, event: Event) -> str:
     size = _batch_size(rt, integration, event)
     gathering = create_pacing.Gathering(rt.redis, integration.id)
     if size > 1:
-        if create_pacing.leave_to_collector(rt.redis, integration.id, event.received_at, utcnow()):
+        arrival = create_pacing.arrive(rt.redis, integration.id, event.received_at, utcnow())
+        if arrival.leave_to_collector:
             # Put back as a wait, as a busy lock is (``_take``): a killed worker's open attempt
             # is closed first, or the wait would erase it as its own.
             events.count_abandoned_attempt(rt.db, event.id)
@@ -90,7 +91,7 @@ def _run(rt: Runtime, event: Event) -> str:
             return EventStatus.QUEUED
         # A create right behind another of its integration gathers from the start: the sooner
         # the mark is up, the fewer of the burst's creates start batches of their own.
-        if create_pacing.follows_recent_create(rt.redis, integration.id):
+        if arrival.follows_recent_create:
             gathering.start()
     try:
         first = _take(rt, integration, event)

@@ -72,13 +72,13 @@ def test_a_create_older_than_the_bound_is_never_left_to_a_collector(redis_client
         now = utcnow()
         young = now - timedelta(seconds=create_pacing.MAX_WAIT_SECONDS / 2)
         old = now - timedelta(seconds=create_pacing.MAX_WAIT_SECONDS)
-        assert create_pacing.leave_to_collector(redis_client, integration_id, young, now)
-        assert not create_pacing.leave_to_collector(redis_client, integration_id, old, now)
+        assert create_pacing.arrive(redis_client, integration_id, young, now).leave_to_collector
+        assert not create_pacing.arrive(redis_client, integration_id, old, now).leave_to_collector
         # A second thread cannot become the collector while the first is
         assert not create_pacing.start_collecting(redis_client, integration_id)
     finally:
         create_pacing.stop_collecting(redis_client, integration_id)
-    assert not create_pacing.leave_to_collector(redis_client, integration_id, utcnow(), utcnow())
+    assert not create_pacing.arrive(redis_client, integration_id, utcnow(), utcnow()).leave_to_collector
 
 
 def test_events_of_a_stopped_collector_are_sent_again(rt: Any, client: Any, admin: Any, sandbox: Any) -> None:
